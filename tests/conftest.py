@@ -1,0 +1,61 @@
+"""Shared fixtures: the real road graphs of data/, built once per test session.
+
+Graphs are cached in a per-session temporary folder, never in the user's cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adequacy import load_road_graph
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+BOSTON_PBF = DATA / "osm" / "boston_ma.osm.pbf"
+REISTERSTOWN_PBF = DATA / "osm" / "reisterstown_md.osm.pbf"
+IDAHO_ROADS = DATA / "roads" / "eastern_idaho_tiger2023.parquet"
+
+
+@pytest.fixture(scope="session")
+def graph_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("graph-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(monkeypatch, graph_cache):
+    """Keep every test's graph cache out of the user's home folder."""
+    monkeypatch.setenv("ADEQUACY_CACHE_DIR", str(graph_cache))
+
+
+@pytest.fixture(scope="session")
+def boston(graph_cache):
+    return load_road_graph(BOSTON_PBF, cache_dir=graph_cache)
+
+
+@pytest.fixture(scope="session")
+def reisterstown(graph_cache):
+    return load_road_graph(REISTERSTOWN_PBF, cache_dir=graph_cache)
+
+
+@pytest.fixture(scope="session")
+def idaho(graph_cache):
+    return load_road_graph(IDAHO_ROADS, class_column="prisec_fl", cache_dir=graph_cache)
+
+
+@pytest.fixture(scope="session")
+def boston_osm_xml(tmp_path_factory) -> Path:
+    """The Boston extract rewritten as OSM XML (bz2), by libosmium."""
+    import osmium
+
+    out = tmp_path_factory.mktemp("xml") / "boston_ma.osm.bz2"
+    writer = osmium.SimpleWriter(str(out))
+    for obj in osmium.FileProcessor(str(BOSTON_PBF)):
+        if obj.is_node():
+            writer.add_node(obj)
+        elif obj.is_way():
+            writer.add_way(obj)
+        elif obj.is_relation():
+            writer.add_relation(obj)
+    writer.close()
+    return out
