@@ -1,0 +1,477 @@
+"""Snapping points to the road graph, and the k-nearest provider search.
+
+Snapping
+    Each point (member residence or provider site, WGS84 lon/lat) is attached
+    to the nearest graph node. The nearest node is found with a KD-tree on
+    geocentric (earth-centred) coordinates, where straight-line chord order is
+    great-circle order, so it is exact on the sphere anywhere, with no choice
+    of map projection. The straight-line leg from the point to its node, in
+    meters, is reported per point and added to every distance; it is added to
+    travel time at ``snap_speed_mph`` (15 mph by default, the speed of a
+    service road or driveway). A point whose leg is longer than
+    ``max_snap_meters`` is flagged ``off_road``: a likely bad geocode, or a
+    point off the map.
+
+The k-nearest search
+    Trips run from the member's residence to the provider, so the search runs
+    on the *reversed* graph, from all providers of a group at once. Every node
+    keeps up to ``k`` labels (cost, provider) from distinct providers; a
+    label-setting Dijkstra settles each node's labels in cost order. The work
+    is O(k (E + V log V)) per provider group whatever the number of members,
+    and members then read their labels by array lookup. The loop is compiled
+    with numba and allocates nothing: every array (the heap included, sized by
+    the bound k·E + sources) is made before it starts.
+
+    Two providers at one node are two providers. One provider listed at two
+    sites counts once: pass ``groups`` (one id per site) and labels are kept
+    distinct per group, each reporting its nearest site.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy.spatial import cKDTree
+
+from ._osm import EARTH_RADIUS_METERS
+from .errors import InputError
+from .network import RoadGraph
+from .speeds import MPH_TO_METERS_PER_SECOND
+
+#: Default distance beyond which a point is flagged as off the road network.
+DEFAULT_MAX_SNAP_METERS = 1000.0
+#: Default speed for the straight-line leg between a point and its node.
+DEFAULT_SNAP_SPEED_MPH = 15.0
+
+METRICS = ("distance", "time")
+
+_trees: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+# ---------------------------------------------------------------------------
+# snapping
+# ---------------------------------------------------------------------------
+@dataclass
+class Snap:
+    """Where points attach to the graph.
+
+    ``node`` is the graph node of each point, ``meters`` the straight-line
+    (great-circle) leg to it, ``off_road`` whether that leg exceeds the limit.
+    """
+
+    node: np.ndarray
+    meters: np.ndarray
+    off_road: np.ndarray
+    max_snap_meters: float
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+    def leg_cost(self, metric: str, snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH) -> np.ndarray:
+        """The leg in meters (``distance``) or in seconds at ``snap_speed_mph`` (``time``)."""
+        if metric == "distance":
+            return self.meters
+        return self.meters / (snap_speed_mph * MPH_TO_METERS_PER_SECOND)
+
+
+def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    lon_r, lat_r = np.radians(lon), np.radians(lat)
+    cos_lat = np.cos(lat_r)
+    return np.column_stack([cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r)])
+
+
+def _tree(graph: RoadGraph) -> cKDTree:
+    tree = _trees.get(graph)
+    if tree is None:
+        tree = cKDTree(_unit_xyz(graph.lon, graph.lat) * EARTH_RADIUS_METERS)
+        _trees[graph] = tree
+    return tree
+
+
+def as_lonlat(points, *, what: str = "points", ids=None) -> np.ndarray:
+    """Check and return an (n, 2) float array of WGS84 longitude/latitude.
+
+    Raises :class:`InputError` naming the first bad rows (by ``ids`` when
+    given, else by row number) when a coordinate is NaN or out of range.
+    """
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim == 1 and arr.size == 2:
+        arr = arr.reshape(1, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise InputError(f"{what}: expected an (n, 2) array of longitude, latitude")
+    lon, lat = arr[:, 0], arr[:, 1]
+    bad = ~(np.isfinite(lon) & np.isfinite(lat))
+    bad |= (np.abs(lon) > 180) | (np.abs(lat) > 90)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        names = [str(ids[i]) if ids is not None else f"row {i}" for i in rows[:5]]
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        raise InputError(
+            f"{what}: {len(rows)} point(s) with missing or out-of-range coordinates "
+            f"({', '.join(names)}{more}); give longitude in [-180, 180] and latitude "
+            "in [-90, 90], in that order"
+        )
+    return arr
+
+
+def snap_points(
+    graph: RoadGraph,
+    points_lonlat,
+    *,
+    max_snap_meters: float = DEFAULT_MAX_SNAP_METERS,
+    what: str = "points",
+    ids=None,
+) -> Snap:
+    """Attach WGS84 lon/lat points to their nearest graph nodes.
+
+    Returns a :class:`Snap` with the node, the straight-line leg in meters and
+    an ``off_road`` flag for legs longer than ``max_snap_meters``.
+    """
+    arr = as_lonlat(points_lonlat, what=what, ids=ids)
+    if len(arr) == 0:
+        return Snap(
+            np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool), max_snap_meters
+        )
+    chord, node = _tree(graph).query(_unit_xyz(arr[:, 0], arr[:, 1]) * EARTH_RADIUS_METERS)
+    meters = 2 * EARTH_RADIUS_METERS * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_METERS), 1))
+    return Snap(
+        node=node.astype(np.int64),
+        meters=meters,
+        off_road=meters > max_snap_meters,
+        max_snap_meters=float(max_snap_meters),
+    )
+
+
+# ---------------------------------------------------------------------------
+# the compiled search
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _heap_push(hc, hn, hs, size, c, node, src):
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hc[parent] <= c:
+            break
+        hc[i] = hc[parent]
+        hn[i] = hn[parent]
+        hs[i] = hs[parent]
+        i = parent
+    hc[i] = c
+    hn[i] = node
+    hs[i] = src
+    return size + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_pop(hc, hn, hs, size):
+    """Remove the root; the caller has read it. Returns the new size."""
+    size -= 1
+    c = hc[size]
+    node = hn[size]
+    src = hs[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hc[child + 1] < hc[child]:
+            child += 1
+        if hc[child] >= c:
+            break
+        hc[i] = hc[child]
+        hn[i] = hn[child]
+        hs[i] = hs[child]
+        i = child
+    hc[i] = c
+    hn[i] = node
+    hs[i] = src
+    return size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _offer(tent_cost, tent_group, base, k, c, g):
+    """Record a tentative label (c, group g) at a node; False if it cannot matter.
+
+    The node's tentative list holds its ``k`` best costs from distinct groups
+    seen so far. A label that is not better than ``k`` other groups' costs can
+    never be among the node's ``k`` nearest, so it is not pushed.
+    """
+    worst = -1
+    worst_cost = -1.0
+    for j in range(k):
+        tg = tent_group[base + j]
+        if tg == g:
+            if tent_cost[base + j] <= c:
+                return False
+            tent_cost[base + j] = c
+            return True
+        if tg == -1:
+            tent_cost[base + j] = c
+            tent_group[base + j] = g
+            return True
+        if tent_cost[base + j] > worst_cost:
+            worst_cost = tent_cost[base + j]
+            worst = j
+    if c < worst_cost:
+        tent_cost[base + worst] = c
+        tent_group[base + worst] = g
+        return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _k_nearest_kernel(
+    offsets,
+    targets,
+    weights,
+    source_node,
+    source_cost,
+    source_group,
+    k,
+    cutoff,
+    label_cost,
+    label_source,
+    n_labels,
+    tent_cost,
+    tent_group,
+    heap_cost,
+    heap_node,
+    heap_source,
+):
+    size = 0
+    for s in range(source_node.shape[0]):
+        c = source_cost[s]
+        node = source_node[s]
+        if c <= cutoff and _offer(tent_cost, tent_group, node * k, k, c, source_group[s]):
+            size = _heap_push(heap_cost, heap_node, heap_source, size, c, node, s)
+    settled = 0
+    while size > 0:
+        c = heap_cost[0]
+        node = heap_node[0]
+        s = heap_source[0]
+        size = _heap_pop(heap_cost, heap_node, heap_source, size)
+        m = n_labels[node]
+        if m >= k:
+            continue
+        g = source_group[s]
+        base = node * k
+        duplicate = False
+        for j in range(m):
+            if source_group[label_source[base + j]] == g:
+                duplicate = True
+                break
+        if duplicate:
+            continue
+        label_cost[base + m] = c
+        label_source[base + m] = s
+        n_labels[node] = m + 1
+        settled += 1
+        for e in range(offsets[node], offsets[node + 1]):
+            nxt = targets[e]
+            nc = c + weights[e]
+            if nc > cutoff or n_labels[nxt] >= k:
+                continue
+            if _offer(tent_cost, tent_group, nxt * k, k, nc, g):
+                size = _heap_push(heap_cost, heap_node, heap_source, size, nc, nxt, s)
+    return settled
+
+
+@dataclass
+class NodeLabels:
+    """The ``k`` nearest sources of every graph node.
+
+    ``cost`` (n_nodes × k) in meters or seconds, ascending per row, infinity
+    where fewer than ``k`` sources are reachable within the cutoff;
+    ``source`` (n_nodes × k) the source index, -1 where none.
+    """
+
+    cost: np.ndarray
+    source: np.ndarray
+    metric: str
+    cutoff: float
+
+    @property
+    def k(self) -> int:
+        return self.cost.shape[1]
+
+    def at(self, snap: Snap, snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH):
+        """Costs and sources for snapped points: node labels plus each point's leg.
+
+        Costs beyond the cutoff become infinity (and their source -1).
+        """
+        cost = self.cost[snap.node] + snap.leg_cost(self.metric, snap_speed_mph)[:, None]
+        source = self.source[snap.node].copy()
+        beyond = cost > self.cutoff
+        cost[beyond] = np.inf
+        source[beyond] = -1
+        return cost, source
+
+
+def k_nearest_labels(
+    graph: RoadGraph,
+    source_nodes,
+    *,
+    k: int = 1,
+    metric: str = "distance",
+    source_cost=None,
+    groups=None,
+    cutoff: float | None = None,
+) -> NodeLabels:
+    """Run the k-nearest search from sources at graph nodes, member→provider direction.
+
+    Parameters
+    ----------
+    graph
+        The road graph.
+    source_nodes
+        Graph node of each source (provider site).
+    k
+        Labels kept per node.
+    metric
+        ``"distance"`` (meters) or ``"time"`` (seconds).
+    source_cost
+        Cost already spent at each source (its snapping leg), same unit.
+    groups
+        One integer per source; sources sharing a group count as one provider.
+        Default: every source is its own provider.
+    cutoff
+        Stop at this cost (meters or seconds); labels beyond it are infinity.
+    """
+    if metric not in METRICS:
+        raise InputError(f"metric must be 'distance' or 'time', not {metric!r}")
+    if int(k) < 1:
+        raise InputError(f"k must be at least 1, not {k}")
+    k = int(k)
+    source_nodes = np.asarray(source_nodes, dtype=np.int64)
+    n_sources = len(source_nodes)
+    if source_cost is None:
+        source_cost = np.zeros(n_sources)
+    source_cost = np.asarray(source_cost, dtype=np.float64)
+    if groups is None:
+        group_index = np.arange(n_sources, dtype=np.int64)
+    else:
+        _, group_index = np.unique(np.asarray(groups), return_inverse=True)
+        group_index = group_index.astype(np.int64).ravel()
+    cutoff = np.inf if cutoff is None else float(cutoff)
+
+    n = graph.n_nodes
+    weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
+    label_cost = np.full(n * k, np.inf)
+    label_source = np.full(n * k, -1, dtype=np.int64)
+    n_labels = np.zeros(n, dtype=np.int32)
+    tent_cost = np.full(n * k, np.inf)
+    tent_group = np.full(n * k, -1, dtype=np.int64)
+    capacity = k * graph.n_edges + n_sources + 1
+    heap_cost = np.empty(capacity)
+    heap_node = np.empty(capacity, dtype=np.int32)
+    heap_source = np.empty(capacity, dtype=np.int32)
+    if n_sources:
+        _k_nearest_kernel(
+            graph.rev_offsets,
+            graph.rev_targets,
+            weights,
+            source_nodes,
+            source_cost,
+            group_index,
+            k,
+            cutoff,
+            label_cost,
+            label_source,
+            n_labels,
+            tent_cost,
+            tent_group,
+            heap_cost,
+            heap_node,
+            heap_source,
+        )
+    return NodeLabels(
+        cost=label_cost.reshape(n, k),
+        source=label_source.reshape(n, k),
+        metric=metric,
+        cutoff=cutoff,
+    )
+
+
+@dataclass
+class NearestResult:
+    """The k nearest providers of each query point.
+
+    ``cost`` (n_points × k): meters (metric ``distance``) or seconds (``time``)
+    from the point to its j-th nearest distinct provider, including both
+    snapping legs; infinity when fewer than ``k`` are reachable (or within the
+    cutoff). ``source`` (n_points × k): the provider's row index, -1 when none.
+    ``snap_meters``/``off_road``: each point's straight-line leg to the road
+    and whether it exceeds the snapping limit; ``provider_snap_meters`` and
+    ``provider_off_road`` the same for providers.
+    """
+
+    cost: np.ndarray
+    source: np.ndarray
+    snap_meters: np.ndarray
+    off_road: np.ndarray
+    provider_snap_meters: np.ndarray
+    provider_off_road: np.ndarray
+    metric: str
+    k: int
+
+
+def nearest_providers(
+    graph: RoadGraph,
+    providers_lonlat,
+    points_lonlat,
+    k: int = 1,
+    metric: str = "distance",
+    cutoff: float | None = None,
+    *,
+    groups=None,
+    max_snap_meters: float = DEFAULT_MAX_SNAP_METERS,
+    snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH,
+) -> NearestResult:
+    """The ``k`` nearest providers of each point by road, member→provider direction.
+
+    Parameters
+    ----------
+    graph
+        Road graph from :func:`adequacy.load_road_graph`.
+    providers_lonlat, points_lonlat
+        (n, 2) arrays of WGS84 longitude, latitude.
+    k
+        How many distinct providers per point.
+    metric
+        ``"distance"`` (cost in meters) or ``"time"`` (cost in seconds).
+    cutoff
+        Largest cost of interest, in the metric's unit; beyond it costs are
+        infinity. Makes the search stop early.
+    groups
+        Optional id per provider row; rows sharing an id are one provider at
+        several sites (counted once, at its nearest site).
+    max_snap_meters
+        Legs longer than this flag a point as ``off_road``.
+    snap_speed_mph
+        Speed of the straight-line legs in the ``time`` metric.
+    """
+    prov = snap_points(graph, providers_lonlat, max_snap_meters=max_snap_meters, what="providers")
+    pts = snap_points(graph, points_lonlat, max_snap_meters=max_snap_meters, what="points")
+    labels = k_nearest_labels(
+        graph,
+        prov.node,
+        k=k,
+        metric=metric,
+        source_cost=prov.leg_cost(metric, snap_speed_mph),
+        groups=groups,
+        cutoff=cutoff,
+    )
+    cost, source = labels.at(pts, snap_speed_mph)
+    return NearestResult(
+        cost=cost,
+        source=source,
+        snap_meters=pts.meters,
+        off_road=pts.off_road,
+        provider_snap_meters=prov.meters,
+        provider_off_road=prov.off_road,
+        metric=metric,
+        k=labels.k,
+    )
