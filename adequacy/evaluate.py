@@ -1,0 +1,870 @@
+"""Evaluate a provider network against a standards set.
+
+``evaluate(members, providers, graph, standards)`` runs the pipeline of
+DESIGN.md: validate the inputs, place members in counties, snap members and
+providers to the road graph once, run one k-nearest search per (provider
+type, specialty, language, metric) — never one per member — and derive:
+
+- ``member_results``: per member and rule (and language), the road distance in
+  miles and time in minutes to the k-th nearest provider of the rule's type,
+  how many providers qualify (up to the label cap), whether the rule is met,
+  and the ids of the nearest providers;
+- ``county_summary`` and ``service_area_summary``: members, share meeting,
+  pass/fail against the threshold, providers, members per provider and the
+  ratio's pass/fail;
+- ``language_summary``: the same over language-concordant providers and the
+  members who speak each prevalent language;
+- ``panel_findings``, ``high_volume_specialists`` and the members outside every
+  region (``outside_service_area``), reported apart, never dropped.
+
+Distances are meters on the graph and reported in miles; times are seconds
+and reported in minutes. A distance or time beyond the search horizon
+(``max_report_miles``/``max_report_minutes``, or the rule's own limit if
+larger) is reported as infinity.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .languages import prevalent_languages, speaks
+from .network import METERS_PER_MILE, RoadGraph, load_road_graph
+from .regions import classify_regions, locate, read_regions
+from .routing import (
+    DEFAULT_MAX_SNAP_METERS,
+    DEFAULT_SNAP_SPEED_MPH,
+    NodeLabels,
+    Snap,
+    k_nearest_labels,
+    snap_points,
+)
+from .schemas import read_census_languages, read_claims, read_members, read_providers
+from .standards import DEFAULT_STANDARDS, Rule, StandardsSet, load_standards
+
+SECONDS_PER_MINUTE = 60.0
+OUTSIDE = ""  # county code of members outside every region
+LIMIT_TOLERANCE = 1e-9  # relative: floating-point sums of edge costs at exactly the limit
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SearchKey:
+    """Which providers a search starts from."""
+
+    provider_type: str
+    specialty: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Search:
+    """Stored k-nearest labels of one (key, metric), kept for what-if updates."""
+
+    key: SearchKey
+    metric: str
+    rows: np.ndarray  # provider rows (into Evaluation.providers) that are sources
+    labels: NodeLabels
+    n_providers: int  # distinct provider ids among the sources
+
+    @property
+    def complete(self) -> bool:
+        """Whether every provider fits in the labels (nothing can be hidden)."""
+        return self.labels.k >= self.n_providers
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced; see the module docstring."""
+
+    members: pd.DataFrame
+    providers: pd.DataFrame
+    standards: StandardsSet
+    member_results: pd.DataFrame
+    county_summary: pd.DataFrame
+    service_area_summary: pd.DataFrame
+    language_summary: pd.DataFrame
+    prevalent_languages: pd.DataFrame
+    panel_findings: pd.DataFrame
+    high_volume_specialists: pd.DataFrame
+    outside_service_area: pd.DataFrame
+    regions: Any
+    graph: RoadGraph
+    settings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    searches: dict[tuple[SearchKey, str], Search] = field(default_factory=dict, repr=False)
+    member_snap: Snap | None = field(default=None, repr=False)
+    provider_snap: Snap | None = field(default=None, repr=False)
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any input row is synthetic (marked on every output)."""
+        return bool(self.members["synthetic"].any() or self.providers["synthetic"].any())
+
+    def rule_table(self) -> pd.DataFrame:
+        """One row per evaluated rule: id, label, type, standard, cadence, threshold."""
+        return pd.DataFrame(
+            [
+                {
+                    "rule": r.id,
+                    "label": r.label,
+                    "provider_type": r.provider_type,
+                    "specialty": r.specialty or "",
+                    "standard": r.describe(),
+                    "cadence": r.cadence,
+                    "threshold": r.threshold,
+                    "languages": r.languages,
+                }
+                for r in self.standards.rules
+            ]
+        )
+
+
+# ---------------------------------------------------------------------------
+# the entry point
+# ---------------------------------------------------------------------------
+def evaluate(
+    members: Any,
+    providers: Any,
+    graph: RoadGraph | Any,
+    standards: Any = DEFAULT_STANDARDS,
+    *,
+    claims: Any = None,
+    regions: Any = None,
+    census_languages: Any = None,
+    quarter: int | None = None,
+    count_cap: int = 3,
+    min_language_members: int = 50,
+    min_census_speakers: int = 10_000,
+    max_report_miles: float = 100.0,
+    max_report_minutes: float = 120.0,
+    max_snap_meters: float = DEFAULT_MAX_SNAP_METERS,
+    snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Evaluate members' access to providers against a standards set.
+
+    Parameters
+    ----------
+    members, providers
+        Paths (CSV, Parquet, GeoParquet, GeoPackage) or DataFrames; see
+        :func:`adequacy.schemas.read_members` and ``read_providers``.
+    graph
+        A :class:`RoadGraph` or anything :func:`load_road_graph` accepts.
+    standards
+        A built-in set name, a YAML path or a :class:`StandardsSet`.
+    claims
+        Claims by specialty; the top specialties by claims are the
+        high-volume specialists. Without claims, rules on high-volume
+        specialists are not evaluated, and a note says so.
+    regions
+        County polygons (path or GeoDataFrame). Members without
+        ``county_fips`` are placed by spatial join; members outside every
+        region are reported separately.
+    census_languages
+        Census table of speakers per county and language (prevalent at
+        ``min_census_speakers``); without it, languages spoken by at least
+        ``min_language_members`` members of a county are evaluated.
+    quarter
+        Report period quarter (1-4): quarterly rules always, annual rules in
+        the set's ``annual_quarter``. None evaluates every rule.
+    count_cap
+        Providers counted per member and rule (at least the rule's count).
+    max_report_miles, max_report_minutes
+        Search horizon for reporting distances and times beyond a limit.
+    max_snap_meters, snap_speed_mph
+        Snapping: flag points farther from a road; speed of the leg.
+    workers
+        Threads for the searches (default: the number of CPUs).
+    progress
+        Called as ``progress(step, done, total)``.
+    """
+    tick = progress or (lambda step, done, total: None)
+    standards = load_standards(standards)
+    tick("reading inputs", 0, 1)
+    members = read_members(members)
+    providers = read_providers(providers, extra_types=standards.provider_types)
+    claims_table = read_claims(claims) if claims is not None else None
+    census = read_census_languages(census_languages) if census_languages is not None else None
+    if not isinstance(graph, RoadGraph):
+        tick("loading road graph", 0, 1)
+        graph = load_road_graph(graph)
+    notes: list[str] = []
+
+    # ---- regions: county and class of every member and provider
+    region_table = read_regions(regions) if regions is not None else None
+    members, providers, region_class_of = _place(members, providers, region_table, standards)
+    if (members["county_fips"] == OUTSIDE).all():
+        raise InputError(
+            "no member is inside the service area: give regions (county polygons) "
+            "or a county_fips column on the members"
+        )
+
+    # ---- which rules: high-volume specialists from claims, period filter
+    in_network = providers[providers["in_network"]]
+    specialties = in_network.loc[in_network["provider_type"] == "specialist", "specialty"]
+    hv_table = _high_volume_table(claims_table, specialties, standards)
+    hv_list = hv_table.loc[hv_table["selected"], "specialty"].tolist()
+    if claims_table is None and any(r.specialty == "high_volume" for r in standards.rules):
+        notes.append("High-volume specialist rules were not evaluated: no claims were given.")
+    expanded = standards.expand(hv_list, specialties[specialties != ""].unique())
+    expanded = expanded.for_period(quarter)
+
+    # ---- snapping, once for everyone
+    tick("snapping to roads", 0, 1)
+    member_snap = snap_points(
+        graph,
+        members[["lon", "lat"]].to_numpy(),
+        what="members",
+        ids=members["member_id"].to_numpy(),
+        max_snap_meters=max_snap_meters,
+    )
+    provider_snap = snap_points(
+        graph,
+        providers[["lon", "lat"]].to_numpy(),
+        what="providers",
+        ids=providers["provider_id"].to_numpy(),
+        max_snap_meters=max_snap_meters,
+    )
+    members["snap_meters"] = member_snap.meters
+    members["off_road"] = member_snap.off_road
+    providers["snap_meters"] = provider_snap.meters
+    providers["off_road"] = provider_snap.off_road
+    n_off = int(member_snap.off_road.sum())
+    if n_off:
+        notes.append(
+            f"{n_off} member(s) are more than {max_snap_meters:g} m from any road "
+            "(likely bad geocodes or outside the road extract); they are flagged "
+            "off_road and routed from the nearest road."
+        )
+    n_off_p = int(provider_snap.off_road[providers["in_network"].to_numpy()].sum())
+    if n_off_p:
+        notes.append(
+            f"{n_off_p} in-network provider location(s) are more than "
+            f"{max_snap_meters:g} m from any road."
+        )
+
+    # ---- languages
+    prevalent = prevalent_languages(
+        members,
+        census=census,
+        counties=list(region_table["fips"]) if region_table is not None else None,
+        min_speakers=min_census_speakers,
+        min_members=min_language_members,
+    )
+    languages = sorted(prevalent["language"].unique())
+
+    settings = {
+        "count_cap": count_cap,
+        "max_report_miles": max_report_miles,
+        "max_report_minutes": max_report_minutes,
+        "max_snap_meters": max_snap_meters,
+        "snap_speed_mph": snap_speed_mph,
+        "quarter": quarter,
+        "min_language_members": min_language_members,
+        "min_census_speakers": min_census_speakers,
+        "language_basis": "census" if census is not None else "members",
+    }
+    engine = _Engine(
+        graph,
+        members,
+        providers,
+        member_snap,
+        provider_snap,
+        settings,
+        workers or os.cpu_count() or 1,
+        tick,
+    )
+    variants = [(rule, None) for rule in expanded.rules]
+    variants += [(rule, lang) for rule in expanded.rules if rule.languages for lang in languages]
+    engine.run_searches(variants)
+    blocks = [engine.rule_block(rule, lang, region_class_of) for rule, lang in variants]
+    tick("summarising", 0, 1)
+    results = _member_results(blocks, members, providers)
+
+    county, area, outside = _summaries(
+        results, members, providers, expanded, region_table, language=None
+    )
+    language_summary, _, _ = _summaries(
+        results, members, providers, expanded, region_table, language="all"
+    )
+    if len(language_summary):
+        language_summary = language_summary.merge(
+            prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
+            on=["county_fips", "language"],
+            how="left",
+        )
+        language_summary["prevalent"] = language_summary["basis"].notna()
+    panel = panel_findings(providers, members)
+    tick("done", 1, 1)
+    return Evaluation(
+        members=members,
+        providers=providers,
+        standards=expanded,
+        member_results=results,
+        county_summary=county,
+        service_area_summary=area,
+        language_summary=language_summary,
+        prevalent_languages=prevalent,
+        panel_findings=panel,
+        high_volume_specialists=hv_table,
+        outside_service_area=outside,
+        regions=region_table,
+        graph=graph,
+        settings=settings,
+        notes=notes,
+        searches=engine.searches,
+        member_snap=member_snap,
+        provider_snap=provider_snap,
+    )
+
+
+# ---------------------------------------------------------------------------
+# placing members and providers in regions
+# ---------------------------------------------------------------------------
+def _place(members, providers, regions, standards):
+    members = members.copy()
+    providers = providers.copy()
+    if regions is None:
+        members["in_service_area"] = members["county_fips"] != OUTSIDE
+        members["region_class"] = "unknown"
+        providers["county_fips"] = OUTSIDE
+        return members, providers, {}
+    fips = regions["fips"].to_numpy()
+    classes = classify_regions(regions, standards.urban_density_per_sq_mi)
+    class_of = dict(zip(fips, classes, strict=True))
+    missing = members["county_fips"].to_numpy() == OUTSIDE
+    if missing.any():
+        where = locate(
+            members.loc[missing, "lon"].to_numpy(), members.loc[missing, "lat"].to_numpy(), regions
+        )
+        found = np.where(where >= 0, fips[np.maximum(where, 0)], OUTSIDE)
+        members.loc[missing, "county_fips"] = found
+    inside = members["county_fips"].isin(set(fips)).to_numpy()
+    members.loc[~inside, "county_fips"] = OUTSIDE
+    members["in_service_area"] = inside
+    members["region_class"] = members["county_fips"].map(class_of).fillna("unknown").to_numpy()
+    where = locate(providers["lon"].to_numpy(), providers["lat"].to_numpy(), regions)
+    providers["county_fips"] = np.where(where >= 0, fips[np.maximum(where, 0)], OUTSIDE)
+    return members, providers, class_of
+
+
+def _high_volume_table(claims, specialties: pd.Series, standards: StandardsSet) -> pd.DataFrame:
+    top = max([r.top for r in standards.rules if r.specialty == "high_volume"], default=5)
+    in_network = specialties[specialties != ""].value_counts()
+    if claims is None:
+        return pd.DataFrame(
+            {
+                "rank": pd.Series(dtype=int),
+                "specialty": pd.Series(dtype=str),
+                "claim_count": pd.Series(dtype=float),
+                "providers_in_network": pd.Series(dtype=int),
+                "selected": pd.Series(dtype=bool),
+            }
+        )
+    table = claims.copy()
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table["providers_in_network"] = table["specialty"].map(in_network).fillna(0).astype(int)
+    table["selected"] = table["rank"] <= top
+    return table
+
+
+# ---------------------------------------------------------------------------
+# searches and per-member rule results
+# ---------------------------------------------------------------------------
+def provider_rows(providers: pd.DataFrame, key: SearchKey) -> np.ndarray:
+    """Rows of in-network providers that a search with this key starts from."""
+    mask = (
+        providers["in_network"].to_numpy()
+        & (providers["provider_type"] == key.provider_type).to_numpy()
+    )
+    if key.specialty is not None:
+        mask &= (providers["specialty"] == key.specialty).to_numpy()
+    if key.language is not None:
+        mask &= speaks(providers["languages"], key.language)
+    return np.flatnonzero(mask)
+
+
+# ---------------------------------------------------------------------------
+# ---------------------------------------------------------------------------
+@dataclass
+class _Block:
+    rule: Rule
+    language: str | None
+    member_rows: np.ndarray
+    miles: np.ndarray
+    minutes: np.ndarray
+    n_qualifying: np.ndarray
+    meets: np.ndarray
+    nearest: np.ndarray  # (m, count) provider-id codes, -1 none
+
+
+class _Engine:
+    def __init__(
+        self, graph, members, providers, member_snap, provider_snap, settings, workers, tick
+    ):
+        self.graph = graph
+        self.members = members
+        self.providers = providers
+        self.member_snap = member_snap
+        self.provider_snap = provider_snap
+        self.settings = settings
+        self.workers = max(1, int(workers))
+        self.tick = tick
+        self.pid_codes, self.pid_uniques = pd.factorize(providers["provider_id"])
+        self.searches: dict[tuple[SearchKey, str], Search] = {}
+        self._language = members["language"].to_numpy()
+
+    @staticmethod
+    def key_of(rule: Rule, language: str | None) -> SearchKey:
+        return SearchKey(rule.provider_type, rule.specialty, language)
+
+    # -- searches
+    def _cutoff(self, rules: list[Rule], metric: str) -> float:
+        s = self.settings
+        if metric == "distance":
+            limit = max([r.max_miles or 0 for r in rules] + [s["max_report_miles"]])
+            return limit * METERS_PER_MILE
+        limit = max([r.max_minutes or 0 for r in rules] + [s["max_report_minutes"]])
+        return limit * SECONDS_PER_MINUTE
+
+    def run_searches(self, variants) -> None:
+        jobs: dict[tuple[SearchKey, str], list[Rule]] = {}
+        for rule, language in variants:
+            key = self.key_of(rule, language)
+            for metric, used in (("distance", rule.max_miles), ("time", rule.max_minutes)):
+                if used is not None:
+                    jobs.setdefault((key, metric), []).append(rule)
+        self._run(jobs)
+
+    def _run(self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None) -> None:
+        cap = self.settings["count_cap"]
+        total = len(jobs)
+
+        def one(item):
+            (key, metric), rules = item
+            rows = provider_rows(self.providers, key)
+            n_groups = len(np.unique(self.pid_codes[rows])) if len(rows) else 0
+            need = max(r.count for r in rules)
+            width = max(min(k or max(need, cap), max(n_groups, 1)), need)
+            labels = k_nearest_labels(
+                self.graph,
+                self.provider_snap.node[rows],
+                k=width,
+                metric=metric,
+                source_cost=self.provider_snap.leg_cost(metric, self.settings["snap_speed_mph"])[
+                    rows
+                ],
+                groups=self.pid_codes[rows],
+                cutoff=self._cutoff(rules, metric),
+            )
+            return (key, metric), Search(key, metric, rows, labels, n_groups)
+
+        done = 0
+        self.tick("searching roads", done, total)
+        if self.workers > 1 and total > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                for job, search in pool.map(one, jobs.items()):
+                    self.searches[job] = search
+                    done += 1
+                    self.tick("searching roads", done, total)
+        else:
+            for item in jobs.items():
+                job, search = one(item)
+                self.searches[job] = search
+                done += 1
+                self.tick("searching roads", done, total)
+
+    def _labels(self, key: SearchKey, metric: str, member_rows: np.ndarray):
+        """(cost, provider-id code) per member, or None when the metric is not used."""
+        search = self.searches.get((key, metric))
+        if search is None:
+            return None
+        snap = Snap(
+            self.member_snap.node[member_rows],
+            self.member_snap.meters[member_rows],
+            self.member_snap.off_road[member_rows],
+            self.member_snap.max_snap_meters,
+        )
+        cost, source = search.labels.at(snap, self.settings["snap_speed_mph"])
+        if len(search.rows) == 0:
+            return cost, np.full(source.shape, -1, dtype=np.int64)
+        code = np.where(source >= 0, self.pid_codes[search.rows[np.maximum(source, 0)]], -1)
+        return cost, code
+
+    # -- rule evaluation
+    def rule_block(self, rule: Rule, language: str | None, class_of: dict) -> _Block:
+        if language is None:
+            member_rows = np.arange(len(self.members))
+        else:
+            member_rows = np.flatnonzero(self._language == language)
+        key = self.key_of(rule, language)
+        while True:
+            dist = self._labels(key, "distance", member_rows)
+            time = self._labels(key, "time", member_rows)
+            block, ambiguous = self._judge(rule, language, member_rows, dist, time)
+            searches = [
+                self.searches[(key, m)] for m in ("distance", "time") if (key, m) in self.searches
+            ]
+            if not ambiguous or all(s.complete for s in searches):
+                return block
+            # 'and' rules: a full label list may hide a provider within both limits
+            # further down; search again with twice the labels until none is in doubt.
+            width = max(s.labels.k for s in searches)
+            self._run({(key, m): [rule] for m in ("distance", "time")}, k=2 * width)
+
+    def _judge(self, rule, language, member_rows, dist, time):
+        m = len(member_rows)
+        region_class = self.members["region_class"].to_numpy()[member_rows]
+        miles_lim = np.full(m, np.nan)
+        minutes_lim = np.full(m, np.nan)
+        for cls in np.unique(region_class):
+            limits = rule.limits_for(cls)
+            sel = region_class == cls
+            miles_lim[sel] = np.nan if limits.miles is None else limits.miles
+            minutes_lim[sel] = np.nan if limits.minutes is None else limits.minutes
+        combine = rule.limits.combine
+        k = rule.count
+        qualifying = []
+        saturated = np.zeros(m, dtype=bool)
+        for labels, limit, scale in (
+            (dist, miles_lim, METERS_PER_MILE),
+            (time, minutes_lim, SECONDS_PER_MINUTE),
+        ):
+            if labels is None:
+                qualifying.append(None)
+                continue
+            cost, code = labels
+            with np.errstate(invalid="ignore"):  # a provider exactly at the limit is within it
+                ok = cost <= (limit * scale * (1 + LIMIT_TOLERANCE))[:, None]
+            qualifying.append(np.where(ok, code, -1))
+            saturated |= ok.all(axis=1)
+        present = [q for q in qualifying if q is not None]
+        if combine == "and" and len(present) == 2:
+            qd, qt = present
+            hit = (qd[:, :, None] == qt[:, None, :]).any(axis=2) & (qd >= 0)
+            count = hit.sum(axis=1)
+            ambiguous = bool((saturated & (count < k)).any())
+        else:
+            stacked = np.sort(np.concatenate(present, axis=1), axis=1)
+            distinct = np.ones_like(stacked, dtype=bool)
+            distinct[:, 1:] = stacked[:, 1:] != stacked[:, :-1]
+            count = (distinct & (stacked >= 0)).sum(axis=1)
+            ambiguous = False
+        cap = max(self.settings["count_cap"], k)
+        width_codes = dist[1] if dist is not None else time[1]
+        nearest = width_codes[:, :k]
+        miles = (dist[0][:, k - 1] / METERS_PER_MILE) if dist is not None else np.full(m, np.nan)
+        minutes = (
+            (time[0][:, k - 1] / SECONDS_PER_MINUTE) if time is not None else np.full(m, np.nan)
+        )
+        block = _Block(
+            rule,
+            language,
+            member_rows,
+            miles,
+            minutes,
+            np.minimum(count, cap).astype(np.int16),
+            count >= k,
+            nearest,
+        )
+        return block, ambiguous
+
+
+def _member_results(
+    blocks: list[_Block], members: pd.DataFrame, providers: pd.DataFrame
+) -> pd.DataFrame:
+    width = max([b.rule.count for b in blocks], default=1)
+    rows = np.concatenate([b.member_rows for b in blocks]) if blocks else np.zeros(0, int)
+    rule_ids = [b.rule.id for b in blocks]
+    rule_cats = list(dict.fromkeys(rule_ids))
+    rule_code = (
+        np.concatenate([np.full(len(b.member_rows), rule_cats.index(b.rule.id)) for b in blocks])
+        if blocks
+        else np.zeros(0, int)
+    )
+    lang_cats = [""] + sorted({b.language for b in blocks if b.language})
+    lang_code = (
+        np.concatenate(
+            [np.full(len(b.member_rows), lang_cats.index(b.language or "")) for b in blocks]
+        )
+        if blocks
+        else np.zeros(0, int)
+    )
+    _, pid_uniques = pd.factorize(providers["provider_id"])
+    member_ids = members["member_id"].to_numpy()
+    county_codes, county_uniques = pd.factorize(members["county_fips"])
+    out = {
+        "member_id": pd.Categorical.from_codes(rows, categories=member_ids),
+        "rule": pd.Categorical.from_codes(rule_code, categories=rule_cats),
+        "language": pd.Categorical.from_codes(lang_code, categories=lang_cats),
+        "county_fips": pd.Categorical.from_codes(county_codes[rows], categories=county_uniques),
+        "region_class": members["region_class"].to_numpy()[rows],
+        "in_service_area": members["in_service_area"].to_numpy()[rows],
+        "count_required": np.concatenate(
+            [np.full(len(b.member_rows), b.rule.count, np.int16) for b in blocks]
+        ),
+        "miles": np.concatenate([b.miles for b in blocks]),
+        "minutes": np.concatenate([b.minutes for b in blocks]),
+        "n_qualifying": np.concatenate([b.n_qualifying for b in blocks]),
+        "meets": np.concatenate([b.meets for b in blocks]),
+    }
+    for j in range(width):
+        codes = np.concatenate(
+            [
+                b.nearest[:, j] if j < b.nearest.shape[1] else np.full(len(b.member_rows), -1)
+                for b in blocks
+            ]
+        )
+        out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(codes, categories=pid_uniques)
+    out["snap_meters"] = members["snap_meters"].to_numpy()[rows].astype(np.float32)
+    out["off_road"] = members["off_road"].to_numpy()[rows]
+    out["synthetic"] = members["synthetic"].to_numpy()[rows]
+    return pd.DataFrame(out)
+
+
+# ---------------------------------------------------------------------------
+# summaries
+# ---------------------------------------------------------------------------
+def _provider_count(
+    providers: pd.DataFrame, rows: np.ndarray, rule: Rule
+) -> tuple[float, pd.Series]:
+    """Providers for the ratio: whole network and per county (headcount or FTE)."""
+    p = providers.iloc[rows]
+    if rule.ratio is not None and rule.ratio.closed_panels == "exclude":
+        p = p[p["panel_open"]]
+    if rule.ratio is not None and rule.ratio.basis == "fte":
+        return float(p["fte"].sum()), p.groupby("county_fips")["fte"].sum()
+    total = float(p["provider_id"].nunique())
+    return total, p.groupby("county_fips")["provider_id"].nunique().astype(float)
+
+
+def _summaries(results, members, providers, standards, regions, *, language):
+    """County, service-area and outside-area tables for base rules or all languages."""
+    county_rows, area_rows, outside_rows = [], [], []
+    res_lang = results["language"].astype(str).to_numpy()
+    res_rule = results["rule"].astype(str).to_numpy()
+    names = dict(zip(regions["fips"], regions["name"], strict=True)) if regions is not None else {}
+    for rule in standards.rules:
+        if language is None:
+            langs = [""]
+        else:
+            if not rule.languages:
+                continue
+            langs = sorted(set(res_lang[res_rule == rule.id]) - {""})
+        for lang in langs:
+            sel = (res_rule == rule.id) & (res_lang == lang)
+            if not sel.any():
+                continue
+            part = results.loc[
+                sel, ["county_fips", "in_service_area", "meets", "off_road", "miles", "minutes"]
+            ]
+            key = SearchKey(rule.provider_type, rule.specialty, lang or None)
+            rows = provider_rows(providers, key)
+            total_providers, by_county = _provider_count(providers, rows, rule)
+            inside = part[part["in_service_area"]]
+            grouped = inside.groupby("county_fips", observed=True).agg(
+                members=("meets", "size"),
+                meeting=("meets", "sum"),
+                off_road=("off_road", "sum"),
+                median_miles=("miles", "median"),
+                median_minutes=("minutes", "median"),
+            )
+            base = {
+                "rule": rule.id,
+                "label": rule.label,
+                "language": lang,
+                "provider_type": rule.provider_type,
+                "specialty": rule.specialty or "",
+                "standard": rule.describe(),
+                "cadence": rule.cadence,
+                "threshold": rule.threshold,
+            }
+            for fips, g in grouped.iterrows():
+                if g["members"] == 0:
+                    continue
+                county_rows.append(
+                    {
+                        **base,
+                        "county_fips": fips,
+                        "county": names.get(fips, ""),
+                        **_row_figures(g["members"], g["meeting"], rule, by_county.get(fips, 0.0)),
+                        "off_road_members": int(g["off_road"]),
+                        "median_miles": g["median_miles"],
+                        "median_minutes": g["median_minutes"],
+                    }
+                )
+            n_in = len(inside)
+            if n_in:
+                area_rows.append(
+                    {
+                        **base,
+                        **_row_figures(n_in, inside["meets"].sum(), rule, total_providers),
+                        "counties": int(grouped.shape[0]),
+                        "counties_failing": int(
+                            sum(
+                                1
+                                for r in county_rows
+                                if r["rule"] == rule.id
+                                and r["language"] == lang
+                                and not r["passes"]
+                            )
+                        ),
+                        "off_road_members": int(inside["off_road"].sum()),
+                    }
+                )
+            out = part[~part["in_service_area"]]
+            if len(out):
+                outside_rows.append(
+                    {
+                        **base,
+                        "members": len(out),
+                        "meeting": int(out["meets"].sum()),
+                        "share_meeting": float(out["meets"].mean()),
+                        "median_miles": float(out["miles"].median()),
+                        "median_minutes": float(out["minutes"].median()),
+                    }
+                )
+    county = pd.DataFrame(county_rows, columns=_COUNTY_COLUMNS)
+    area = pd.DataFrame(area_rows)
+    outside = pd.DataFrame(outside_rows)
+    if regions is not None and language is None and len(county):
+        county = _add_region_columns(county, regions)
+    return county, area, outside
+
+
+_COUNTY_COLUMNS = [
+    "rule",
+    "label",
+    "language",
+    "provider_type",
+    "specialty",
+    "standard",
+    "cadence",
+    "threshold",
+    "county_fips",
+    "county",
+    "members",
+    "meeting",
+    "share_meeting",
+    "passes",
+    "providers",
+    "members_per_provider",
+    "ratio_limit",
+    "ratio_passes",
+    "off_road_members",
+    "median_miles",
+    "median_minutes",
+]
+
+
+def _row_figures(n_members, n_meeting, rule: Rule, providers: float) -> dict[str, Any]:
+    share = float(n_meeting) / float(n_members) if n_members else float("nan")
+    with np.errstate(divide="ignore"):
+        per = float(n_members) / providers if providers else float("inf")
+    limit = rule.ratio.members_per_provider if rule.ratio else float("nan")
+    return {
+        "members": int(n_members),
+        "meeting": int(n_meeting),
+        "share_meeting": share,
+        "passes": bool(share >= rule.threshold - 1e-12),
+        "providers": float(providers),
+        "members_per_provider": per,
+        "ratio_limit": limit,
+        "ratio_passes": (bool(per <= limit) if rule.ratio else None),
+    }
+
+
+def _add_region_columns(county: pd.DataFrame, regions) -> pd.DataFrame:
+    extra = regions[["fips", "population", "density_per_sq_mi"]].rename(
+        columns={"fips": "county_fips"}
+    )
+    return county.merge(extra, on="county_fips", how="left")
+
+
+# ---------------------------------------------------------------------------
+# panels
+# ---------------------------------------------------------------------------
+PANEL_CAP = 1500
+MIN_OPEN_SHARE = 0.5
+
+
+def panel_findings(
+    providers: pd.DataFrame,
+    members: pd.DataFrame | None = None,
+    *,
+    panel_cap: int = PANEL_CAP,
+    min_open_share: float = MIN_OPEN_SHARE,
+) -> pd.DataFrame:
+    """PCP panels over the cap, and practices with under half their PCP panels open.
+
+    The panel size is the larger of the roster's ``panel_size`` and the number
+    of members whose ``pcp_id`` is the provider. A PCP listed at several sites
+    is one panel.
+    """
+    pcps = providers[(providers["provider_type"] == "pcp") & providers["in_network"]]
+    per_pcp = pcps.groupby("provider_id").agg(
+        practice_id=("practice_id", "first"),
+        panel_size=("panel_size", "max"),
+        panel_open=("panel_open", "all"),
+    )
+    if members is not None and "pcp_id" in members.columns:
+        assigned = members.loc[members["pcp_id"] != "", "pcp_id"].value_counts()
+    else:
+        assigned = pd.Series(dtype=int)
+    per_pcp["assigned_members"] = per_pcp.index.map(assigned).fillna(0).astype(int)
+    per_pcp["panel"] = np.maximum(per_pcp["panel_size"], per_pcp["assigned_members"])
+    rows = []
+    for pid, r in per_pcp[per_pcp["panel"] > panel_cap].iterrows():
+        rows.append(
+            {
+                "finding": f"PCP panel over {panel_cap:,}",
+                "provider_id": pid,
+                "practice_id": r["practice_id"],
+                "panel_size": int(r["panel_size"]),
+                "assigned_members": int(r["assigned_members"]),
+                "panel_open": bool(r["panel_open"]),
+                "pcps_in_practice": np.nan,
+                "open_panels": np.nan,
+                "share_open": np.nan,
+            }
+        )
+    practices = per_pcp.groupby("practice_id").agg(
+        pcps=("panel_open", "size"), open_panels=("panel_open", "sum")
+    )
+    practices["share_open"] = practices["open_panels"] / practices["pcps"]
+    for practice, r in practices[practices["share_open"] < min_open_share].iterrows():
+        rows.append(
+            {
+                "finding": f"practice with under {min_open_share:.0%} of PCP panels open",
+                "provider_id": "",
+                "practice_id": practice,
+                "panel_size": np.nan,
+                "assigned_members": np.nan,
+                "panel_open": None,
+                "pcps_in_practice": int(r["pcps"]),
+                "open_panels": int(r["open_panels"]),
+                "share_open": float(r["share_open"]),
+            }
+        )
+    columns = [
+        "finding",
+        "provider_id",
+        "practice_id",
+        "panel_size",
+        "assigned_members",
+        "panel_open",
+        "pcps_in_practice",
+        "open_panels",
+        "share_open",
+    ]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,456 @@
+"""Access standards: the rule model and its YAML files.
+
+A *standards set* is a YAML file with a name, a version and a list of rules.
+A rule names a provider type (and optionally a specialty), a count ``k``, a
+distance limit in miles and a time limit in minutes, how they combine (``or``
+by default: "within 15 miles or 30 minutes"), optional limits per region class
+(urban/rural), the share of members that must meet it for a county to pass,
+an optional access ratio, and an evaluation cadence. See the README for the
+meaning of each key; ``adequacy/standards/*.yaml`` are the sets that ship.
+
+Meaning (DESIGN.md, "The meaning of a standard"):
+
+- a provider *qualifies* for a member when its shortest road distance is within
+  the mile limit, or (``or``) / and (``and``) its fastest road time is within the
+  minute limit, each measured on its own best route;
+- a member *meets* the rule when at least ``count`` distinct providers qualify;
+- a county *passes* when the share of its members meeting the rule reaches the
+  threshold; the ratio passes when members per provider is at most the limit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+from .schemas import PROVIDER_TYPES, canonical_provider_type
+
+STANDARDS_DIR = Path(__file__).resolve().parent / "standards"
+DEFAULT_STANDARDS = "seed-manual"
+
+SET_KEYS = {
+    "name": "short name of the set",
+    "version": "version of the set (change it when a rule changes)",
+    "title": "one-line title for reports",
+    "source": "where the standards come from",
+    "threshold": "default share of members that must meet each rule (0-1]",
+    "urban_density_per_sq_mi": "people per square mile at which a county is urban",
+    "annual_quarter": "quarter (1-4) in which annual rules are reported",
+    "provider_types": "extra provider types this set defines",
+    "rules": "the list of rules",
+}
+RULE_KEYS = {
+    "id": "short unique id of the rule",
+    "label": "name shown in tables and reports",
+    "provider_type": "provider type the rule is about",
+    "specialty": "a specialty, 'high_volume' (top N by claims) or 'each'",
+    "top": "how many high-volume specialties (default 5)",
+    "count": "how many distinct providers must qualify (k)",
+    "miles": "distance limit in miles",
+    "minutes": "time limit in minutes",
+    "combine": "'or' (either limit) or 'and' (both)",
+    "by_region_class": "limits per region class, e.g. {urban: {miles: 10, minutes: 30}}",
+    "threshold": "share of members that must meet the rule (0-1]",
+    "ratio": "access ratio: {members_per_provider, basis, closed_panels}",
+    "cadence": "'quarterly' or 'annual'",
+    "languages": "also evaluate per prevalent language over concordant providers",
+}
+RATIO_KEYS = {
+    "members_per_provider": "at most this many members per provider",
+    "basis": "'headcount' or 'fte'",
+    "closed_panels": "'exclude' closed panels from the count, or 'count' them",
+}
+LIMIT_KEYS = {"miles": "distance limit", "minutes": "time limit", "combine": "'or' or 'and'"}
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """At most ``members_per_provider`` members per provider."""
+
+    members_per_provider: float
+    basis: str = "headcount"
+    closed_panels: str = "count"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A distance and/or time limit and how they combine."""
+
+    miles: float | None
+    minutes: float | None
+    combine: str = "or"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One access standard (see the module docstring for its meaning)."""
+
+    id: str
+    label: str
+    provider_type: str
+    count: int
+    limits: Limits
+    threshold: float
+    cadence: str = "quarterly"
+    specialty: str | None = None
+    top: int = 5
+    by_region_class: Mapping[str, Limits] = field(default_factory=dict)
+    ratio: Ratio | None = None
+    languages: bool = False
+
+    def limits_for(self, region_class: str | None) -> Limits:
+        """The limits for members in a region of this class."""
+        if region_class is not None and region_class in self.by_region_class:
+            return self.by_region_class[region_class]
+        return self.limits
+
+    def all_limits(self) -> list[Limits]:
+        return [self.limits, *self.by_region_class.values()]
+
+    @property
+    def max_miles(self) -> float | None:
+        values = [lim.miles for lim in self.all_limits() if lim.miles is not None]
+        return max(values) if values else None
+
+    @property
+    def max_minutes(self) -> float | None:
+        values = [lim.minutes for lim in self.all_limits() if lim.minutes is not None]
+        return max(values) if values else None
+
+    @property
+    def needs_expansion(self) -> bool:
+        return self.specialty in ("high_volume", "each")
+
+    def describe(self) -> str:
+        """e.g. '2 within 15 mi or 30 min; 1:200'."""
+
+        def lim(limits: Limits) -> str:
+            parts = []
+            if limits.miles is not None:
+                parts.append(f"{limits.miles:g} mi")
+            if limits.minutes is not None:
+                parts.append(f"{limits.minutes:g} min")
+            return f" {limits.combine} ".join(parts)
+
+        text = f"{self.count} within {lim(self.limits)}"
+        for cls, limits in self.by_region_class.items():
+            text += f"; {cls}: {lim(limits)}"
+        if self.ratio is not None:
+            text += f"; 1:{self.ratio.members_per_provider:g}"
+        return text
+
+
+@dataclass(frozen=True)
+class StandardsSet:
+    """A named, versioned list of rules."""
+
+    name: str
+    version: str
+    rules: tuple[Rule, ...]
+    title: str = ""
+    source: str = ""
+    threshold: float = 0.9
+    urban_density_per_sq_mi: float = 250.0
+    annual_quarter: int = 4
+    provider_types: tuple[str, ...] = ()
+    path: str = ""
+    sha256: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise InputError(
+            f"standards {self.label}: no rule {rule_id!r}; rules are: "
+            f"{', '.join(r.id for r in self.rules)}"
+        )
+
+    def expand(
+        self, high_volume: Iterable[str] = (), specialties: Iterable[str] = ()
+    ) -> StandardsSet:
+        """Rules with ``specialty: high_volume`` / ``each`` become one rule per specialty.
+
+        ``high_volume`` is the claims ranking (most claims first); ``specialties``
+        the specialties present in the network.
+        """
+        high_volume, specialties = list(high_volume), sorted(set(specialties))
+        rules = []
+        for rule in self.rules:
+            if not rule.needs_expansion:
+                rules.append(rule)
+                continue
+            chosen = high_volume[: rule.top] if rule.specialty == "high_volume" else specialties
+            for spec in chosen:
+                rules.append(
+                    replace(
+                        rule,
+                        id=f"{rule.id}:{spec}",
+                        label=f"{rule.label}: {spec.title()}",
+                        specialty=spec,
+                    )
+                )
+        return replace(self, rules=tuple(rules))
+
+    def for_period(self, quarter: int | None) -> StandardsSet:
+        """Rules due in a quarter: quarterly ones always, annual ones in ``annual_quarter``."""
+        if quarter is None:
+            return self
+        return replace(
+            self,
+            rules=tuple(
+                r for r in self.rules if r.cadence == "quarterly" or quarter == self.annual_quarter
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "title": self.title,
+            "source": self.source,
+            "sha256": self.sha256,
+            "threshold": self.threshold,
+            "urban_density_per_sq_mi": self.urban_density_per_sq_mi,
+            "annual_quarter": self.annual_quarter,
+            "rules": [
+                {
+                    "id": r.id,
+                    "label": r.label,
+                    "provider_type": r.provider_type,
+                    "specialty": r.specialty,
+                    "count": r.count,
+                    "miles": r.limits.miles,
+                    "minutes": r.limits.minutes,
+                    "combine": r.limits.combine,
+                    "by_region_class": {k: vars(v) for k, v in r.by_region_class.items()},
+                    "threshold": r.threshold,
+                    "cadence": r.cadence,
+                    "ratio": vars(r.ratio) if r.ratio else None,
+                    "languages": r.languages,
+                    "describe": r.describe(),
+                }
+                for r in self.rules
+            ],
+        }
+
+
+def builtin_standards() -> list[str]:
+    """Names of the standards sets that ship with the package."""
+    return sorted(p.stem for p in STANDARDS_DIR.glob("*.yaml"))
+
+
+def load_standards(
+    source: str | os.PathLike | Mapping | StandardsSet = DEFAULT_STANDARDS,
+) -> StandardsSet:
+    """Load a standards set: a built-in name, a YAML path, or a dict of the same shape."""
+    if isinstance(source, StandardsSet):
+        return source
+    if isinstance(source, Mapping):
+        return _parse(dict(source), "standards", "", "")
+    text_source = os.fspath(source)
+    path = Path(text_source)
+    if not path.exists() and text_source in builtin_standards():
+        path = STANDARDS_DIR / f"{text_source}.yaml"
+    if not path.exists():
+        raise InputError(
+            f"{path}: standards file not found; give a YAML file or one of the "
+            f"built-in sets: {', '.join(builtin_standards())}"
+        )
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(
+            f"{path}: is not valid YAML{where}; check indentation and colons"
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a standards file is a mapping with name, version and rules")
+    return _parse(data, str(path), str(path), hashlib.sha256(raw).hexdigest())
+
+
+# ---------------------------------------------------------------------------
+# parsing with messages that name the key
+# ---------------------------------------------------------------------------
+def _unknown_keys(where: str, data: Mapping, allowed: Mapping[str, str], label: str) -> None:
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+            raise InputError(f"{label}: {where}{key}: unknown key; {hint}")
+
+
+def _number(
+    label: str, where: str, value: Any, *, positive: bool = True, upper: float | None = None
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{label}: {where}: must be a number, not {value!r}")
+    if positive and value <= 0:
+        raise InputError(f"{label}: {where}: must be greater than 0, not {value}")
+    if upper is not None and value > upper:
+        raise InputError(f"{label}: {where}: must be at most {upper:g}, not {value}")
+    return float(value)
+
+
+def _choice(label: str, where: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise InputError(f"{label}: {where}: must be one of {', '.join(options)}, not {value!r}")
+    return value
+
+
+def _limits(label: str, where: str, data: Any, default_combine: str = "or") -> Limits:
+    if not isinstance(data, Mapping):
+        raise InputError(f"{label}: {where}: must be a mapping with miles and/or minutes")
+    _unknown_keys(f"{where}.", data, LIMIT_KEYS, label)
+    miles = (
+        _number(label, f"{where}.miles", data["miles"]) if data.get("miles") is not None else None
+    )
+    minutes = (
+        _number(label, f"{where}.minutes", data["minutes"])
+        if data.get("minutes") is not None
+        else None
+    )
+    if miles is None and minutes is None:
+        raise InputError(f"{label}: {where}: give miles, minutes or both")
+    combine = _choice(
+        label, f"{where}.combine", data.get("combine", default_combine), ("or", "and")
+    )
+    return Limits(miles, minutes, combine)
+
+
+def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
+    _unknown_keys("", data, SET_KEYS, label)
+    for key in ("name", "rules"):
+        if key not in data:
+            raise InputError(
+                f"{label}: {key}: missing; a standards file needs name, version and rules"
+            )
+    threshold = _number(label, "threshold", data.get("threshold", 0.9), upper=1.0)
+    density = _number(label, "urban_density_per_sq_mi", data.get("urban_density_per_sq_mi", 250))
+    quarter = data.get("annual_quarter", 4)
+    if quarter not in (1, 2, 3, 4):
+        raise InputError(f"{label}: annual_quarter: must be 1, 2, 3 or 4, not {quarter!r}")
+    extra_types = tuple(str(t) for t in data.get("provider_types", []) or [])
+    rules_data = data["rules"]
+    if not isinstance(rules_data, list) or not rules_data:
+        raise InputError(f"{label}: rules: must be a non-empty list of rules")
+    rules, seen = [], set()
+    for i, item in enumerate(rules_data):
+        where = f"rules[{i}]"
+        if not isinstance(item, Mapping):
+            raise InputError(f"{label}: {where}: each rule is a mapping (id, provider_type, ...)")
+        _unknown_keys(f"{where}.", item, RULE_KEYS, label)
+        for key in ("id", "provider_type"):
+            if key not in item:
+                raise InputError(f"{label}: {where}.{key}: missing")
+        rule_id = str(item["id"])
+        if rule_id in seen:
+            raise InputError(f"{label}: {where}.id: duplicate rule id {rule_id!r}")
+        seen.add(rule_id)
+        ptype = canonical_provider_type(item["provider_type"], extra_types)
+        if ptype is None:
+            known = ", ".join([*PROVIDER_TYPES, *extra_types])
+            raise InputError(
+                f"{label}: {where}.provider_type: unknown type "
+                f"{item['provider_type']!r}; use one of: {known} (or declare it "
+                "under provider_types)"
+            )
+        count = item.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InputError(f"{label}: {where}.count: must be a whole number of at least 1")
+        base = {k: item[k] for k in ("miles", "minutes", "combine") if k in item}
+        by_class = {}
+        for cls, lim in (item.get("by_region_class") or {}).items():
+            merged = {**base, **lim} if isinstance(lim, Mapping) else lim
+            by_class[str(cls).lower()] = _limits(label, f"{where}.by_region_class.{cls}", merged)
+        if base.get("miles") is None and base.get("minutes") is None:
+            if not by_class:
+                raise InputError(
+                    f"{label}: {where}: give miles, minutes or both (or by_region_class)"
+                )
+            limits = max(by_class.values(), key=lambda lim: (lim.miles or 0, lim.minutes or 0))
+        else:
+            limits = _limits(label, where, base)
+        ratio = None
+        if item.get("ratio") is not None:
+            rdata = item["ratio"]
+            if not isinstance(rdata, Mapping):
+                raise InputError(
+                    f"{label}: {where}.ratio: must be a mapping with members_per_provider"
+                )
+            _unknown_keys(f"{where}.ratio.", rdata, RATIO_KEYS, label)
+            if "members_per_provider" not in rdata:
+                raise InputError(f"{label}: {where}.ratio.members_per_provider: missing")
+            ratio = Ratio(
+                _number(
+                    label, f"{where}.ratio.members_per_provider", rdata["members_per_provider"]
+                ),
+                _choice(
+                    label,
+                    f"{where}.ratio.basis",
+                    rdata.get("basis", "headcount"),
+                    ("headcount", "fte"),
+                ),
+                _choice(
+                    label,
+                    f"{where}.ratio.closed_panels",
+                    rdata.get("closed_panels", "count"),
+                    ("count", "exclude"),
+                ),
+            )
+        specialty = item.get("specialty")
+        top = item.get("top", 5)
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise InputError(f"{label}: {where}.top: must be a whole number of at least 1")
+        languages = item.get("languages", False)
+        if not isinstance(languages, bool):
+            raise InputError(f"{label}: {where}.languages: must be true or false")
+        rules.append(
+            Rule(
+                id=rule_id,
+                label=str(item.get("label", rule_id)),
+                provider_type=ptype,
+                count=count,
+                limits=limits,
+                threshold=_number(
+                    label, f"{where}.threshold", item.get("threshold", threshold), upper=1.0
+                ),
+                cadence=_choice(
+                    label,
+                    f"{where}.cadence",
+                    item.get("cadence", "quarterly"),
+                    ("quarterly", "annual"),
+                ),
+                specialty=str(specialty).strip().lower() if specialty is not None else None,
+                top=top,
+                by_region_class=by_class,
+                ratio=ratio,
+                languages=languages,
+            )
+        )
+    return StandardsSet(
+        name=str(data["name"]),
+        version=str(data.get("version", "1")),
+        rules=tuple(rules),
+        title=str(data.get("title", "")),
+        source=str(data.get("source", "")),
+        threshold=threshold,
+        urban_density_per_sq_mi=density,
+        annual_quarter=quarter,
+        provider_types=extra_types,
+        path=path,
+        sha256=sha,
+    )
