@@ -1,0 +1,303 @@
+"""The ``adequacy`` command line.
+
+Every user-facing error is an :class:`~adequacy.errors.InputError`; the command
+line prints its message on one line (or a few, one per problem) and exits with
+status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Network adequacy analysis: can members reach enough providers by road?",
+)
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+def _friendly(func):
+    """Turn InputError into a short message and exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _print_graph_summary(graph) -> None:
+    s = graph.summary()
+    typer.echo(f"road network  {s['source']}  (sha256 {str(s['source_sha256'])[:12]})")
+    typer.echo(f"speed profile {s['profile']}")
+    typer.echo(
+        f"nodes {s['nodes']:,}   directed edges {s['edges']:,}   road miles {s['road_miles']:,.1f}"
+    )
+    typer.echo(f"{'class':<18}{'miles':>10}{'mean mph':>10}")
+    rows = sorted(s["road_miles_by_class"].items(), key=lambda kv: -kv[1])
+    for name, miles in rows:
+        if miles < 0.05:
+            continue
+        mph = s["mean_mph_by_class"].get(name, float("nan"))
+        typer.echo(f"{name:<18}{miles:>10,.1f}{mph:>10.1f}")
+
+
+@app.command()
+@_friendly
+def graph(
+    source: Annotated[
+        Path, typer.Argument(help="Road network: .osm.pbf, .osm(.bz2), .graphml or road lines")
+    ],
+    class_column: Annotated[
+        str | None, typer.Option(help="Road-lines files: the road-class column (TIGER: prisec_fl)")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="Speed profile name")] = None,
+) -> None:
+    """Build (or load from cache) a road graph and print its summary."""
+    from .network import load_road_graph
+
+    _print_graph_summary(load_road_graph(source, class_column=class_column, profile=profile))
+
+
+def _progress_bar():
+    """A rich progress bar whose ``update(step, done, total)`` the evaluation calls."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+    task = bar.add_task("starting", total=1)
+
+    def update(step: str, done: int, total: int) -> None:
+        bar.update(task, description=step, completed=done, total=max(total, 1))
+
+    return bar, update
+
+
+def _period_quarter(period: str | None) -> int | None:
+    if period is None:
+        return None
+    import re
+
+    m = re.fullmatch(r"(\d{4})[-\s]?Q([1-4])", period.strip(), re.I)
+    if not m:
+        raise InputError(f"--period {period!r}: give a quarter such as 2026Q3")
+    return int(m.group(2))
+
+
+def _run(
+    members,
+    providers,
+    network,
+    *,
+    standards,
+    claims,
+    regions,
+    languages,
+    period,
+    class_column,
+    out: Path,
+    command: str,
+    extra=None,
+) -> None:
+    from .evaluate import evaluate
+    from .network import load_road_graph
+    from .outputs import write_run
+
+    bar, update = _progress_bar()
+    with bar:
+        update("loading road graph", 0, 1)
+        graph = load_road_graph(network, class_column=class_column)
+        evaluation = evaluate(
+            members,
+            providers,
+            graph,
+            standards,
+            claims=claims,
+            regions=regions,
+            census_languages=languages,
+            quarter=_period_quarter(period),
+            progress=update,
+        )
+        update("writing outputs", 0, 1)
+        paths = write_run(
+            evaluation,
+            out,
+            command=command,
+            extra=extra,
+            inputs={
+                "members": members,
+                "providers": providers,
+                "claims": claims,
+                "regions": regions,
+                "census_languages": languages,
+                "road_network": network,
+                "standards": evaluation.standards.path or evaluation.standards.name,
+            },
+        )
+    _print_result(evaluation)
+    typer.echo(
+        f"\nwrote {len(paths)} files to {out}/ (members.parquet, county_summary.csv, "
+        "county_summary.gpkg, manifest.json, ...)"
+    )
+
+
+def _print_result(evaluation) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    std = evaluation.standards
+    title = f"Network adequacy: {std.title or std.name} ({std.label})"
+    if evaluation.synthetic:
+        console.print(
+            "[bold red]SYNTHETIC DEMO DATA[/]: members and practices are made up; "
+            "roads, counties and hospitals are real"
+        )
+    table = Table(title=title, title_justify="left")
+    for col, justify in (
+        ("rule", "left"),
+        ("standard", "left"),
+        ("meeting", "right"),
+        ("failing counties", "right"),
+        ("members/provider", "right"),
+    ):
+        table.add_column(col, justify=justify)
+    area = evaluation.service_area_summary
+    for _, r in area[area["language"] == ""].iterrows():
+        ok = "green" if r["passes"] else "red"
+        ratio = "–"
+        if r["ratio_passes"] is not None and not pd_isna(r["ratio_passes"]):
+            colour = "green" if r["ratio_passes"] else "red"
+            ratio = f"[{colour}]{r['members_per_provider']:,.0f}[/] (≤{r['ratio_limit']:,.0f})"
+        table.add_row(
+            r["label"].replace("High-volume specialist", "HV"),
+            r["standard"].split(";")[0].replace(" within ", " in "),
+            f"[{ok}]{r['share_meeting']:.1%}[/] (≥{r['threshold']:.0%})",
+            f"{r['counties_failing']}/{r['counties']}",
+            ratio,
+        )
+    console.print(table)
+    m = evaluation.members
+    console.print(
+        f"members {len(m):,}: {int(m['in_service_area'].sum()):,} in "
+        f"{len(evaluation.regions) if evaluation.regions is not None else 0} counties, "
+        f"{int((~m['in_service_area']).sum()):,} outside the service area, "
+        f"{int(m['off_road'].sum()):,} far from any road"
+    )
+    lang = evaluation.language_summary
+    if len(lang):
+        fails = lang[~lang["passes"]]
+        console.print(
+            f"language concordance: {lang['language'].nunique()} languages, "
+            f"{len(fails)} failing (county, language, rule) combinations"
+        )
+    if len(evaluation.panel_findings):
+        console.print(f"panel findings: {len(evaluation.panel_findings)}")
+    for note in evaluation.notes:
+        console.print(f"note: {note}")
+    if evaluation.graph.meta.get("source_kind") == "osm":
+        console.print("road data © OpenStreetMap contributors (ODbL)")
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+@app.command()
+@_friendly
+def evaluate(
+    members: Annotated[Path, typer.Option(help="Members file (CSV, Parquet, GeoPackage)")],
+    providers: Annotated[Path, typer.Option(help="Providers file, one row per location")],
+    network: Annotated[Path, typer.Option(help="Road network (.osm.pbf, .graphml, road lines)")],
+    out: Annotated[Path, typer.Option(help="Output folder")],
+    standards: Annotated[
+        str, typer.Option(help="Standards YAML or built-in set name")
+    ] = "seed-manual",
+    claims: Annotated[Path | None, typer.Option(help="Claims by specialty")] = None,
+    regions: Annotated[
+        Path | None, typer.Option(help="County polygons (GeoPackage, GeoJSON)")
+    ] = None,
+    languages: Annotated[Path | None, typer.Option(help="Census languages per county")] = None,
+    period: Annotated[str | None, typer.Option(help="Report quarter, e.g. 2026Q3")] = None,
+    class_column: Annotated[
+        str | None, typer.Option(help="Road-lines files: road-class column")
+    ] = None,
+) -> None:
+    """Evaluate a provider network against access standards and write the results."""
+    _run(
+        members,
+        providers,
+        network,
+        standards=standards,
+        claims=claims,
+        regions=regions,
+        languages=languages,
+        period=period,
+        class_column=class_column,
+        out=out,
+        command=" ".join(["adequacy", *sys.argv[1:]]),
+    )
+
+
+@app.command()
+@_friendly
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder")] = Path("demo-output"),
+    region: Annotated[str, typer.Option(help="boston (urban) or eastern-idaho (rural)")] = "boston",
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic data")] = 2026,
+    standards: Annotated[
+        str, typer.Option(help="Standards YAML or built-in set name")
+    ] = "seed-manual",
+    period: Annotated[str | None, typer.Option(help="Report quarter, e.g. 2026Q4")] = None,
+) -> None:
+    """Build the demo scenario (real roads and hospitals, synthetic members) and evaluate it."""
+    from .demo import REGIONS, build_demo
+
+    if region not in REGIONS:
+        raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
+    scenario = build_demo(region, seed=seed)
+    inputs = scenario.write_inputs(out / "inputs")
+    spec = scenario.region
+    typer.echo(f"demo region {spec.title}; seed {seed}; synthetic inputs in {out / 'inputs'}/")
+    _run(
+        inputs["members"],
+        inputs["providers"],
+        spec.roads,
+        standards=standards,
+        claims=inputs["claims"],
+        regions=inputs["regions"],
+        languages=None,
+        period=period,
+        class_column=spec.class_column,
+        out=out,
+        command=" ".join(["adequacy", *sys.argv[1:]]),
+        extra={"demo": {"region": region, "seed": seed}},
+    )
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
