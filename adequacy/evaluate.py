@@ -103,6 +103,8 @@ class Evaluation:
     searches: dict[tuple[SearchKey, str], Search] = field(default_factory=dict, repr=False)
     member_snap: Snap | None = field(default=None, repr=False)
     provider_snap: Snap | None = field(default=None, repr=False)
+    #: (rule id, language or "") -> (first row in member_results, member rows)
+    blocks: dict[tuple[str, str], tuple[int, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def synthetic(self) -> bool:
@@ -141,7 +143,7 @@ def evaluate(
     regions: Any = None,
     census_languages: Any = None,
     quarter: int | None = None,
-    count_cap: int = 3,
+    count_cap: int | None = None,
     min_language_members: int = 50,
     min_census_speakers: int = 10_000,
     max_report_miles: float = 100.0,
@@ -178,7 +180,10 @@ def evaluate(
         Report period quarter (1-4): quarterly rules always, annual rules in
         the set's ``annual_quarter``. None evaluates every rule.
     count_cap
-        Providers counted per member and rule (at least the rule's count).
+        Providers counted per member and rule (``n_qualifying`` stops there;
+        at least the rule's count). Default: the rule's count plus one, which
+        tells whether a member who meets a rule has a provider to spare. Each
+        extra provider counted makes the searches slower.
     max_report_miles, max_report_minutes
         Search horizon for reporting distances and times beyond a limit.
     max_snap_meters, snap_speed_mph
@@ -202,7 +207,7 @@ def evaluate(
 
     # ---- regions: county and class of every member and provider
     region_table = read_regions(regions) if regions is not None else None
-    members, providers, region_class_of = _place(members, providers, region_table, standards)
+    members, providers, _ = _place(members, providers, region_table, standards)
     if (members["county_fips"] == OUTSIDE).all():
         raise InputError(
             "no member is inside the service area: give regions (county polygons) "
@@ -284,26 +289,18 @@ def evaluate(
         workers or os.cpu_count() or 1,
         tick,
     )
-    variants = [(rule, None) for rule in expanded.rules]
-    variants += [(rule, lang) for rule in expanded.rules if rule.languages for lang in languages]
+    variants = rule_variants(expanded, languages)
     engine.run_searches(variants)
-    blocks = [engine.rule_block(rule, lang, region_class_of) for rule, lang in variants]
+    blocks = [engine.rule_block(rule, lang) for rule, lang in variants]
     tick("summarising", 0, 1)
     results = _member_results(blocks, members, providers)
-
-    county, area, outside = _summaries(
-        results, members, providers, expanded, region_table, language=None
+    block_index, start = {}, 0
+    for b in blocks:
+        block_index[(b.rule.id, b.language or "")] = (start, b.member_rows)
+        start += len(b.member_rows)
+    county, area, outside, language_summary = summarise(
+        results, members, providers, expanded, region_table, prevalent
     )
-    language_summary, _, _ = _summaries(
-        results, members, providers, expanded, region_table, language="all"
-    )
-    if len(language_summary):
-        language_summary = language_summary.merge(
-            prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
-            on=["county_fips", "language"],
-            how="left",
-        )
-        language_summary["prevalent"] = language_summary["basis"].notna()
     panel = panel_findings(providers, members)
     tick("done", 1, 1)
     return Evaluation(
@@ -325,7 +322,33 @@ def evaluate(
         searches=engine.searches,
         member_snap=member_snap,
         provider_snap=provider_snap,
+        blocks=block_index,
     )
+
+
+def rule_variants(standards: StandardsSet, languages: list[str]) -> list[tuple[Rule, str | None]]:
+    """(rule, language) pairs evaluated: every rule, then language rules per language."""
+    variants: list[tuple[Rule, str | None]] = [(rule, None) for rule in standards.rules]
+    variants += [(rule, lang) for rule in standards.rules if rule.languages for lang in languages]
+    return variants
+
+
+def summarise(results, members, providers, standards, regions, prevalent):
+    """County, service-area, outside-area and language summaries of member results."""
+    county, area, outside = _summaries(
+        results, members, providers, standards, regions, language=None
+    )
+    language_summary, _, _ = _summaries(
+        results, members, providers, standards, regions, language="all"
+    )
+    if len(language_summary):
+        language_summary = language_summary.merge(
+            prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
+            on=["county_fips", "language"],
+            how="left",
+        )
+        language_summary["prevalent"] = language_summary["basis"].notna()
+    return county, area, outside, language_summary
 
 
 # ---------------------------------------------------------------------------
@@ -422,7 +445,8 @@ class _Engine:
         self.tick = tick
         self.pid_codes, self.pid_uniques = pd.factorize(providers["provider_id"])
         self.searches: dict[tuple[SearchKey, str], Search] = {}
-        self._language = members["language"].to_numpy()
+        self._language_code, self._language_names = pd.factorize(members["language"])
+        self._region_class = np.asarray(members["region_class"].to_numpy(), dtype=object)
 
     @staticmethod
     def key_of(rule: Rule, language: str | None) -> SearchKey:
@@ -437,25 +461,36 @@ class _Engine:
         limit = max([r.max_minutes or 0 for r in rules] + [s["max_report_minutes"]])
         return limit * SECONDS_PER_MINUTE
 
-    def run_searches(self, variants) -> None:
+    def jobs(self, variants) -> dict[tuple[SearchKey, str], list[Rule]]:
+        """The searches that the variants need, with the rules that use each."""
         jobs: dict[tuple[SearchKey, str], list[Rule]] = {}
         for rule, language in variants:
             key = self.key_of(rule, language)
             for metric, used in (("distance", rule.max_miles), ("time", rule.max_minutes)):
                 if used is not None:
                     jobs.setdefault((key, metric), []).append(rule)
-        self._run(jobs)
+        return jobs
+
+    def width(self, rules: list[Rule], n_groups: int) -> int:
+        """Labels kept per node: the count plus one spare (or the cap), at most the providers."""
+        cap = self.settings["count_cap"]
+        need = max(r.count for r in rules)
+        counted = need + 1 if cap is None else max(need, cap)
+        return max(min(counted, max(n_groups, 1)), need)
+
+    def run_searches(self, variants) -> None:
+        self._run(self.jobs(variants))
 
     def _run(self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None) -> None:
-        cap = self.settings["count_cap"]
         total = len(jobs)
 
         def one(item):
             (key, metric), rules = item
             rows = provider_rows(self.providers, key)
             n_groups = len(np.unique(self.pid_codes[rows])) if len(rows) else 0
-            need = max(r.count for r in rules)
-            width = max(min(k or max(need, cap), max(n_groups, 1)), need)
+            width = self.width(rules, n_groups)
+            if k:  # a wider search asked for ('and' rules)
+                width = max(min(k, max(n_groups, 1)), width)
             labels = k_nearest_labels(
                 self.graph,
                 self.provider_snap.node[rows],
@@ -502,11 +537,17 @@ class _Engine:
         return cost, code
 
     # -- rule evaluation
-    def rule_block(self, rule: Rule, language: str | None, class_of: dict) -> _Block:
-        if language is None:
+    def rule_block(
+        self, rule: Rule, language: str | None, member_rows: np.ndarray | None = None
+    ) -> _Block:
+        if member_rows is not None:
+            pass
+        elif language is None:
             member_rows = np.arange(len(self.members))
         else:
-            member_rows = np.flatnonzero(self._language == language)
+            names = list(self._language_names)
+            code = names.index(language) if language in names else -2
+            member_rows = np.flatnonzero(self._language_code == code)
         key = self.key_of(rule, language)
         while True:
             dist = self._labels(key, "distance", member_rows)
@@ -524,7 +565,7 @@ class _Engine:
 
     def _judge(self, rule, language, member_rows, dist, time):
         m = len(member_rows)
-        region_class = self.members["region_class"].to_numpy()[member_rows]
+        region_class = self._region_class[member_rows]
         miles_lim = np.full(m, np.nan)
         minutes_lim = np.full(m, np.nan)
         for cls in np.unique(region_class):
@@ -560,7 +601,7 @@ class _Engine:
             distinct[:, 1:] = stacked[:, 1:] != stacked[:, :-1]
             count = (distinct & (stacked >= 0)).sum(axis=1)
             ambiguous = False
-        cap = max(self.settings["count_cap"], k)
+        cap = k + 1 if self.settings["count_cap"] is None else max(self.settings["count_cap"], k)
         width_codes = dist[1] if dist is not None else time[1]
         nearest = width_codes[:, :k]
         miles = (dist[0][:, k - 1] / METERS_PER_MILE) if dist is not None else np.full(m, np.nan)
@@ -608,7 +649,7 @@ def _member_results(
         "rule": pd.Categorical.from_codes(rule_code, categories=rule_cats),
         "language": pd.Categorical.from_codes(lang_code, categories=lang_cats),
         "county_fips": pd.Categorical.from_codes(county_codes[rows], categories=county_uniques),
-        "region_class": members["region_class"].to_numpy()[rows],
+        "region_class": pd.Categorical(members["region_class"])[rows],
         "in_service_area": members["in_service_area"].to_numpy()[rows],
         "count_required": np.concatenate(
             [np.full(len(b.member_rows), b.rule.count, np.int16) for b in blocks]
@@ -651,18 +692,27 @@ def _provider_count(
 def _summaries(results, members, providers, standards, regions, *, language):
     """County, service-area and outside-area tables for base rules or all languages."""
     county_rows, area_rows, outside_rows = [], [], []
-    res_lang = results["language"].astype(str).to_numpy()
-    res_rule = results["rule"].astype(str).to_numpy()
+    # compare category codes, never strings: results can hold tens of millions of rows
+    rule_cats = list(results["rule"].cat.categories)
+    lang_cats = list(results["language"].cat.categories)
+    res_rule = results["rule"].cat.codes.to_numpy()
+    res_lang = results["language"].cat.codes.to_numpy()
     names = dict(zip(regions["fips"], regions["name"], strict=True)) if regions is not None else {}
     for rule in standards.rules:
+        if rule.id not in rule_cats:
+            continue
+        of_rule = res_rule == rule_cats.index(rule.id)
         if language is None:
             langs = [""]
         else:
             if not rule.languages:
                 continue
-            langs = sorted(set(res_lang[res_rule == rule.id]) - {""})
+            present = np.unique(res_lang[of_rule])
+            langs = sorted(lang_cats[c] for c in present if lang_cats[c])
         for lang in langs:
-            sel = (res_rule == rule.id) & (res_lang == lang)
+            if lang not in lang_cats:
+                continue
+            sel = of_rule & (res_lang == lang_cats.index(lang))
             if not sel.any():
                 continue
             part = results.loc[

@@ -241,6 +241,13 @@ def _k_nearest_kernel(
     heap_node,
     heap_source,
 ):
+    for i in range(label_cost.shape[0]):  # initialised here, without the GIL
+        label_cost[i] = np.inf
+        label_source[i] = -1
+        tent_cost[i] = np.inf
+        tent_group[i] = -1
+    for i in range(n_labels.shape[0]):
+        n_labels[i] = 0
     size = 0
     for s in range(source_node.shape[0]):
         c = source_cost[s]
@@ -351,24 +358,27 @@ def k_nearest_labels(
         source_cost = np.zeros(n_sources)
     source_cost = np.asarray(source_cost, dtype=np.float64)
     if groups is None:
-        group_index = np.arange(n_sources, dtype=np.int64)
+        group_index = np.arange(n_sources, dtype=np.int32)
     else:
         _, group_index = np.unique(np.asarray(groups), return_inverse=True)
-        group_index = group_index.astype(np.int64).ravel()
+        group_index = group_index.astype(np.int32).ravel()
     cutoff = np.inf if cutoff is None else float(cutoff)
 
     n = graph.n_nodes
     weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
-    label_cost = np.full(n * k, np.inf)
-    label_source = np.full(n * k, -1, dtype=np.int64)
-    n_labels = np.zeros(n, dtype=np.int32)
-    tent_cost = np.full(n * k, np.inf)
-    tent_group = np.full(n * k, -1, dtype=np.int64)
+    label_cost = np.empty(n * k)
+    label_source = np.empty(n * k, dtype=np.int32)
+    n_labels = np.empty(n, dtype=np.int32)
+    tent_cost = np.empty(n * k)
+    tent_group = np.empty(n * k, dtype=np.int32)
     capacity = k * graph.n_edges + n_sources + 1
     heap_cost = np.empty(capacity)
     heap_node = np.empty(capacity, dtype=np.int32)
     heap_source = np.empty(capacity, dtype=np.int32)
-    if n_sources:
+    if not n_sources:
+        label_cost.fill(np.inf)
+        label_source.fill(-1)
+    else:
         _k_nearest_kernel(
             graph.rev_offsets,
             graph.rev_targets,
@@ -475,3 +485,220 @@ def nearest_providers(
         metric=metric,
         k=labels.k,
     )
+
+
+# ---------------------------------------------------------------------------
+# incremental updates (what-if): one more source, and bounded single-source reach
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _merge_kernel(
+    offsets,
+    targets,
+    weights,
+    start_node,
+    start_cost,
+    group,
+    new_source,
+    cutoff,
+    label_cost,
+    label_source,
+    label_group,
+    dist,
+    touched,
+    changed,
+    heap_cost,
+    heap_node,
+):
+    k = label_cost.shape[1]
+    n_touched = 0
+    n_changed = 0
+    size = 0
+    dist[start_node] = start_cost
+    touched[n_touched] = start_node
+    n_touched += 1
+    size = _heap_push(heap_cost, heap_node, heap_node, size, start_cost, start_node, start_node)
+    while size > 0:
+        c = heap_cost[0]
+        node = heap_node[0]
+        size = _heap_pop(heap_cost, heap_node, heap_node, size)
+        if c > dist[node]:
+            continue  # stale entry
+        # where would (c, group) go among the node's sorted labels?
+        same = -1
+        for j in range(k):
+            if label_group[node, j] == group and label_source[node, j] >= 0:
+                same = j
+                break
+        if same >= 0:
+            if label_cost[node, same] <= c:
+                continue  # this provider already reaches the node as cheaply: prune
+            j = same  # the provider moves up: drop its old label
+        else:
+            if not c < label_cost[node, k - 1]:
+                continue  # not among the node's k nearest, nor anywhere beyond: prune
+            j = k - 1  # the k-th label drops out
+        while j > 0 and label_cost[node, j - 1] > c:
+            label_cost[node, j] = label_cost[node, j - 1]
+            label_source[node, j] = label_source[node, j - 1]
+            label_group[node, j] = label_group[node, j - 1]
+            j -= 1
+        label_cost[node, j] = c
+        label_source[node, j] = new_source
+        label_group[node, j] = group
+        changed[n_changed] = node
+        n_changed += 1
+        for e in range(offsets[node], offsets[node + 1]):
+            nxt = targets[e]
+            nc = c + weights[e]
+            if nc <= cutoff and nc < dist[nxt]:
+                if dist[nxt] == np.inf:
+                    touched[n_touched] = nxt
+                    n_touched += 1
+                dist[nxt] = nc
+                size = _heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
+    for i in range(n_touched):  # leave the scratch array as it was found
+        dist[touched[i]] = np.inf
+    return n_changed
+
+
+def merge_source(
+    graph: RoadGraph,
+    labels: NodeLabels,
+    label_group: np.ndarray,
+    node: int,
+    *,
+    start_cost: float,
+    group: int,
+    new_source: int,
+) -> tuple[NodeLabels, np.ndarray, np.ndarray]:
+    """Labels with one more source, by one bounded search from it.
+
+    The search from the new source (member→provider direction, like
+    :func:`k_nearest_labels`) stops wherever the new provider is not among the
+    node's ``k`` nearest: no node beyond can gain it either, since the node's
+    own ``k`` providers reach them at least as cheaply. The result equals a
+    full search with the source added (ties aside).
+
+    Parameters
+    ----------
+    labels, label_group
+        Current labels and the provider group of each label (-1 where none).
+    node, start_cost
+        The new source's graph node and its snapping leg (labels' unit).
+    group
+        The new source's provider group: an existing group when the provider
+        already has other sites.
+    new_source
+        Source index recorded in the new labels.
+
+    Returns the new labels, their groups and the nodes whose labels changed;
+    the inputs are not modified.
+    """
+    cost = labels.cost.copy()
+    source = labels.source.copy()
+    groups = label_group.copy()
+    n = graph.n_nodes
+    weights = graph.rev_meters if labels.metric == "distance" else graph.rev_seconds
+    dist = _scratch(n)
+    touched = np.empty(n, dtype=np.int64)
+    changed = np.empty(n, dtype=np.int64)
+    heap_cost = np.empty(graph.n_edges + 1)
+    heap_node = np.empty(graph.n_edges + 1, dtype=np.int32)
+    if start_cost <= labels.cutoff:
+        n_changed = _merge_kernel(
+            graph.rev_offsets,
+            graph.rev_targets,
+            weights,
+            int(node),
+            float(start_cost),
+            int(group),
+            int(new_source),
+            labels.cutoff,
+            cost,
+            source,
+            groups,
+            dist,
+            touched,
+            changed,
+            heap_cost,
+            heap_node,
+        )
+    else:
+        n_changed = 0
+    new = NodeLabels(cost=cost, source=source, metric=labels.metric, cutoff=labels.cutoff)
+    return new, groups, np.unique(changed[:n_changed])
+
+
+_scratch_arrays: dict[int, np.ndarray] = {}
+
+
+def _scratch(n: int) -> np.ndarray:
+    """A reusable all-infinity array of ``n`` floats (the kernels restore it)."""
+    arr = _scratch_arrays.get(n)
+    if arr is None:
+        arr = np.full(n, np.inf)
+        _scratch_arrays.clear()
+        _scratch_arrays[n] = arr
+    return arr
+
+
+@njit(cache=True, nogil=True)
+def _reach_kernel(
+    offsets, targets, weights, start_node, start_cost, cutoff, dist, touched, heap_cost, heap_node
+):
+    n_touched = 0
+    size = 0
+    dist[start_node] = start_cost
+    touched[n_touched] = start_node
+    n_touched += 1
+    size = _heap_push(heap_cost, heap_node, heap_node, size, start_cost, start_node, start_node)
+    while size > 0:
+        c = heap_cost[0]
+        node = heap_node[0]
+        size = _heap_pop(heap_cost, heap_node, heap_node, size)
+        if c > dist[node]:
+            continue
+        for e in range(offsets[node], offsets[node + 1]):
+            nxt = targets[e]
+            nc = c + weights[e]
+            if nc <= cutoff and nc < dist[nxt]:
+                if dist[nxt] == np.inf:
+                    touched[n_touched] = nxt
+                    n_touched += 1
+                dist[nxt] = nc
+                size = _heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
+    return n_touched
+
+
+def reach_within(
+    graph: RoadGraph, node: int, *, metric: str, cutoff: float, start_cost: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes from which a provider at ``node`` is within ``cutoff``, and their costs.
+
+    One bounded Dijkstra on the reversed graph (member→provider trips);
+    ``start_cost`` is the provider's snapping leg. Costs are meters or seconds.
+    """
+    n = graph.n_nodes
+    weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
+    dist = _scratch(n)
+    touched = np.empty(n, dtype=np.int64)
+    heap_cost = np.empty(graph.n_edges + 1)
+    heap_node = np.empty(graph.n_edges + 1, dtype=np.int32)
+    if start_cost > cutoff:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    m = _reach_kernel(
+        graph.rev_offsets,
+        graph.rev_targets,
+        weights,
+        int(node),
+        float(start_cost),
+        float(cutoff),
+        dist,
+        touched,
+        heap_cost,
+        heap_node,
+    )
+    nodes = touched[:m].copy()
+    costs = dist[nodes].copy()
+    dist[nodes] = np.inf
+    return nodes, costs

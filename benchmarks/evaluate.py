@@ -152,7 +152,7 @@ def per_member_networkx(graph, evaluation, members, sample: int, rng) -> tuple[f
     p_node = snap_points(graph, providers[["lon", "lat"]].to_numpy()).node
     groups = {}
     for rule in rules:
-        mask = (providers["provider_type"] == rule.provider_type).to_numpy()
+        mask = (providers["provider_type"] == rule.provider_type).to_numpy().copy()
         if rule.specialty:
             mask &= (providers["specialty"] == rule.specialty).to_numpy()
         groups[rule.id] = (rule, p_node[mask], providers["languages"].to_numpy()[mask])

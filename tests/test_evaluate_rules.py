@@ -197,6 +197,8 @@ def test_and_finds_a_provider_hidden_behind_full_label_lists():
     row = ev.member_results.iloc[0]
     assert bool(row["meets"]) and row["n_qualifying"] == 1
     ev = evaluate(m, p, star, standards(miles=5, minutes=10, combine="or"), workers=1)
+    assert ev.member_results.iloc[0]["n_qualifying"] == 2  # default cap: count + 1
+    ev = evaluate(m, p, star, standards(miles=5, minutes=10, combine="or"), workers=1, count_cap=3)
     assert ev.member_results.iloc[0]["n_qualifying"] == 3  # capped at three
 
 
