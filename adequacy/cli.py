@@ -295,6 +295,149 @@ def demo(
     )
 
 
+def _base(run_dir: Path):
+    from .outputs import evaluate_run
+
+    bar, update = _progress_bar()
+    with bar:
+        return evaluate_run(run_dir, progress=update)
+
+
+@app.command()
+@_friendly
+def whatif(
+    base: Annotated[Path, typer.Option(help="Run folder of the base evaluation")],
+    scenario: Annotated[Path, typer.Option(help="Scenario file (YAML or JSON)")],
+    out: Annotated[Path, typer.Option(help="Output folder")],
+) -> None:
+    """Apply a scenario (providers added, joining, terminated) to a base run."""
+    from rich.console import Console
+
+    from .outputs import write_tables
+    from .whatif import continuity_of_care, read_scenario, run_whatif
+
+    plan = read_scenario(scenario)
+    evaluation, manifest = _base(base)
+    result = run_whatif(evaluation, plan)
+    members, panels = continuity_of_care(result)
+    flag = evaluation.synthetic
+    tables = {
+        "delta": result.delta,
+        "member_changes": result.changes,
+        "continuity_members": members,
+        "continuity_summary": panels,
+        "pending_terminations": result.pending,
+    }
+    for table in tables.values():
+        table["synthetic"] = flag
+    write_tables(
+        out,
+        tables,
+        {
+            "command": " ".join(["adequacy", *sys.argv[1:]]),
+            "base_run": str(base.resolve()),
+            "base_inputs": manifest.get("inputs"),
+            "scenario": plan.to_dict(),
+            "timings_seconds": result.timings,
+            "synthetic": flag,
+        },
+        parquet=("delta", "member_changes", "continuity_members"),
+    )
+    console = Console()
+    if flag:
+        console.print("[bold red]SYNTHETIC DEMO DATA[/]")
+    p = result.providers
+    console.print(
+        f"scenario [bold]{plan.name}[/]: {int((p['status'] == 'added').sum())} site(s) added, "
+        f"{int((p['status'] == 'joined').sum())} joined, "
+        f"{int((p['status'] == 'terminated').sum())} terminated, "
+        f"{len(result.pending)} pending; updated in {result.timings['total'] * 1000:,.0f} ms"
+    )
+    d = result.delta
+    area = d[(d["county_fips"] == "ALL") & (d["language"] == "")]
+    for _, r in area.iterrows():
+        if r["gained"] or r["lost"] or r["providers_before"] != r["providers_after"]:
+            console.print(
+                f"  {r['rule']:<28} {r['share_before']:.1%} -> {r['share_after']:.1%}  "
+                f"(+{r['gained']:,} / -{r['lost']:,} members; providers "
+                f"{r['providers_before']:g} -> {r['providers_after']:g})"
+            )
+    flips = d[d["status_change"] != ""]
+    for _, r in flips.head(10).iterrows():
+        lang = f" [{r['language']}]" if r["language"] else ""
+        console.print(f"  county {r['county_fips']} {r['rule']}{lang}: {r['status_change']}")
+    if len(flips) > 10:
+        console.print(f"  ... and {len(flips) - 10} more pass/fail changes (delta.csv)")
+    for _, r in panels.iterrows():
+        verdict = "absorbed" if r["absorbed"] else f"{r['unassigned']} member(s) without a place"
+        console.print(
+            f"  continuity: {r['terminated_pcp']} panel of {r['displaced_members']} "
+            f"({r['in_treatment']} in treatment): {verdict}"
+        )
+    typer.echo(f"wrote {out}/ (delta, member_changes, continuity_*, manifest.json)")
+
+
+@app.command()
+@_friendly
+def recruit(
+    base: Annotated[Path, typer.Option(help="Run folder of the base evaluation")],
+    rule: Annotated[str, typer.Option(help="Rule id, e.g. primary_care")],
+    out: Annotated[Path, typer.Option(help="Output folder")],
+    candidates: Annotated[
+        Path | None, typer.Option(help="Candidate providers (roster format)")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Language-concordant rule")] = None,
+    top: Annotated[int, typer.Option(help="Number of picks")] = 10,
+) -> None:
+    """Rank candidate sites by the failing members each would bring within a rule."""
+    from rich.console import Console
+
+    from .outputs import write_tables
+    from .whatif import recruit as rank_candidates
+
+    evaluation, manifest = _base(base)
+    result = rank_candidates(evaluation, rule, language=language, candidates=candidates, top=top)
+    flag = evaluation.synthetic
+    tables = {"picks": result.picks, "county_targets": result.counties}
+    for table in tables.values():
+        table["synthetic"] = flag
+    write_tables(
+        out,
+        tables,
+        {
+            "command": " ".join(["adequacy", *sys.argv[1:]]),
+            "base_run": str(base.resolve()),
+            "base_inputs": manifest.get("inputs"),
+            "rule": result.rule,
+            "language": result.language,
+            "candidates": str(candidates) if candidates else result.candidate_source,
+            "synthetic": flag,
+        },
+        parquet=("picks",),
+    )
+    console = Console()
+    if flag:
+        console.print("[bold red]SYNTHETIC DEMO DATA[/]")
+    console.print(
+        f"rule {result.rule}{' [' + result.language + ']' if result.language else ''}: "
+        f"{result.failing_members:,} members fail; {result.candidates_considered:,} candidates "
+        f"({result.candidate_source})"
+    )
+    for _, r in result.picks.iterrows():
+        console.print(
+            f"  {r['rank']:>2}. {r['candidate']:<22} +{r['newly_meeting']:,} members "
+            f"(total {r['total_newly_meeting']:,}; service area {r['share_meeting_after']:.1%})"
+        )
+    for _, r in result.counties.iterrows():
+        n = r["picks_to_threshold"]
+        got = f"reaches the threshold after pick {int(n)}" if pd_isna(n) is False else "not reached"
+        console.print(
+            f"  county {r['county_fips']} {r['county']}: {r['share_meeting']:.1%}, "
+            f"{r['members_short']:,} members short; {got}"
+        )
+    typer.echo(f"wrote {out}/ (picks, county_targets, manifest.json)")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

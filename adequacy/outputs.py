@@ -254,3 +254,88 @@ def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{path}: is damaged (not valid JSON); re-run the evaluation") from None
+
+
+def write_tables(
+    out_dir: str | os.PathLike,
+    tables: dict[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    *,
+    parquet: tuple[str, ...] = (),
+) -> dict[str, Path]:
+    """Write tables as CSV (and Parquet for the names in ``parquet``) plus a manifest.
+
+    Atomic like :func:`write_run`: a temporary folder beside ``out_dir``,
+    moved in only when every file is complete.
+    """
+    out_dir = Path(out_dir)
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
+    try:
+        files: dict[str, Path] = {}
+        for name, table in tables.items():
+            path = tmp / f"{name}.csv"
+            table.to_csv(path, index=False, float_format="%.6g")
+            files[f"{name}.csv"] = path
+            if name in parquet:
+                path = tmp / f"{name}.parquet"
+                table.to_parquet(path, index=False)
+                files[f"{name}.parquet"] = path
+        manifest = dict(manifest, outputs={n: file_sha256(p) for n, p in files.items()})
+        path = tmp / "manifest.json"
+        path.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
+        files["manifest.json"] = path
+        out_dir.mkdir(parents=True, exist_ok=True)
+        final = {}
+        for name, p in files.items():
+            os.replace(p, out_dir / p.name)
+            final[name] = out_dir / p.name
+        return final
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def evaluate_run(run_dir: str | os.PathLike, *, progress=None):
+    """Evaluate a run folder's inputs again (as recorded in its manifest).
+
+    Used by ``adequacy whatif`` and ``adequacy recruit`` as their base. Fails
+    with a clear message when an input file is gone or changed since the run.
+    """
+    from .evaluate import evaluate
+    from .network import load_road_graph
+
+    manifest = read_manifest(run_dir)
+    inputs = manifest.get("inputs") or {}
+    paths: dict[str, Any] = {}
+    for name, info in inputs.items():
+        if not info:
+            paths[name] = None
+            continue
+        path = Path(info["path"])
+        if info.get("sha256") is not None:
+            if not path.is_file():
+                raise InputError(
+                    f"{run_dir}: input {name} {path} is gone; restore it or evaluate again"
+                )
+            if file_sha256(path) != info["sha256"]:
+                raise InputError(
+                    f"{run_dir}: input {name} {path} changed since the run "
+                    "(SHA-256 differs); evaluate again to make a new base"
+                )
+        paths[name] = str(path)
+    graph = load_road_graph(
+        paths["road_network"], class_column=manifest["road_network"].get("class_column")
+    )
+    settings = manifest.get("settings") or {}
+    return evaluate(
+        paths["members"],
+        paths["providers"],
+        graph,
+        paths.get("standards") or manifest["standards"]["name"],
+        claims=paths.get("claims"),
+        regions=paths.get("regions"),
+        census_languages=paths.get("census_languages"),
+        quarter=settings.get("quarter"),
+        progress=progress,
+    ), manifest

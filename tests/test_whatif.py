@@ -1,0 +1,395 @@
+"""What-if: incremental updates equal a full re-evaluation; continuity of care; recruitment."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_cli import adequacy
+from test_evaluate_rules import LON, counties, lat_of, toy  # noqa: F401 - toy is a fixture
+
+from adequacy import evaluate
+from adequacy.demo import SPECIALTIES, build_demo
+from adequacy.routing import k_nearest_labels, merge_source, snap_points
+from adequacy.whatif import (
+    ACTIVE_TREATMENT_DAYS,
+    PCP_TRANSITION_DAYS,
+    continuity_of_care,
+    read_scenario,
+    recruit,
+    run_whatif,
+)
+
+
+# ---------------------------------------------------------------------------
+# the merge of one new source, against a search from scratch
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("metric", ["distance", "time"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_merge_source_equals_search_with_the_source(boston, metric, k):
+    rng = np.random.default_rng(5 + k)
+    sources = rng.choice(boston.n_nodes, 30, replace=False)
+    groups = np.arange(30)
+    groups[7] = groups[3]  # one provider at two sites
+    labels = k_nearest_labels(boston, sources, k=k, metric=metric, groups=groups, cutoff=8000)
+    label_group = np.where(labels.source >= 0, groups[np.maximum(labels.source, 0)], -1)
+    for new_node, new_group in ((rng.integers(boston.n_nodes), 30), (sources[0], 3)):
+        merged, merged_groups, changed = merge_source(
+            boston,
+            labels,
+            label_group.astype(np.int32),
+            int(new_node),
+            start_cost=0.0,
+            group=new_group,
+            new_source=len(sources),
+        )
+        full = k_nearest_labels(
+            boston,
+            np.append(sources, new_node),
+            k=k,
+            metric=metric,
+            groups=np.append(groups, new_group),
+            cutoff=8000,
+        )
+        np.testing.assert_allclose(merged.cost, full.cost, rtol=1e-12)
+        full_groups = np.where(
+            full.source >= 0, np.append(groups, new_group)[np.maximum(full.source, 0)], -1
+        )
+        # same providers, except where two are exactly tied (then either order is right)
+        c = full.cost
+        tied = np.zeros(c.shape, dtype=bool)
+        tied[:, 1:] |= c[:, 1:] == c[:, :-1]
+        tied[:, :-1] |= c[:, :-1] == c[:, 1:]
+        check = np.isfinite(c) & ~tied
+        if new_group == 30:  # (the second case ties group 3's new site with group 0 everywhere)
+            np.testing.assert_array_equal(merged_groups[check], full_groups[check])
+        moved = (merged.cost != labels.cost).any(axis=1)
+        assert set(np.flatnonzero(moved)) <= set(changed.tolist())
+        assert labels.cost is not merged.cost  # the base labels are left alone
+
+
+# ---------------------------------------------------------------------------
+# incremental what-if equals a full re-evaluation, on the rural demo
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def idaho_base(graph_cache):
+    demo = build_demo("eastern-idaho", n_members=2500, cache_dir=graph_cache)
+    base = evaluate(
+        demo.members, demo.providers, demo.graph, claims=demo.claims, regions=demo.regions
+    )
+    return demo, base
+
+
+def _full(demo, whatif):
+    providers = whatif.providers.drop(columns=["status"])
+    return evaluate(
+        demo.members,
+        providers[list(demo.providers.columns)].assign(in_network=providers["in_network"]),
+        demo.graph,
+        claims=demo.claims,
+        regions=demo.regions,
+    )
+
+
+def _indexed(results):
+    r = results.assign(
+        member_id=results["member_id"].astype(str),
+        rule=results["rule"].astype(str),
+        language=results["language"].astype(str),
+    )
+    return r.set_index(["member_id", "rule", "language"]).sort_index()
+
+
+def _scenarios(demo):
+    p = demo.providers
+    pcp = p[(p["provider_type"] == "pcp") & p["in_network"]]["provider_id"].value_counts()
+    twin = pcp.index[pcp.to_numpy() == 2][0]
+    single = pcp.index[pcp.to_numpy() == 1][2]
+    present = set(p.loc[p["in_network"], "specialty"])
+    top = next(s for s in SPECIALTIES if s in present)  # by claim volume: a high-volume one
+    hv = p[(p["specialty"] == top) & p["in_network"]]
+    spc, specialty = hv["provider_id"].iloc[0], hv["specialty"].iloc[0]
+    oon = p[~p["in_network"]]["provider_id"].iloc[0]
+    m = demo.members
+
+    def site(i, **extra):
+        return {"lat": float(m["lat"].iat[i]), "lon": float(m["lon"].iat[i]), **extra}
+
+    return {
+        "add": {"add": [{"provider_id": "NEW-1", "provider_type": "pcp", **site(11)}]},
+        "add a second site of a provider": {
+            "add": [
+                {
+                    "provider_id": spc,
+                    "provider_type": "specialist",
+                    "specialty": specialty,
+                    **site(40),
+                }
+            ]
+        },
+        "join": {"join": [oon]},
+        "terminate": {"terminate": [{"provider_id": single, "effective": "2026-12-01"}]},
+        "terminate a provider at two sites": {"terminate": [twin]},
+        "add then terminate": {
+            "add": [
+                {"provider_id": "NEW-2", "provider_type": "obgyn", **site(23)},
+                {
+                    "provider_id": "NEW-3",
+                    "provider_type": "pcp",
+                    "languages": "English;Spanish",
+                    **site(31),
+                },
+            ],
+            "terminate": [single],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "add",
+        "add a second site of a provider",
+        "join",
+        "terminate",
+        "terminate a provider at two sites",
+        "add then terminate",
+    ],
+)
+def test_incremental_equals_full_reevaluation(idaho_base, name):
+    demo, base = idaho_base
+    whatif = run_whatif(base, _scenarios(demo)[name])
+    full = _full(demo, whatif)
+    got, want = _indexed(whatif.evaluation.member_results), _indexed(full.member_results)
+    assert got.index.equals(want.index)
+    for col in ("meets", "n_qualifying"):
+        np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
+    for col in ("miles", "minutes"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-12, err_msg=col)
+    pd.testing.assert_frame_equal(whatif.evaluation.county_summary, full.county_summary)
+    pd.testing.assert_frame_equal(whatif.evaluation.service_area_summary, full.service_area_summary)
+    pd.testing.assert_frame_equal(whatif.evaluation.language_summary, full.language_summary)
+    # the delta table agrees with the two full evaluations
+    d = whatif.delta.set_index(["rule", "language", "county_fips"])
+    after = pd.concat([full.county_summary, full.language_summary]).set_index(
+        ["rule", "language", "county_fips"]
+    )
+    common = d.index.intersection(after.index)
+    np.testing.assert_array_equal(
+        d.loc[common, "meeting_after"].to_numpy(), after.loc[common, "meeting"].to_numpy()
+    )
+    np.testing.assert_allclose(
+        d.loc[common, "providers_after"].to_numpy(), after.loc[common, "providers"].to_numpy()
+    )
+    # something changed, and only members listed in the changes did
+    base_r = _indexed(base.member_results)
+    flipped = base_r["meets"].to_numpy() != want["meets"].to_numpy()
+    c = whatif.changes
+    listed = set(zip(c["member_id"], c["rule"], c["language"], strict=True))
+    assert set(base_r.index[flipped]) <= listed
+    if name != "terminate a provider at two sites":
+        assert len(whatif.changes) > 0
+
+
+def test_scenario_file_round_trip_gives_the_same_result(idaho_base, tmp_path):
+    demo, base = idaho_base
+    spec = _scenarios(demo)["add then terminate"]
+    first = run_whatif(base, spec)
+    path = tmp_path / "scenario.yaml"
+    first.scenario.save(path)
+    again = run_whatif(base, read_scenario(path))
+    pd.testing.assert_frame_equal(first.delta, again.delta)
+    first.scenario.save(tmp_path / "scenario.json")
+    assert read_scenario(tmp_path / "scenario.json").to_dict() == first.scenario.to_dict()
+
+
+def test_termination_after_as_of_is_pending(idaho_base):
+    demo, base = idaho_base
+    pid = _scenarios(demo)["terminate"]["terminate"][0]["provider_id"]
+    w = run_whatif(
+        base,
+        {"as_of": "2026-12-31", "terminate": [{"provider_id": pid, "effective": "2027-02-01"}]},
+    )
+    assert list(w.pending["provider_id"]) == [pid]
+    assert len(w.changes) == 0 and (w.delta["lost"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"terminate": ["NOPE"]}, "no in-network provider"),
+        ({"join": ["NOPE"]}, "no such provider"),
+        ({"remove": ["x"]}, "unknown key 'remove'"),
+        ({"terminate": [{"provider_id": "x", "effective": "soon"}]}, "not a date"),
+        (
+            {"add": [{"provider_id": "N", "provider_type": "dentist", "lat": 43, "lon": -112}]},
+            "dentist",
+        ),
+    ],
+)
+def test_bad_scenarios_get_clear_messages(idaho_base, spec, message):
+    from adequacy.errors import InputError
+
+    _, base = idaho_base
+    with pytest.raises(InputError, match=message):
+        run_whatif(base, spec)
+
+
+# ---------------------------------------------------------------------------
+# continuity of care: counts say yes, capacity says no
+# ---------------------------------------------------------------------------
+def test_continuity_assignment_respects_capacity(toy):  # noqa: F811 - fixture
+    members = pd.DataFrame(
+        {
+            "member_id": ["m0", "m1", "m5"],
+            "lat": [lat_of(0), lat_of(1), lat_of(5)],
+            "lon": LON,
+            "pcp_id": "X",
+            "in_treatment": [False, True, False],
+        }
+    )
+    providers = pd.DataFrame(
+        [
+            {"provider_id": "X", "node": 3, "panel_size": 3},
+            {"provider_id": "A", "node": 0, "panel_size": 1499},  # room for one
+            {"provider_id": "B", "node": 6, "panel_size": 1498},  # room for two
+        ]
+    )
+    providers["lat"] = [lat_of(n) for n in providers.pop("node")]
+    providers["lon"] = LON
+    providers["provider_type"] = "pcp"
+    std = {
+        "name": "toy",
+        "version": "1",
+        "threshold": 0.5,
+        "rules": [{"id": "pc", "provider_type": "pcp", "count": 1, "miles": 2, "minutes": 3}],
+    }
+    base = evaluate(members, providers, toy, std, regions=counties(), workers=1)
+    w = run_whatif(base, {"terminate": [{"provider_id": "X", "effective": "2026-12-01"}]})
+    per_member, summary = continuity_of_care(w)
+    s = summary.iloc[0]
+    # counts alone: three displaced, three places within reach (A 1 + B 2) ...
+    assert s["displaced_members"] == 3 and s["room_within_standard"] == 3
+    # ... but m0 and m1 can only reach A, which has room for one
+    assert s["assigned"] == 2 and s["unassigned"] == 1 and not s["absorbed"]
+    got = per_member.set_index("member_id")
+    assert got.loc["m0", "assigned_pcp"] == "A"  # nearest pair first (0 miles)
+    assert got.loc["m1", "assigned_pcp"] == ""
+    assert got.loc["m1", "options_within_standard"] == 1
+    assert got.loc["m5", "assigned_pcp"] == "B"
+    assert got.loc["m1", "continuity_until"] == date(2026, 12, 1) + pd.Timedelta(
+        days=ACTIVE_TREATMENT_DAYS
+    )
+    assert got.loc["m0", "continuity_until"] == date(2026, 12, 1) + pd.Timedelta(
+        days=PCP_TRANSITION_DAYS
+    )
+
+
+# ---------------------------------------------------------------------------
+# recruitment: greedy maximum coverage in a known order
+# ---------------------------------------------------------------------------
+def test_recruitment_greedy_order(toy, tmp_path):  # noqa: F811 - fixture
+    nodes = [0, 0, 1, 2, 3, 4, 5]
+    members = pd.DataFrame(
+        {"member_id": [f"m{i}" for i in range(len(nodes))], "lat": [lat_of(n) for n in nodes]}
+    )
+    members["lon"] = LON
+    far = pd.DataFrame([{"provider_id": "FAR", "provider_type": "pcp", "lat": lat_of(16)}])
+    far["lon"] = LON  # on the spur, outside both counties, 7+ miles from everyone
+    std = {
+        "name": "toy",
+        "version": "1",
+        "threshold": 0.5,
+        "rules": [{"id": "pc", "provider_type": "pcp", "count": 1, "miles": 1.5}],
+    }
+    base = evaluate(members, far, toy, std, regions=counties(), workers=1)
+    assert not base.member_results["meets"].any()
+    cands = pd.DataFrame(
+        {
+            "provider_id": ["C2", "C1", "C5", "C4"],
+            "provider_type": "pcp",
+            "lat": [lat_of(2), lat_of(1), lat_of(5), lat_of(4)],
+            "lon": LON,
+        }
+    )
+    path = tmp_path / "candidates.csv"
+    cands.to_csv(path, index=False)
+    r = recruit(base, "pc", candidates=path, top=4)
+    # C1 reaches n0 (two members), n1, n2: 4; then only n3..n5 are left: C4 brings 3;
+    # nobody is left, so the greedy stops (C2 alone would cover 3, but n1/n2 are taken)
+    assert list(r.picks["candidate"]) == ["C1", "C4"]
+    assert list(r.picks["newly_meeting"]) == [4, 3]
+    assert list(r.picks["total_newly_meeting"]) == [4, 7]
+    targets = r.counties.set_index("county_fips")
+    # county A (n0..n3, 5 members) needs 3 more: pick 1; county B (n4, n5) needs 1: pick 2
+    assert targets.loc["00001", "members_short"] == 3
+    assert targets.loc["00001", "picks_to_threshold"] == 1
+    assert targets.loc["00002", "picks_to_threshold"] == 2
+
+
+def test_recruitment_without_candidates_samples_road_nodes(idaho_base):
+    _, base = idaho_base
+    r = recruit(base, "rehabilitation", top=3)  # eastern Idaho has no rehabilitation facility
+    assert r.candidate_source.startswith("road nodes")
+    assert len(r.picks) == 3
+    assert r.picks["newly_meeting"].is_monotonic_decreasing
+    assert r.picks["total_newly_meeting"].iloc[-1] == r.picks["newly_meeting"].sum()
+    # each pick's newly-meeting members really are within 30 miles or 60 minutes of it
+    site = r.picks.iloc[0]
+    node = snap_points(base.graph, [[site["lon"], site["lat"]]]).node[0]
+    assert node in set(base.member_snap.node)
+
+
+# ---------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------
+def test_whatif_and_recruit_commands(tmp_path, graph_cache):
+    run_dir = tmp_path / "base"
+    done = adequacy("demo", "--region", "eastern-idaho", "--out", run_dir, env_cache=graph_cache)
+    assert done.returncode == 0, done.stderr
+    providers = pd.read_csv(run_dir / "inputs" / "providers.csv")
+    pcp = providers[(providers["provider_type"] == "pcp") & providers["in_network"]]
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        f"name: test\nterminate:\n  - {{provider_id: {pcp['provider_id'].iloc[4]}, "
+        "effective: 2026-12-01}\n"
+    )
+    out = tmp_path / "whatif"
+    done = adequacy(
+        "whatif", "--base", run_dir, "--scenario", scenario, "--out", out, env_cache=graph_cache
+    )
+    assert done.returncode == 0, done.stderr
+    assert "continuity" in done.stdout
+    delta = pd.read_parquet(out / "delta.parquet")
+    assert (delta["lost"] > 0).any() and delta["synthetic"].all()
+    assert (out / "continuity_summary.csv").exists() and (out / "manifest.json").exists()
+    out2 = tmp_path / "recruit"
+    done = adequacy(
+        "recruit",
+        "--base",
+        run_dir,
+        "--rule",
+        "rehabilitation",
+        "--top",
+        "2",
+        "--out",
+        out2,
+        env_cache=graph_cache,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_csv(out2 / "picks.csv")) == 2
+    # a bad scenario or rule: one line, exit 2, no output folder
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("terminate: [NOPE]\n")
+    out3 = tmp_path / "bad-out"
+    done = adequacy(
+        "whatif", "--base", run_dir, "--scenario", bad, "--out", out3, env_cache=graph_cache
+    )
+    assert done.returncode == 2 and "NOPE" in done.stderr and "Traceback" not in done.stderr
+    done = adequacy(
+        "recruit", "--base", run_dir, "--rule", "dentistry", "--out", out3, env_cache=graph_cache
+    )
+    assert done.returncode == 2 and "primary_care" in done.stderr
+    assert not out3.exists()
