@@ -447,6 +447,8 @@ class _Engine:
         self.searches: dict[tuple[SearchKey, str], Search] = {}
         self._language_code, self._language_names = pd.factorize(members["language"])
         self._region_class = np.asarray(members["region_class"].to_numpy(), dtype=object)
+        self._legs: dict[str, np.ndarray] = {}
+        self._nodes_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @staticmethod
     def key_of(rule: Rule, language: str | None) -> SearchKey:
@@ -519,27 +521,38 @@ class _Engine:
                 done += 1
                 self.tick("searching roads", done, total)
 
-    def _labels(self, key: SearchKey, metric: str, member_rows: np.ndarray):
+    def _labels(
+        self, key: SearchKey, metric: str, member_rows: np.ndarray, cache_key: str | None = None
+    ):
         """(cost, provider-id code) per member, or None when the metric is not used."""
         search = self.searches.get((key, metric))
         if search is None:
             return None
-        snap = Snap(
-            self.member_snap.node[member_rows],
-            self.member_snap.meters[member_rows],
-            self.member_snap.off_road[member_rows],
-            self.member_snap.max_snap_meters,
-        )
-        cost, source = search.labels.at(snap, self.settings["snap_speed_mph"])
+        # labels are read once per distinct node (many members share a node)
+        nodes, inverse = self._distinct_nodes(member_rows, cache_key)
+        cost_u, source_u = search.labels.at_nodes(nodes)
+        cost, source = cost_u[inverse], source_u[inverse]
+        if metric not in self._legs:
+            self._legs[metric] = self.member_snap.leg_cost(metric, self.settings["snap_speed_mph"])
+        cost, source = search.labels.with_legs(cost, source, self._legs[metric][member_rows])
         if len(search.rows) == 0:
             return cost, np.full(source.shape, -1, dtype=np.int64)
         code = np.where(source >= 0, self.pid_codes[search.rows[np.maximum(source, 0)]], -1)
         return cost, code
 
+    def _distinct_nodes(self, member_rows: np.ndarray, cache_key: str | None):
+        found = self._nodes_cache.get(cache_key) if cache_key is not None else None
+        if found is None:
+            found = np.unique(self.member_snap.node[member_rows], return_inverse=True)
+            if cache_key is not None:
+                self._nodes_cache[cache_key] = found
+        return found
+
     # -- rule evaluation
     def rule_block(
         self, rule: Rule, language: str | None, member_rows: np.ndarray | None = None
     ) -> _Block:
+        cache_key = None if member_rows is not None else (language or "")
         if member_rows is not None:
             pass
         elif language is None:
@@ -550,8 +563,8 @@ class _Engine:
             member_rows = np.flatnonzero(self._language_code == code)
         key = self.key_of(rule, language)
         while True:
-            dist = self._labels(key, "distance", member_rows)
-            time = self._labels(key, "time", member_rows)
+            dist = self._labels(key, "distance", member_rows, cache_key)
+            time = self._labels(key, "time", member_rows, cache_key)
             block, ambiguous = self._judge(rule, language, member_rows, dist, time)
             searches = [
                 self.searches[(key, m)] for m in ("distance", "time") if (key, m) in self.searches

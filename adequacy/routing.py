@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 from scipy.spatial import cKDTree
 
+from ._chains import chains_of, expand, seeds
 from ._osm import EARTH_RADIUS_METERS
 from .errors import InputError
 from .network import RoadGraph
@@ -47,6 +48,8 @@ DEFAULT_MAX_SNAP_METERS = 1000.0
 DEFAULT_SNAP_SPEED_MPH = 15.0
 
 METRICS = ("distance", "time")
+#: Search the chain-contracted core when it has at most this share of the nodes.
+CONTRACT_BELOW = 0.7
 
 _trees: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -286,34 +289,102 @@ def _k_nearest_kernel(
     return settled
 
 
-@dataclass
 class NodeLabels:
     """The ``k`` nearest sources of every graph node.
 
     ``cost`` (n_nodes × k) in meters or seconds, ascending per row, infinity
     where fewer than ``k`` sources are reachable within the cutoff;
     ``source`` (n_nodes × k) the source index, -1 where none.
+
+    A search on a chain-contracted graph keeps only the labels of the core
+    (intersections) and works out a shape point's labels when asked:
+    :meth:`at_nodes` for some nodes, ``cost``/``source`` for all of them (made
+    once, then kept).
     """
 
-    cost: np.ndarray
-    source: np.ndarray
-    metric: str
-    cutoff: float
+    def __init__(
+        self,
+        cost: np.ndarray | None = None,
+        source: np.ndarray | None = None,
+        *,
+        metric: str,
+        cutoff: float,
+        lazy: _CoreLabels | None = None,
+    ) -> None:
+        if cost is None and lazy is None:
+            raise ValueError("NodeLabels needs full labels or core labels")
+        self._cost = cost
+        self._source = source
+        self._lazy = lazy
+        self.metric = metric
+        self.cutoff = cutoff
 
     @property
     def k(self) -> int:
-        return self.cost.shape[1]
+        return self._cost.shape[1] if self._cost is not None else self._lazy.k
+
+    @property
+    def cost(self) -> np.ndarray:
+        self._materialise()
+        return self._cost
+
+    @property
+    def source(self) -> np.ndarray:
+        self._materialise()
+        return self._source
+
+    def _materialise(self) -> None:
+        if self._cost is None:
+            self._cost, self._source = self._lazy.expand(None)
+
+    def at_nodes(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cost, source) rows of the given nodes, as new arrays."""
+        if self._cost is not None:
+            return self._cost[nodes], self._source[nodes]
+        return self._lazy.expand(np.asarray(nodes, dtype=np.int64))
 
     def at(self, snap: Snap, snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH):
         """Costs and sources for snapped points: node labels plus each point's leg.
 
         Costs beyond the cutoff become infinity (and their source -1).
         """
-        cost = self.cost[snap.node] + snap.leg_cost(self.metric, snap_speed_mph)[:, None]
-        source = self.source[snap.node].copy()
+        cost, source = self.at_nodes(snap.node)
+        return self.with_legs(cost, source, snap.leg_cost(self.metric, snap_speed_mph))
+
+    def with_legs(self, cost: np.ndarray, source: np.ndarray, legs: np.ndarray):
+        """Add each point's leg to its node's labels (in place); beyond the cutoff: none."""
+        cost += legs[:, None]
         beyond = cost > self.cutoff
         cost[beyond] = np.inf
         source[beyond] = -1
+        return cost, source
+
+
+@dataclass
+class _CoreLabels:
+    """Labels of a contracted search: the core's, and what is needed to expand them."""
+
+    chains: object
+    cost: np.ndarray
+    source: np.ndarray
+    source_nodes: np.ndarray
+    source_cost: np.ndarray
+    group_index: np.ndarray
+    metric_index: int
+    cutoff: float
+
+    @property
+    def k(self) -> int:
+        return self.cost.shape[1]
+
+    def expand(self, nodes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        n = self.chains.core_of.shape[0] if nodes is None else len(nodes)
+        cost = np.empty((n, self.k))
+        source = np.empty((n, self.k), dtype=np.int64)
+        expand(
+            self.chains, self.cost, self.source, self.source_nodes, self.source_cost,
+            self.group_index, self.metric_index, self.cutoff, cost, source, nodes=nodes,
+        )  # fmt: skip
         return cost, source
 
 
@@ -364,7 +435,27 @@ def k_nearest_labels(
         group_index = group_index.astype(np.int32).ravel()
     cutoff = np.inf if cutoff is None else float(cutoff)
 
+    chains = chains_of(graph)
+    if chains.n_core <= CONTRACT_BELOW * graph.n_nodes:
+        # search the intersections only, then walk the chains of shape points
+        m = 0 if metric == "distance" else 1
+        seed_node, seed_cost, which = seeds(chains, source_nodes, source_cost, m)
+        core_cost, core_seed = _search(
+            chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff
+        )
+        lookup = np.append(which, -1)  # seed index -> source index; -1 stays -1
+        core = _CoreLabels(
+            chains, core_cost, lookup[core_seed], source_nodes, source_cost, group_index, m, cutoff
+        )
+        return NodeLabels(metric=metric, cutoff=cutoff, lazy=core)
+    cost, source = _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff)
+    return NodeLabels(cost=cost, source=source, metric=metric, cutoff=cutoff)
+
+
+def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
+    """The compiled search on one graph: (n × k costs, n × k source indices)."""
     n = graph.n_nodes
+    n_sources = len(source_nodes)
     weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
     label_cost = np.empty(n * k)
     label_source = np.empty(n * k, dtype=np.int32)
@@ -383,9 +474,9 @@ def k_nearest_labels(
             graph.rev_offsets,
             graph.rev_targets,
             weights,
-            source_nodes,
-            source_cost,
-            group_index,
+            np.asarray(source_nodes, dtype=np.int64),
+            np.asarray(source_cost, dtype=np.float64),
+            np.asarray(group_index, dtype=np.int32),
             k,
             cutoff,
             label_cost,
@@ -397,12 +488,7 @@ def k_nearest_labels(
             heap_node,
             heap_source,
         )
-    return NodeLabels(
-        cost=label_cost.reshape(n, k),
-        source=label_source.reshape(n, k),
-        metric=metric,
-        cutoff=cutoff,
-    )
+    return label_cost.reshape(n, k), label_source.reshape(n, k)
 
 
 @dataclass

@@ -56,7 +56,7 @@ from .evaluate import (
 )
 from .network import METERS_PER_MILE
 from .regions import locate
-from .routing import Snap, k_nearest_labels, merge_source, reach_within, snap_points
+from .routing import NodeLabels, Snap, k_nearest_labels, merge_source, reach_within, snap_points
 from .schemas import read_providers
 
 #: Days of continued care after a termination (seed manual, "Provider Terminations").
@@ -324,12 +324,11 @@ def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
         width = engine.width(rules, n_groups)
         if width > labels.k:  # the old labels held every provider: widen with empty slots
             pad = width - labels.k
-            labels = replace(
-                labels,
-                cost=np.hstack([labels.cost, np.full((labels.cost.shape[0], pad), np.inf)]),
-                source=np.hstack(
-                    [labels.source, np.full((labels.source.shape[0], pad), -1, np.int32)]
-                ),
+            labels = NodeLabels(
+                np.hstack([labels.cost, np.full((labels.cost.shape[0], pad), np.inf)]),
+                np.hstack([labels.source, np.full((labels.source.shape[0], pad), -1)]),
+                metric=labels.metric,
+                cutoff=labels.cutoff,
             )
             groups = np.hstack([groups, np.full((groups.shape[0], pad), -1, np.int32)])
         legs = engine.provider_snap.leg_cost(metric, engine.settings["snap_speed_mph"])
