@@ -82,9 +82,9 @@ def _build(graph: RoadGraph) -> Chains:
     # neighbours, in and out, without duplicates
     a = np.minimum(u, v)
     b = np.maximum(u, v)
-    pairs = np.unique(a * n + b)
+    pairs = _distinct(a * n + b)
     nb_count = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
-    out_pairs = np.unique(u * n + v)
+    out_pairs = _distinct(u * n + v)
     out_deg = np.bincount(out_pairs // n, minlength=n)
     in_deg = np.bincount(out_pairs % n, minlength=n)
     two = nb_count == 2
@@ -146,6 +146,14 @@ def _build(graph: RoadGraph) -> Chains:
         core, core_of, core_nodes, chain_of, pos_of, chain_ptr, chain_nodes,
         from_a, to_a, from_b, to_b,
     )  # fmt: skip
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique, by sorting: much faster on large int arrays)."""
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
 
 
 @njit(cache=True)

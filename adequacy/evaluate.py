@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from .errors import InputError
 from .languages import prevalent_languages, speaks
@@ -446,7 +447,8 @@ class _Engine:
         self.pid_codes, self.pid_uniques = pd.factorize(providers["provider_id"])
         self.searches: dict[tuple[SearchKey, str], Search] = {}
         self._language_code, self._language_names = pd.factorize(members["language"])
-        self._region_class = np.asarray(members["region_class"].to_numpy(), dtype=object)
+        self._class_code, self._class_names = pd.factorize(members["region_class"])
+        self._class_names = list(self._class_names)
         self._legs: dict[str, np.ndarray] = {}
         self._nodes_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -531,14 +533,17 @@ class _Engine:
         # labels are read once per distinct node (many members share a node)
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
         cost_u, source_u = search.labels.at_nodes(nodes)
-        cost, source = cost_u[inverse], source_u[inverse]
         if metric not in self._legs:
             self._legs[metric] = self.member_snap.leg_cost(metric, self.settings["snap_speed_mph"])
-        cost, source = search.labels.with_legs(cost, source, self._legs[metric][member_rows])
-        if len(search.rows) == 0:
-            return cost, np.full(source.shape, -1, dtype=np.int64)
-        code = np.where(source >= 0, self.pid_codes[search.rows[np.maximum(source, 0)]], -1)
-        return cost, code
+        code_of_source = self.pid_codes[search.rows].astype(np.int64)
+        return _member_labels(
+            cost_u,
+            source_u.astype(np.int64, copy=False),
+            inverse.astype(np.int64, copy=False),
+            self._legs[metric][member_rows],
+            code_of_source,
+            search.labels.cutoff,
+        )
 
     def _distinct_nodes(self, member_rows: np.ndarray, cache_key: str | None):
         found = self._nodes_cache.get(cache_key) if cache_key is not None else None
@@ -578,12 +583,12 @@ class _Engine:
 
     def _judge(self, rule, language, member_rows, dist, time):
         m = len(member_rows)
-        region_class = self._region_class[member_rows]
+        class_code = self._class_code[member_rows]
         miles_lim = np.full(m, np.nan)
         minutes_lim = np.full(m, np.nan)
-        for cls in np.unique(region_class):
+        for code, cls in enumerate(self._class_names):
             limits = rule.limits_for(cls)
-            sel = region_class == cls
+            sel = class_code == code
             miles_lim[sel] = np.nan if limits.miles is None else limits.miles
             minutes_lim[sel] = np.nan if limits.minutes is None else limits.minutes
         combine = rule.limits.combine
@@ -609,10 +614,7 @@ class _Engine:
             count = hit.sum(axis=1)
             ambiguous = bool((saturated & (count < k)).any())
         else:
-            stacked = np.sort(np.concatenate(present, axis=1), axis=1)
-            distinct = np.ones_like(stacked, dtype=bool)
-            distinct[:, 1:] = stacked[:, 1:] != stacked[:, :-1]
-            count = (distinct & (stacked >= 0)).sum(axis=1)
+            count = _count_distinct(np.concatenate(present, axis=1))
             ambiguous = False
         cap = k + 1 if self.settings["count_cap"] is None else max(self.settings["count_cap"], k)
         width_codes = dist[1] if dist is not None else time[1]
@@ -632,6 +634,47 @@ class _Engine:
             nearest,
         )
         return block, ambiguous
+
+
+@njit(cache=True, nogil=True)
+def _member_labels(cost_u, source_u, inverse, legs, code_of_source, cutoff):
+    """Each member's labels: its node's labels plus its leg; provider-id codes, -1 none."""
+    m = inverse.shape[0]
+    k = cost_u.shape[1]
+    cost = np.empty((m, k))
+    code = np.empty((m, k), dtype=np.int64)
+    for i in range(m):
+        r = inverse[i]
+        for j in range(k):
+            c = cost_u[r, j] + legs[i]
+            s = source_u[r, j]
+            if s < 0 or c > cutoff:
+                cost[i, j] = np.inf
+                code[i, j] = -1
+            else:
+                cost[i, j] = c
+                code[i, j] = code_of_source[s]
+    return cost, code
+
+
+@njit(cache=True, nogil=True)
+def _count_distinct(codes: np.ndarray) -> np.ndarray:
+    """Distinct non-negative values per row (provider ids qualifying by either limit)."""
+    m, w = codes.shape
+    out = np.zeros(m, dtype=np.int64)
+    for i in range(m):
+        for j in range(w):
+            c = codes[i, j]
+            if c < 0:
+                continue
+            seen = False
+            for t in range(j):
+                if codes[i, t] == c:
+                    seen = True
+                    break
+            if not seen:
+                out[i] += 1
+    return out
 
 
 def _member_results(

@@ -138,7 +138,9 @@ def snap_points(
         return Snap(
             np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool), max_snap_meters
         )
-    chord, node = _tree(graph).query(_unit_xyz(arr[:, 0], arr[:, 1]) * EARTH_RADIUS_METERS)
+    chord, node = _tree(graph).query(
+        _unit_xyz(arr[:, 0], arr[:, 1]) * EARTH_RADIUS_METERS, workers=-1
+    )
     meters = 2 * EARTH_RADIUS_METERS * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_METERS), 1))
     return Snap(
         node=node.astype(np.int64),

@@ -355,6 +355,12 @@ def _ids(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def _fips(values: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # few counties, many rows
+    fixed = _fips_text(pd.Series(uniques, dtype=object))
+    return np.append(fixed, "").astype(object)[codes]
+
+
+def _fips_text(values: pd.Series) -> np.ndarray:
     text = values.astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
     text = text.where(values.notna() & (text != "") & (text.str.lower() != "nan"), "")
     return np.where(text.str.fullmatch(r"\d{1,5}"), text.str.zfill(5), text).astype(object)
