@@ -180,7 +180,9 @@ class _Table:
 def read_table(source: Any, what: str) -> _Table:
     """Read a path or take a DataFrame; geometry points become ``lon``/``lat``."""
     if isinstance(source, pd.DataFrame):
-        frame, label, csv = source.copy(), what, False
+        # a frame read elsewhere (an upload) may carry its file name for the messages
+        label = str(source.attrs.get("source_name", what))
+        frame, csv = source.copy(), label.lower().endswith(".csv")
     else:
         path = Path(os.fspath(source))
         label = str(path)

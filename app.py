@@ -1,0 +1,445 @@
+"""adequacy in the browser: maps of gaps by county, drill-down, languages and what-if.
+
+Run with ``streamlit run app.py``. It opens on the bundled Boston demo. Uploaded
+files are read in memory and kept in this browser session only: nothing of
+them is written to disk, logged or sent anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from adequacy.errors import InputError
+
+st.set_page_config(page_title="adequacy: network adequacy", layout="wide")
+
+BUILTIN_STANDARDS = {
+    "Seed provider manual": "seed-manual",
+    "NC Medicaid (urban/rural)": "nc-medicaid",
+}
+ROADS = {
+    "Boston, MA (OpenStreetMap)": ("data/osm/boston_ma.osm.pbf", None),
+    "Eastern Idaho (TIGER/Line)": ("data/roads/eastern_idaho_tiger2023.parquet", "prisec_fl"),
+}
+HERE = Path(__file__).resolve().parent
+
+
+# ---------------------------------------------------------------------------
+# cached work: the graph and the demo evaluations are shared, uploads are not
+# ---------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the road graph…")
+def road_graph(path: str, class_column: str | None):
+    from adequacy import load_road_graph
+
+    return load_road_graph(HERE / path, class_column=class_column)
+
+
+@st.cache_resource(show_spinner="Building and evaluating the demo…")
+def demo_evaluation(region: str, standards: str):
+    from adequacy import evaluate
+    from adequacy.demo import REGIONS, build_demo
+
+    spec = REGIONS[region]
+    graph = road_graph(str(spec.roads.relative_to(HERE)), spec.class_column)
+    scenario = build_demo(region)
+    return evaluate(
+        scenario.members,
+        scenario.providers,
+        graph,
+        standards,
+        claims=scenario.claims,
+        regions=scenario.regions,
+    )
+
+
+def _digest(*parts: bytes | str | None) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+    return h.hexdigest()
+
+
+def _upload_table(upload, what: str) -> pd.DataFrame | None:
+    """An uploaded CSV/Parquet/GeoPackage as a DataFrame, read in memory."""
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    name = upload.name.lower()
+    if not data:
+        raise InputError(f"{upload.name}: the file is empty; upload the {what} table")
+    try:
+        if name.endswith(".parquet"):
+            return pd.read_parquet(io.BytesIO(data))
+        if name.endswith((".gpkg", ".geojson")):
+            import geopandas as gpd
+
+            return gpd.read_file(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False).replace("", None)
+    except Exception as exc:  # noqa: BLE001 - any reader error becomes one line
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{upload.name}: cannot be read as a {what} table ({first})") from None
+
+
+def _as_named(frame: pd.DataFrame | None, upload):
+    """Tag a frame with the uploaded file's name so validation messages name the file."""
+    if frame is not None:
+        frame.attrs["source_name"] = upload.name
+    return frame
+
+
+def uploaded_evaluation(files: dict, road: str, standards):
+    """Evaluate uploaded tables; kept in this session's state only."""
+    from adequacy import evaluate
+
+    key = _digest(*(f.getvalue() if f is not None else b"-" for f in files.values()), road)
+    cache = st.session_state.setdefault("_uploaded", {})
+    if key not in cache:
+        tables = {name: _as_named(_upload_table(f, name), f) for name, f in files.items()}
+        if tables["members"] is None or tables["providers"] is None:
+            raise InputError("upload at least a members file and a providers file")
+        path, class_column = ROADS[road]
+        cache.clear()  # one uploaded evaluation per session
+        cache[key] = evaluate(
+            tables["members"],
+            tables["providers"],
+            road_graph(path, class_column),
+            standards,
+            claims=tables["claims"],
+            regions=tables["regions"]
+            if tables["regions"] is not None
+            else str(HERE / "data/regions/us_counties_2018_population.geojson"),
+        )
+    return cache[key]
+
+
+@st.cache_resource(show_spinner="Evaluating the run's inputs again…")
+def run_folder_evaluation(folder: str, stamp: float):
+    from adequacy.outputs import evaluate_run
+
+    return evaluate_run(folder)[0]
+
+
+# ---------------------------------------------------------------------------
+# sidebar: data in
+# ---------------------------------------------------------------------------
+def sidebar():
+    st.sidebar.title("adequacy")
+    st.sidebar.caption("Can members reach enough providers by road?")
+    source = st.sidebar.radio(
+        "Data", ["Demo region", "Upload files", "Previous output folder"], key="source"
+    )
+    label = st.sidebar.selectbox("Standards", list(BUILTIN_STANDARDS), key="standards")
+    standards = BUILTIN_STANDARDS[label]
+    std_upload = st.sidebar.file_uploader("…or a standards YAML", type=["yaml", "yml"])
+    if std_upload is not None:
+        import yaml
+
+        from adequacy.standards import load_standards
+
+        try:
+            data = yaml.safe_load(std_upload.getvalue())
+        except yaml.YAMLError as exc:
+            raise InputError(f"{std_upload.name}: not valid YAML ({exc.problem})") from None
+        standards = load_standards(data)
+    if source == "Demo region":
+        region = st.sidebar.selectbox(
+            "Region", ["boston", "eastern-idaho"], key="region",
+            format_func=lambda r: {"boston": "Boston, MA (urban)",
+                                   "eastern-idaho": "Eastern Idaho (rural)"}[r],
+        )  # fmt: skip
+        if not isinstance(standards, str):
+            from adequacy import evaluate
+            from adequacy.demo import build_demo
+
+            demo = build_demo(region)
+            return evaluate(
+                demo.members, demo.providers, demo.graph, standards,
+                claims=demo.claims, regions=demo.regions,
+            )  # fmt: skip
+        return demo_evaluation(region, standards)
+    if source == "Upload files":
+        st.sidebar.caption(
+            "Files stay in this session's memory only: nothing is written, logged or sent."
+        )
+        files = {
+            "members": st.sidebar.file_uploader("Members", type=["csv", "parquet", "gpkg"]),
+            "providers": st.sidebar.file_uploader("Providers", type=["csv", "parquet", "gpkg"]),
+            "claims": st.sidebar.file_uploader("Claims (optional)", type=["csv", "parquet"]),
+            "regions": st.sidebar.file_uploader(
+                "County polygons (optional)", type=["gpkg", "geojson"]
+            ),
+        }
+        road = st.sidebar.selectbox("Road network", list(ROADS), key="road")
+        if files["members"] is None or files["providers"] is None:
+            st.info("Upload a members file and a providers file to evaluate them.")
+            st.stop()
+        return uploaded_evaluation(files, road, standards)
+    folder = st.sidebar.text_input("Run folder (the --out of adequacy evaluate/demo)")
+    if not folder:
+        st.info("Give the folder of an earlier run.")
+        st.stop()
+    manifest = Path(folder) / "manifest.json"
+    stamp = manifest.stat().st_mtime if manifest.exists() else 0.0
+    return run_folder_evaluation(folder, stamp)
+
+
+# ---------------------------------------------------------------------------
+# pages
+# ---------------------------------------------------------------------------
+def rule_choice(evaluation):
+    rules = evaluation.standards.rules
+    labels = {r.id: f"{r.label} ({r.describe().split(';')[0]})" for r in rules}
+    rule_id = st.sidebar.selectbox(
+        "Rule", [r.id for r in rules], format_func=labels.get, key="rule"
+    )
+    rule = evaluation.standards.rule(rule_id)
+    languages = [""]
+    if rule.languages and len(evaluation.language_summary):
+        languages += sorted(evaluation.language_summary["language"].unique())
+    language = st.sidebar.selectbox(
+        "Members and providers",
+        languages,
+        format_func=lambda x: "all members" if not x else f"{x} (language-concordant)",
+        key="language",
+    )
+    return rule_id, language
+
+
+def headline(evaluation, rule_id: str, language: str) -> None:
+    from adequacy.maps import rule_rows
+
+    area = evaluation.service_area_summary
+    row = area[(area["rule"] == rule_id) & (area["language"] == language)]
+    rows = rule_rows(evaluation, rule_id, language)
+    if evaluation.synthetic:
+        st.warning(
+            "SYNTHETIC DEMO DATA: members and practices are made up; roads, counties and "
+            "hospitals are real."
+        )
+    cols = st.columns(4)
+    if len(row):
+        r = row.iloc[0]
+        cols[0].metric(
+            "Members meeting",
+            f"{r['share_meeting']:.1%}",
+            f"threshold {r['threshold']:.0%}",
+            delta_color="off",
+        )
+        cols[1].metric("Counties failing", f"{int((~rows['passes']).sum())} of {len(rows)}")
+        ratio = r.get("members_per_provider")
+        limit = r.get("ratio_limit")
+        cols[2].metric(
+            "Members per provider",
+            "–" if pd.isna(ratio) or ratio == float("inf") else f"{ratio:,.0f}",
+            "" if pd.isna(limit) else f"limit {limit:,.0f}",
+            delta_color="off",
+        )
+    cols[3].metric("Members", f"{len(evaluation.members):,}")
+
+
+def map_page(evaluation, rule_id: str, language: str) -> None:
+    from adequacy.maps import county_map, rule_rows
+
+    if evaluation.regions is None:
+        st.info("No county polygons: the map needs regions.")
+        return
+    fig = county_map(evaluation, rule_id, language)
+    st.plotly_chart(fig, width="stretch", key="county_map")
+    rows = rule_rows(evaluation, rule_id, language)
+    st.dataframe(
+        rows[
+            ["county_fips", "county", "members", "share_meeting", "passes", "providers",
+             "members_per_provider", "ratio_passes", "median_miles", "median_minutes"]
+        ].sort_values("share_meeting"),
+        hide_index=True,
+        width="stretch",
+    )  # fmt: skip
+
+
+def drill_page(evaluation, rule_id: str, language: str) -> None:
+    from adequacy.maps import points_map
+
+    regions = evaluation.regions
+    names = dict(zip(regions["fips"], regions["name"], strict=True))
+    fips = st.selectbox(
+        "County", list(regions["fips"]), format_func=lambda f: f"{names[f]} ({f})", key="county"
+    )
+    st.plotly_chart(points_map(evaluation, rule_id, fips, language=language), width="stretch")
+    table = pd.concat([evaluation.county_summary, evaluation.language_summary])
+    st.subheader("Every rule in this county")
+    st.dataframe(
+        table[table["county_fips"] == fips][
+            ["rule", "language", "members", "share_meeting", "threshold", "passes",
+             "providers", "members_per_provider", "ratio_limit", "ratio_passes"]
+        ],
+        hide_index=True, width="stretch",
+    )  # fmt: skip
+    res = evaluation.member_results
+    failing = res[
+        (res["rule"] == rule_id)
+        & (res["language"] == language)
+        & (res["county_fips"] == fips)
+        & ~res["meets"]
+    ][["member_id", "miles", "minutes", "n_qualifying", "nearest_1"]]
+    st.subheader(f"Members failing {rule_id}: {len(failing):,} (shown by member ID only)")
+    st.dataframe(failing.head(500), hide_index=True, width="stretch")
+
+
+def language_page(evaluation) -> None:
+    st.subheader("Prevalent languages by county")
+    st.caption(
+        "Census languages with 10,000+ speakers aged 5+ per county or, without a Census "
+        "table, languages spoken by enough members."
+    )
+    st.dataframe(evaluation.prevalent_languages, hide_index=True, width="stretch")
+    lang = evaluation.language_summary
+    if len(lang):
+        st.subheader("Language-concordant access")
+        st.dataframe(
+            lang[["county_fips", "county", "language", "rule", "members", "share_meeting",
+                  "passes", "providers", "members_per_provider", "ratio_passes"]],
+            hide_index=True, width="stretch",
+        )  # fmt: skip
+
+
+def whatif_page(evaluation, rule_id: str, language: str) -> None:
+    from adequacy.whatif import continuity_of_care, recruit, run_whatif
+
+    rule = evaluation.standards.rule(rule_id)
+    p = evaluation.providers
+    in_net = p[p["in_network"]]
+    oon = p[~p["in_network"]]
+    st.caption(
+        "Changes apply to the evaluation above incrementally: added providers merge one "
+        "bounded search into the stored labels; terminations re-run only their type."
+    )
+    c1, c2 = st.columns(2)
+    terminate = c1.multiselect(
+        "Terminate providers",
+        sorted(in_net["provider_id"].unique()),
+        key="terminate",
+        help="in-network providers; a PCP's panel is re-homed below",
+    )
+    join = c2.multiselect("Out-of-network providers who join", sorted(oon["provider_id"].unique()))
+    with st.expander("Add a provider at a place"):
+        a1, a2, a3 = st.columns(3)
+        add_type = a1.selectbox("Type", sorted(p["provider_type"].unique()), key="add_type")
+        centre = evaluation.members[evaluation.members["in_service_area"]][["lat", "lon"]].mean()
+        add_lat = a2.number_input("Latitude", value=round(float(centre["lat"]), 5), format="%.5f")
+        add_lon = a3.number_input("Longitude", value=round(float(centre["lon"]), 5), format="%.5f")
+        add_langs = st.text_input("Languages (;-separated)", "English")
+        add = st.checkbox("Add this provider", key="add_one")
+    spec = {"name": "browser scenario", "join": join, "terminate": list(terminate)}
+    if add:
+        spec["add"] = [
+            {
+                "provider_id": "NEW-1",
+                "provider_type": add_type,
+                "lat": add_lat,
+                "lon": add_lon,
+                "languages": add_langs,
+                "specialty": rule.specialty if rule.provider_type == add_type else "",
+            }
+        ]
+    if not (join or terminate or add):
+        st.info("Choose providers to terminate or to join, or add one.")
+    else:
+        start = time.perf_counter()
+        result = run_whatif(evaluation, spec)
+        elapsed = time.perf_counter() - start
+        st.success(f"Updated every county and rule in {elapsed * 1000:,.0f} ms")
+        d = result.delta
+        moved = d[
+            (d["gained"] > 0) | (d["lost"] > 0) | (d["providers_before"] != d["providers_after"])
+        ]
+        st.dataframe(
+            moved[["rule", "language", "county_fips", "share_before", "share_after",
+                   "status_change", "gained", "lost", "providers_before", "providers_after",
+                   "members_per_provider_before", "members_per_provider_after"]],
+            hide_index=True, width="stretch",
+        )  # fmt: skip
+        _, panels = continuity_of_care(result)
+        if len(panels):
+            st.subheader("Continuity of care")
+            st.dataframe(panels, hide_index=True, width="stretch")
+        st.session_state["scenario_json"] = json.dumps(result.scenario.to_dict(), indent=2)
+    st.subheader(f"Recruitment targets for {rule.label}")
+    if st.button("Rank candidate sites", key="recruit"):
+        r = recruit(evaluation, rule_id, language=language or None, top=5)
+        st.caption(f"{r.failing_members:,} members fail; candidates: {r.candidate_source}")
+        st.dataframe(r.picks, hide_index=True, width="stretch")
+        st.dataframe(r.counties, hide_index=True, width="stretch")
+
+
+def downloads_page(evaluation, rule_id: str, language: str) -> None:
+    from adequacy.outputs import county_wide
+
+    flag = evaluation.synthetic
+    county = evaluation.county_summary.assign(synthetic=flag)
+    st.download_button(
+        "County summary (CSV)", county.to_csv(index=False), "county_summary.csv", "text/csv"
+    )
+    if evaluation.regions is not None:
+        with tempfile.TemporaryDirectory() as tmp:  # county figures only, no member rows
+            path = Path(tmp) / "county_summary.gpkg"
+            county_wide(evaluation).to_file(path, driver="GPKG", layer="county_summary")
+            data = path.read_bytes()
+        st.download_button(
+            "County summary (GeoPackage)",
+            data,
+            "county_summary.gpkg",
+            "application/geopackage+sqlite3",
+        )
+    res = evaluation.member_results
+    failing = res[(res["rule"] == rule_id) & (res["language"] == language) & ~res["meets"]]
+    st.download_button(
+        f"Members failing {rule_id} (CSV)",
+        failing.assign(synthetic=flag).to_csv(index=False),
+        f"failing_{rule_id}.csv",
+        "text/csv",
+    )
+    scenario = st.session_state.get("scenario_json")
+    if scenario:
+        st.download_button("Current what-if scenario (JSON)", scenario, "scenario.json")
+    else:
+        st.caption("Set up a what-if scenario to download it.")
+
+
+def main() -> None:
+    try:
+        evaluation = sidebar()
+        rule_id, language = rule_choice(evaluation)
+    except InputError as exc:
+        st.error(str(exc))
+        st.stop()
+    st.title("Network adequacy")
+    std = evaluation.standards
+    st.caption(
+        f"{std.title or std.name} ({std.label}) · road data: {evaluation.graph.profile_label}"
+    )
+    headline(evaluation, rule_id, language)
+    tabs = st.tabs(["County map", "County drill-down", "Languages", "What-if", "Downloads"])
+    try:
+        with tabs[0]:
+            map_page(evaluation, rule_id, language)
+        with tabs[1]:
+            drill_page(evaluation, rule_id, language)
+        with tabs[2]:
+            language_page(evaluation)
+        with tabs[3]:
+            whatif_page(evaluation, rule_id, language)
+        with tabs[4]:
+            downloads_page(evaluation, rule_id, language)
+    except InputError as exc:
+        st.error(str(exc))
+
+
+main()
