@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from ._chains import chains_of
 from .errors import InputError
 from .languages import prevalent_languages, speaks
 from .network import METERS_PER_MILE, RoadGraph, load_road_graph
@@ -291,8 +292,7 @@ def evaluate(
         tick,
     )
     variants = rule_variants(expanded, languages)
-    engine.run_searches(variants)
-    blocks = [engine.rule_block(rule, lang) for rule, lang in variants]
+    blocks = engine.evaluate_variants(variants)
     tick("summarising", 0, 1)
     results = _member_results(blocks, members, providers)
     block_index, start = {}, 0
@@ -300,7 +300,7 @@ def evaluate(
         block_index[(b.rule.id, b.language or "")] = (start, b.member_rows)
         start += len(b.member_rows)
     county, area, outside, language_summary = summarise(
-        results, members, providers, expanded, region_table, prevalent
+        results, members, providers, expanded, region_table, prevalent, blocks=block_index
     )
     panel = panel_findings(providers, members)
     tick("done", 1, 1)
@@ -334,13 +334,17 @@ def rule_variants(standards: StandardsSet, languages: list[str]) -> list[tuple[R
     return variants
 
 
-def summarise(results, members, providers, standards, regions, prevalent):
-    """County, service-area, outside-area and language summaries of member results."""
+def summarise(results, members, providers, standards, regions, prevalent, blocks=None):
+    """County, service-area, outside-area and language summaries of member results.
+
+    ``blocks`` (``Evaluation.blocks``) locates each rule's rows as a slice,
+    which is much faster than finding them by comparing codes.
+    """
     county, area, outside = _summaries(
-        results, members, providers, standards, regions, language=None
+        results, members, providers, standards, regions, language=None, blocks=blocks
     )
     language_summary, _, _ = _summaries(
-        results, members, providers, standards, regions, language="all"
+        results, members, providers, standards, regions, language="all", blocks=blocks
     )
     if len(language_summary):
         language_summary = language_summary.merge(
@@ -485,43 +489,89 @@ class _Engine:
     def run_searches(self, variants) -> None:
         self._run(self.jobs(variants))
 
+    def evaluate_variants(self, variants) -> list[_Block]:
+        """Search and judge every variant: one task per provider key, on the worker threads.
+
+        A task runs its key's searches (distance, time) and then judges the rules
+        that use them, so that reading labels at members' nodes overlaps other
+        keys' searches. The compiled parts release the GIL.
+        """
+        jobs = self.jobs(variants)
+        keys = list(dict.fromkeys(key for key, _ in jobs))
+        # shared data, made once before the threads start
+        chains_of(self.graph)
+        for metric in ("distance", "time"):
+            self._leg(metric)
+        for lang in dict.fromkeys(lang or "" for _, lang in variants):
+            self._distinct_nodes(self._rows_of(lang or None), lang)
+
+        def task(key):
+            for item in jobs.items():
+                if item[0][0] == key:
+                    job, search = self._search_one(item)
+                    self.searches[job] = search
+            return [
+                (i, self.rule_block(rule, lang))
+                for i, (rule, lang) in enumerate(variants)
+                if self.key_of(rule, lang) == key
+            ]
+
+        blocks: list = [None] * len(variants)
+        self.tick("searching roads", 0, len(keys))
+        with ThreadPoolExecutor(self.workers) as pool:
+            for done, found in enumerate(pool.map(task, keys), start=1):
+                for i, block in found:
+                    blocks[i] = block
+                self.tick("searching roads", done, len(keys))
+        return blocks
+
+    def _search_one(self, item, k: int | None = None):
+        (key, metric), rules = item
+        rows = provider_rows(self.providers, key)
+        n_groups = len(np.unique(self.pid_codes[rows])) if len(rows) else 0
+        width = self.width(rules, n_groups)
+        if k:  # a wider search asked for ('and' rules)
+            width = max(min(k, max(n_groups, 1)), width)
+        labels = k_nearest_labels(
+            self.graph,
+            self.provider_snap.node[rows],
+            k=width,
+            metric=metric,
+            source_cost=self.provider_snap.leg_cost(metric, self.settings["snap_speed_mph"])[rows],
+            groups=self.pid_codes[rows],
+            cutoff=self._cutoff(rules, metric),
+        )
+        return (key, metric), Search(key, metric, rows, labels, n_groups)
+
     def _run(self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None) -> None:
         total = len(jobs)
-
-        def one(item):
-            (key, metric), rules = item
-            rows = provider_rows(self.providers, key)
-            n_groups = len(np.unique(self.pid_codes[rows])) if len(rows) else 0
-            width = self.width(rules, n_groups)
-            if k:  # a wider search asked for ('and' rules)
-                width = max(min(k, max(n_groups, 1)), width)
-            labels = k_nearest_labels(
-                self.graph,
-                self.provider_snap.node[rows],
-                k=width,
-                metric=metric,
-                source_cost=self.provider_snap.leg_cost(metric, self.settings["snap_speed_mph"])[
-                    rows
-                ],
-                groups=self.pid_codes[rows],
-                cutoff=self._cutoff(rules, metric),
-            )
-            return (key, metric), Search(key, metric, rows, labels, n_groups)
-
         done = 0
         self.tick("searching roads", done, total)
         if self.workers > 1 and total > 1:
             with ThreadPoolExecutor(self.workers) as pool:
-                for job, search in pool.map(one, jobs.items()):
+                for job, search in pool.map(lambda item: self._search_one(item, k), jobs.items()):
                     self.searches[job] = search
                     done += 1
                     self.tick("searching roads", done, total)
         else:
             for item in jobs.items():
-                job, search = one(item)
+                job, search = self._search_one(item, k)
                 self.searches[job] = search
                 done += 1
                 self.tick("searching roads", done, total)
+
+    def _leg(self, metric: str) -> np.ndarray:
+        if metric not in self._legs:
+            self._legs[metric] = self.member_snap.leg_cost(metric, self.settings["snap_speed_mph"])
+        return self._legs[metric]
+
+    def _rows_of(self, language: str | None) -> np.ndarray:
+        """Member rows of a language's block (every member for None)."""
+        if language is None:
+            return np.arange(len(self.members))
+        names = list(self._language_names)
+        code = names.index(language) if language in names else -2
+        return np.flatnonzero(self._language_code == code)
 
     def _labels(
         self, key: SearchKey, metric: str, member_rows: np.ndarray, cache_key: str | None = None
@@ -533,14 +583,12 @@ class _Engine:
         # labels are read once per distinct node (many members share a node)
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
         cost_u, source_u = search.labels.at_nodes(nodes)
-        if metric not in self._legs:
-            self._legs[metric] = self.member_snap.leg_cost(metric, self.settings["snap_speed_mph"])
         code_of_source = self.pid_codes[search.rows].astype(np.int64)
         return _member_labels(
             cost_u,
             source_u.astype(np.int64, copy=False),
             inverse.astype(np.int64, copy=False),
-            self._legs[metric][member_rows],
+            self._leg(metric)[member_rows],
             code_of_source,
             search.labels.cutoff,
         )
@@ -558,14 +606,8 @@ class _Engine:
         self, rule: Rule, language: str | None, member_rows: np.ndarray | None = None
     ) -> _Block:
         cache_key = None if member_rows is not None else (language or "")
-        if member_rows is not None:
-            pass
-        elif language is None:
-            member_rows = np.arange(len(self.members))
-        else:
-            names = list(self._language_names)
-            code = names.index(language) if language in names else -2
-            member_rows = np.flatnonzero(self._language_code == code)
+        if member_rows is None:
+            member_rows = self._rows_of(language)
         key = self.key_of(rule, language)
         while True:
             dist = self._labels(key, "distance", member_rows, cache_key)
@@ -745,7 +787,7 @@ def _provider_count(
     return total, p.groupby("county_fips")["provider_id"].nunique().astype(float)
 
 
-def _summaries(results, members, providers, standards, regions, *, language):
+def _summaries(results, members, providers, standards, regions, *, language, blocks=None):
     """County, service-area and outside-area tables for base rules or all languages."""
     county_rows, area_rows, outside_rows = [], [], []
     # compare category codes, never strings: results can hold tens of millions of rows
@@ -757,23 +799,29 @@ def _summaries(results, members, providers, standards, regions, *, language):
     for rule in standards.rules:
         if rule.id not in rule_cats:
             continue
-        of_rule = res_rule == rule_cats.index(rule.id)
         if language is None:
             langs = [""]
+        elif not rule.languages:
+            continue
+        elif blocks is not None:
+            langs = sorted(lang for rule_id, lang in blocks if rule_id == rule.id and lang)
         else:
-            if not rule.languages:
-                continue
-            present = np.unique(res_lang[of_rule])
+            present = np.unique(res_lang[res_rule == rule_cats.index(rule.id)])
             langs = sorted(lang_cats[c] for c in present if lang_cats[c])
         for lang in langs:
             if lang not in lang_cats:
                 continue
-            sel = of_rule & (res_lang == lang_cats.index(lang))
-            if not sel.any():
-                continue
-            part = results.loc[
-                sel, ["county_fips", "in_service_area", "meets", "off_road", "miles", "minutes"]
-            ]
+            columns = ["county_fips", "in_service_area", "meets", "off_road", "miles", "minutes"]
+            if blocks is not None and (rule.id, lang) in blocks:
+                start, rows = blocks[(rule.id, lang)]
+                if not len(rows):
+                    continue
+                part = results[columns].iloc[start : start + len(rows)]
+            else:
+                sel = (res_rule == rule_cats.index(rule.id)) & (res_lang == lang_cats.index(lang))
+                if not sel.any():
+                    continue
+                part = results.loc[sel, columns]
             key = SearchKey(rule.provider_type, rule.specialty, lang or None)
             rows = provider_rows(providers, key)
             total_providers, by_county = _provider_count(providers, rows, rule)

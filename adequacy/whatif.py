@@ -594,7 +594,13 @@ def _materialise(whatif: WhatIf) -> Evaluation:
         results[f"nearest_{j}"] = pd.Categorical.from_codes(codes[j], categories=uniques)
     providers = whatif.providers
     county, area, outside, language_summary = summarise(
-        results, base.members, providers, base.standards, base.regions, base.prevalent_languages
+        results,
+        base.members,
+        providers,
+        base.standards,
+        base.regions,
+        base.prevalent_languages,
+        blocks=base.blocks,
     )
     notes = list(base.notes) + [f"What-if scenario {whatif.scenario.name!r} applied."]
     return replace(
