@@ -727,23 +727,28 @@ def _member_results(
     rule_ids = [b.rule.id for b in blocks]
     rule_cats = list(dict.fromkeys(rule_ids))
     rule_code = (
-        np.concatenate([np.full(len(b.member_rows), rule_cats.index(b.rule.id)) for b in blocks])
+        np.concatenate(
+            [np.full(len(b.member_rows), rule_cats.index(b.rule.id), np.int16) for b in blocks]
+        )
         if blocks
-        else np.zeros(0, int)
+        else np.zeros(0, np.int16)
     )
     lang_cats = [""] + sorted({b.language for b in blocks if b.language})
     lang_code = (
         np.concatenate(
-            [np.full(len(b.member_rows), lang_cats.index(b.language or "")) for b in blocks]
+            [
+                np.full(len(b.member_rows), lang_cats.index(b.language or ""), np.int16)
+                for b in blocks
+            ]
         )
         if blocks
-        else np.zeros(0, int)
+        else np.zeros(0, np.int16)
     )
     _, pid_uniques = pd.factorize(providers["provider_id"])
-    member_ids = members["member_id"].to_numpy()
+    member_ids = pd.Index(members["member_id"])  # no round trip through Python strings
     county_codes, county_uniques = pd.factorize(members["county_fips"])
     out = {
-        "member_id": pd.Categorical.from_codes(rows, categories=member_ids),
+        "member_id": pd.Categorical.from_codes(rows.astype(np.int32), categories=member_ids),
         "rule": pd.Categorical.from_codes(rule_code, categories=rule_cats),
         "language": pd.Categorical.from_codes(lang_code, categories=lang_cats),
         "county_fips": pd.Categorical.from_codes(county_codes[rows], categories=county_uniques),

@@ -298,6 +298,8 @@ def _require(problems: _Problems, frame: pd.DataFrame, columns: Iterable[str], h
 
 def _numbers(problems: _Problems, frame: pd.DataFrame, column: str, *, fix: str) -> np.ndarray:
     raw = frame[column]
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)  # already numbers (Parquet)
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     given = raw.notna() & (raw.astype(str).str.strip() != "")
     bad = np.flatnonzero(given.to_numpy() & np.isnan(values))
