@@ -437,3 +437,28 @@ def _expand_kernel(
         for j in range(k):
             out_cost[row, j] = best_cost[j]
             out_source[row, j] = best_src[j]
+
+
+def affected_nodes(
+    chains: Chains, changed_core: np.ndarray, source_nodes: np.ndarray
+) -> np.ndarray:
+    """Nodes whose labels may change with the core labels ``changed_core``.
+
+    ``changed_core`` are core indices whose labels changed; ``source_nodes``
+    are full-graph nodes of sources that came or went. Affected: those core
+    nodes, the shape points of chains ending at one of them, and the shape
+    points of the chains the sources sit on. Returns a boolean mask over nodes.
+    """
+    n = len(chains.core_of)
+    mask = np.zeros(n, dtype=bool)
+    core_hit = np.zeros(chains.n_core, dtype=bool)
+    core_hit[np.asarray(changed_core, dtype=np.int64)] = True
+    mask[chains.core_nodes[core_hit]] = True
+    ends_a = chains.core_of[chains.chain_nodes[chains.chain_ptr[:-1]]]
+    ends_b = chains.core_of[chains.chain_nodes[chains.chain_ptr[1:] - 1]]
+    chain_hit = core_hit[ends_a] | core_hit[ends_b]
+    on = chains.chain_of[np.asarray(source_nodes, dtype=np.int64)]
+    chain_hit[on[on >= 0]] = True
+    shape = chains.chain_of >= 0
+    mask[shape] |= chain_hit[chains.chain_of[shape]]
+    return mask

@@ -107,6 +107,8 @@ class Evaluation:
     provider_snap: Snap | None = field(default=None, repr=False)
     #: (rule id, language or "") -> (first row in member_results, member rows)
     blocks: dict[tuple[str, str], tuple[int, np.ndarray]] = field(default_factory=dict, repr=False)
+    #: member-side arrays of the search engine, reused by what-if updates
+    member_state: dict = field(default_factory=dict, repr=False)
 
     @property
     def synthetic(self) -> bool:
@@ -324,6 +326,7 @@ def evaluate(
         member_snap=member_snap,
         provider_snap=provider_snap,
         blocks=block_index,
+        member_state=engine.member_state,
     )
 
 
@@ -438,7 +441,16 @@ class _Block:
 
 class _Engine:
     def __init__(
-        self, graph, members, providers, member_snap, provider_snap, settings, workers, tick
+        self,
+        graph,
+        members,
+        providers,
+        member_snap,
+        provider_snap,
+        settings,
+        workers,
+        tick,
+        member_state: dict | None = None,
     ):
         self.graph = graph
         self.members = members
@@ -450,11 +462,19 @@ class _Engine:
         self.tick = tick
         self.pid_codes, self.pid_uniques = pd.factorize(providers["provider_id"])
         self.searches: dict[tuple[SearchKey, str], Search] = {}
-        self._language_code, self._language_names = pd.factorize(members["language"])
-        self._class_code, self._class_names = pd.factorize(members["region_class"])
-        self._class_names = list(self._class_names)
-        self._legs: dict[str, np.ndarray] = {}
-        self._nodes_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # member-side arrays: made once, shared with what-if engines of the same members
+        state = member_state if member_state is not None else {}
+        if "language" not in state:
+            state["language"] = pd.factorize(members["language"])
+            codes, names = pd.factorize(members["region_class"])
+            state["class"] = (codes, list(names))
+            state["legs"] = {}
+            state["nodes"] = {}
+        self.member_state = state
+        self._language_code, self._language_names = state["language"]
+        self._class_code, self._class_names = state["class"]
+        self._legs: dict[str, np.ndarray] = state["legs"]
+        self._nodes_cache: dict[str, tuple[np.ndarray, np.ndarray]] = state["nodes"]
 
     @staticmethod
     def key_of(rule: Rule, language: str | None) -> SearchKey:

@@ -374,6 +374,7 @@ class _CoreLabels:
     group_index: np.ndarray
     metric_index: int
     cutoff: float
+    group_values: np.ndarray  # the caller's group id of each group index
 
     @property
     def k(self) -> int:
@@ -432,8 +433,9 @@ def k_nearest_labels(
     source_cost = np.asarray(source_cost, dtype=np.float64)
     if groups is None:
         group_index = np.arange(n_sources, dtype=np.int32)
+        group_values = np.arange(n_sources)
     else:
-        _, group_index = np.unique(np.asarray(groups), return_inverse=True)
+        group_values, group_index = np.unique(np.asarray(groups), return_inverse=True)
         group_index = group_index.astype(np.int32).ravel()
     cutoff = np.inf if cutoff is None else float(cutoff)
 
@@ -447,7 +449,15 @@ def k_nearest_labels(
         )
         lookup = np.append(which, -1)  # seed index -> source index; -1 stays -1
         core = _CoreLabels(
-            chains, core_cost, lookup[core_seed], source_nodes, source_cost, group_index, m, cutoff
+            chains,
+            core_cost,
+            lookup[core_seed],
+            source_nodes,
+            source_cost,
+            group_index,
+            m,
+            cutoff,
+            group_values,
         )
         return NodeLabels(metric=metric, cutoff=cutoff, lazy=core)
     cost, source = _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff)
@@ -679,9 +689,13 @@ def merge_source(
     new_source
         Source index recorded in the new labels.
 
-    Returns the new labels, their groups and the nodes whose labels changed;
-    the inputs are not modified.
+    Returns the new labels, their groups and the nodes whose labels may have
+    changed; the inputs are not modified. Labels of a contracted search are
+    merged on the core (``label_group`` is then not needed and None is
+    returned for it); ``group`` is then in the ids the search was given.
     """
+    if labels._lazy is not None:  # core labels (even when full ones were made from them)
+        return _merge_core(labels, int(node), float(start_cost), group, new_source)
     cost = labels.cost.copy()
     source = labels.source.copy()
     groups = label_group.copy()
@@ -790,3 +804,99 @@ def reach_within(
     costs = dist[nodes].copy()
     dist[nodes] = np.inf
     return nodes, costs
+
+
+def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_source: int):
+    """:func:`merge_source` for labels kept on the chain-contracted core."""
+    from ._chains import affected_nodes
+
+    core = labels._lazy
+    chains = core.chains
+    found = np.flatnonzero(core.group_values == group)
+    group_values = core.group_values
+    if len(found):
+        g = int(found[0])
+    else:
+        g = len(group_values)
+        group_values = np.append(group_values, group)
+    cost = core.cost.copy()
+    source = core.source.copy()
+    groups = np.where(source >= 0, core.group_index[np.maximum(source, 0)], -1).astype(np.int64)
+    seed_node, seed_cost, _ = seeds(chains, [node], np.array([start_cost]), core.metric_index)
+    core_graph = chains.core
+    weights = core_graph.rev_meters if labels.metric == "distance" else core_graph.rev_seconds
+    n = core_graph.n_nodes
+    touched = np.empty(n, dtype=np.int64)
+    changed = np.empty(n, dtype=np.int64)
+    heap_cost = np.empty(core_graph.n_edges + 1)
+    heap_node = np.empty(core_graph.n_edges + 1, dtype=np.int32)
+    hits = []
+    for c_node, c_cost in zip(seed_node, seed_cost, strict=True):
+        if c_cost > labels.cutoff:
+            continue
+        m = _merge_kernel(
+            core_graph.rev_offsets,
+            core_graph.rev_targets,
+            weights,
+            int(c_node),
+            float(c_cost),
+            g,
+            int(new_source),
+            labels.cutoff,
+            cost,
+            source,
+            groups,
+            _scratch(n),
+            touched,
+            changed,
+            heap_cost,
+            heap_node,
+        )
+        hits.append(changed[:m].copy())
+    changed_core = np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+    new_core = _CoreLabels(
+        chains,
+        cost,
+        source,
+        np.append(core.source_nodes, node),
+        np.append(core.source_cost, start_cost),
+        np.append(core.group_index, g).astype(np.int32),
+        core.metric_index,
+        core.cutoff,
+        group_values,
+    )
+    new = NodeLabels(metric=labels.metric, cutoff=labels.cutoff, lazy=new_core)
+    mask = affected_nodes(chains, changed_core, np.array([node]))
+    return new, None, np.flatnonzero(mask)
+
+
+def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndarray:
+    """Nodes whose labels may differ between two searches of one graph (terminations).
+
+    ``old_ids``/``new_ids`` map each search's source index to a provider id
+    shared by both. Compared on the core when both searches are contracted.
+    """
+    from ._chains import affected_nodes
+
+    if old.k != new.k:
+        return np.arange(len(old.cost))
+    if old._lazy is not None and new._lazy is not None:
+        a, b = old._lazy, new._lazy
+
+        def ids_of(core, ids):
+            return np.where(core.source >= 0, ids[np.maximum(core.source, 0)], -1)
+
+        differ = (a.cost != b.cost).any(axis=1)
+        differ |= (ids_of(a, old_ids) != ids_of(b, new_ids)).any(axis=1)
+        # sources that came or went: (node, provider) pairs in one search only
+        span = int(max(np.max(old_ids, initial=0), np.max(new_ids, initial=0))) + 2
+        pa = a.source_nodes.astype(np.int64) * span + np.asarray(old_ids, dtype=np.int64)
+        pb = b.source_nodes.astype(np.int64) * span + np.asarray(new_ids, dtype=np.int64)
+        sources = np.setxor1d(pa, pb) // span
+        return np.flatnonzero(affected_nodes(a.chains, np.flatnonzero(differ), sources))
+    differ = (old.cost != new.cost).any(axis=1)
+    differ |= (
+        np.where(old.source >= 0, old_ids[np.maximum(old.source, 0)], -1)
+        != np.where(new.source >= 0, new_ids[np.maximum(new.source, 0)], -1)
+    ).any(axis=1)
+    return np.flatnonzero(differ)

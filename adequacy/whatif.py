@@ -56,7 +56,15 @@ from .evaluate import (
 )
 from .network import METERS_PER_MILE
 from .regions import locate
-from .routing import NodeLabels, Snap, k_nearest_labels, merge_source, reach_within, snap_points
+from .routing import (
+    NodeLabels,
+    Snap,
+    changed_nodes,
+    k_nearest_labels,
+    merge_source,
+    reach_within,
+    snap_points,
+)
 from .schemas import read_providers
 
 #: Days of continued care after a termination (seed manual, "Provider Terminations").
@@ -296,41 +304,51 @@ def _label_groups(search: Search, pid_codes: np.ndarray) -> np.ndarray:
 
 
 def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
-    """Bring every search up to the new roster; returns changed node arrays per job."""
+    """Bring every search up to the new roster; returns changed-node masks per job.
+
+    Only searches whose key matches a provider row that was added, joined or
+    terminated are touched: added sites are merged in by one bounded search
+    each; a departure re-runs that key's search.
+    """
+    providers = engine.providers
+    touched_rows = np.flatnonzero(providers["status"].to_numpy() != "")
+    candidates = providers.iloc[touched_rows].assign(in_network=True)
     changed: dict[tuple[SearchKey, str], np.ndarray] = {}
-    jobs = engine.jobs(variants)
-    for job, rules in jobs.items():
+    for job, rules in engine.jobs(variants).items():
         key, metric = job
         old = base.searches.get(job)
-        new_rows = provider_rows(engine.providers, key)
+        if old is not None and not len(provider_rows(candidates, key)):
+            engine.searches[job] = old  # no change of this key's providers
+            continue
+        new_rows = provider_rows(providers, key)
         if old is not None:
             old_set = set(old.rows.tolist())
-            new_set = set(new_rows.tolist())
-            if old_set == new_set:
+            removed = old_set - set(new_rows.tolist())
+            added = [r for r in new_rows.tolist() if r not in old_set]
+            if not removed and not added:
                 engine.searches[job] = old
                 continue
-            removed = old_set - new_set
-            added = [r for r in new_rows.tolist() if r not in old_set]
         if old is None or removed:
             # a provider left: search this key again from its remaining providers
             engine._run({job: rules})
             new = engine.searches[job]
-            changed[job] = _diff_nodes(base, old, new, engine.pid_codes)
+            if old is None:
+                changed[job] = np.arange(base.graph.n_nodes)
+            else:
+                changed[job] = changed_nodes(
+                    old.labels,
+                    new.labels,
+                    engine.pid_codes[old.rows],
+                    engine.pid_codes[new.rows],
+                )
             continue
         labels = old.labels
-        groups = _label_groups(old, engine.pid_codes)
+        groups = None if labels._lazy is not None else _label_groups(old, engine.pid_codes)
         rows = old.rows
         n_groups = len(np.unique(engine.pid_codes[new_rows]))
         width = engine.width(rules, n_groups)
         if width > labels.k:  # the old labels held every provider: widen with empty slots
-            pad = width - labels.k
-            labels = NodeLabels(
-                np.hstack([labels.cost, np.full((labels.cost.shape[0], pad), np.inf)]),
-                np.hstack([labels.source, np.full((labels.source.shape[0], pad), -1)]),
-                metric=labels.metric,
-                cutoff=labels.cutoff,
-            )
-            groups = np.hstack([groups, np.full((groups.shape[0], pad), -1, np.int32)])
+            labels, groups = _widen(labels, groups, width - labels.k)
         legs = engine.provider_snap.leg_cost(metric, engine.settings["snap_speed_mph"])
         touched = []
         for r in added:
@@ -350,12 +368,23 @@ def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
     return changed
 
 
-def _diff_nodes(base: Evaluation, old: Search | None, new: Search, pid_codes) -> np.ndarray:
-    if old is None or old.labels.k != new.labels.k:
-        return np.arange(base.graph.n_nodes)
-    cost_diff = (old.labels.cost != new.labels.cost).any(axis=1)
-    group_diff = (_label_groups(old, pid_codes) != _label_groups(new, pid_codes)).any(axis=1)
-    return np.flatnonzero(cost_diff | group_diff)
+def _widen(labels: NodeLabels, groups, pad: int):
+    """Labels with ``pad`` more empty slots per node (full or core labels)."""
+    if labels._lazy is not None:
+        core = labels._lazy
+        wider = replace(
+            core,
+            cost=np.hstack([core.cost, np.full((core.cost.shape[0], pad), np.inf)]),
+            source=np.hstack([core.source, np.full((core.source.shape[0], pad), -1)]),
+        )
+        return NodeLabels(metric=labels.metric, cutoff=labels.cutoff, lazy=wider), None
+    wider = NodeLabels(
+        np.hstack([labels.cost, np.full((labels.cost.shape[0], pad), np.inf)]),
+        np.hstack([labels.source, np.full((labels.source.shape[0], pad), -1)]),
+        metric=labels.metric,
+        cutoff=labels.cutoff,
+    )
+    return wider, np.hstack([groups, np.full((groups.shape[0], pad), -1, np.int32)])
 
 
 _COMPARED = ["miles", "minutes", "n_qualifying", "meets"]
@@ -384,6 +413,7 @@ def run_whatif(
         base.settings,
         workers or os.cpu_count() or 1,
         lambda *a: None,
+        member_state=base.member_state,
     )
     languages = sorted({lang for _, lang in base.blocks if lang})
     variants = rule_variants(base.standards, languages)
@@ -400,8 +430,10 @@ def run_whatif(
         if not jobs:
             continue
         start, block_rows = base.blocks[(rule.id, lang or "")]
-        nodes = np.unique(np.concatenate([changed[j] for j in jobs]))
-        hit = np.isin(node_of[block_rows], nodes)
+        mask = np.zeros(base.graph.n_nodes, dtype=bool)
+        for j in jobs:
+            mask[changed[j]] = True
+        hit = mask[node_of[block_rows]]
         sub = block_rows[hit]
         if not len(sub):
             continue
@@ -452,7 +484,9 @@ def run_whatif(
     timings["members"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    delta = _delta(base, providers, changes, variants)
+    moved_keys = {key for key, _ in changed}
+    affected = [(r, lang) for r, lang in variants if engine.key_of(r, lang) in moved_keys]
+    delta = _delta(base, providers, changes, affected)
     timings["delta"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return WhatIf(
@@ -475,8 +509,12 @@ def _provider_figures(providers: pd.DataFrame, rule, lang: str) -> tuple[float, 
     return _provider_count(providers, rows, rule)
 
 
-def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, variants):
-    """Per rule, language and county (and the service area, county ALL): before and after."""
+def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, affected):
+    """Per rule, language and county (and the service area, county ALL): before and after.
+
+    Provider counts are worked out again only for the ``affected`` (rule,
+    language) pairs, whose providers changed; the others keep theirs.
+    """
     cols = ["rule", "language", "county_fips", "members", "meeting", "threshold", "ratio_limit"]
     county = pd.concat(
         [base.county_summary[cols + ["providers"]], base.language_summary[cols + ["providers"]]]
@@ -506,20 +544,28 @@ def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, var
         counts(lost, False),
     )
     after_providers = {}
-    for rule, lang in variants:
+    redone = set()
+    for rule, lang in affected:
         total, by_county = _provider_figures(providers, rule, lang or "")
+        redone.add((rule.id, lang or ""))
         after_providers[(rule.id, lang or "", "ALL")] = total
         for fips, v in by_county.items():
             after_providers[(rule.id, lang or "", fips)] = float(v)
+    before = table["providers_before"].to_numpy()
     gains, losses, prov_after = [], [], []
-    for r, lang, fips in zip(table["rule"], table["language"], table["county_fips"], strict=True):
+    for i, (r, lang, fips) in enumerate(
+        zip(table["rule"], table["language"], table["county_fips"], strict=True)
+    ):
         if fips == "ALL":
             gains.append(g_a.get((r, lang), 0))
             losses.append(l_a.get((r, lang), 0))
         else:
             gains.append(g_c.get((r, lang, fips), 0))
             losses.append(l_c.get((r, lang, fips), 0))
-        prov_after.append(after_providers.get((r, lang, fips), 0.0))
+        if (r, lang) in redone:
+            prov_after.append(after_providers.get((r, lang, fips), 0.0))
+        else:
+            prov_after.append(float(before[i]))
     table["gained"] = gains
     table["lost"] = losses
     table["meeting_after"] = table["meeting_before"] + table["gained"] - table["lost"]

@@ -12,7 +12,7 @@ from test_evaluate_rules import LON, counties, lat_of, toy  # noqa: F401 - toy i
 
 from adequacy import evaluate
 from adequacy.demo import SPECIALTIES, build_demo
-from adequacy.routing import k_nearest_labels, merge_source, snap_points
+from adequacy.routing import NodeLabels, k_nearest_labels, merge_source, snap_points
 from adequacy.whatif import (
     ACTIVE_TREATMENT_DAYS,
     PCP_TRANSITION_DAYS,
@@ -33,7 +33,9 @@ def test_merge_source_equals_search_with_the_source(boston, metric, k):
     sources = rng.choice(boston.n_nodes, 30, replace=False)
     groups = np.arange(30)
     groups[7] = groups[3]  # one provider at two sites
-    labels = k_nearest_labels(boston, sources, k=k, metric=metric, groups=groups, cutoff=8000)
+    searched = k_nearest_labels(boston, sources, k=k, metric=metric, groups=groups, cutoff=8000)
+    # full labels at every node (the merge on full arrays; the core merge is tested below)
+    labels = NodeLabels(searched.cost, searched.source, metric=metric, cutoff=8000)
     label_group = np.where(labels.source >= 0, groups[np.maximum(labels.source, 0)], -1)
     for new_node, new_group in ((rng.integers(boston.n_nodes), 30), (sources[0], 3)):
         merged, merged_groups, changed = merge_source(
@@ -68,6 +70,31 @@ def test_merge_source_equals_search_with_the_source(boston, metric, k):
         moved = (merged.cost != labels.cost).any(axis=1)
         assert set(np.flatnonzero(moved)) <= set(changed.tolist())
         assert labels.cost is not merged.cost  # the base labels are left alone
+
+
+@pytest.mark.parametrize("metric", ["distance", "time"])
+def test_merge_on_the_contracted_core_equals_search_with_the_source(idaho, metric):
+    rng = np.random.default_rng(11)
+    sources = rng.choice(idaho.n_nodes, 40, replace=False)
+    groups = np.arange(100, 140)  # the caller's own provider ids
+    labels = k_nearest_labels(idaho, sources, k=2, metric=metric, groups=groups, cutoff=40_000)
+    assert labels._cost is None  # kept on the core
+    for new_node, new_group in ((rng.integers(idaho.n_nodes), 999), (sources[5], 107)):
+        merged, _, changed = merge_source(
+            idaho, labels, None, int(new_node), start_cost=3.0, group=new_group, new_source=40
+        )
+        full = k_nearest_labels(
+            idaho,
+            np.append(sources, new_node),
+            k=2,
+            metric=metric,
+            groups=np.append(groups, new_group),
+            source_cost=np.append(np.zeros(40), 3.0),
+            cutoff=40_000,
+        )
+        np.testing.assert_allclose(merged.cost, full.cost, rtol=1e-12)
+        moved = np.flatnonzero((merged.cost != labels.cost).any(axis=1))
+        assert len(moved) and set(moved.tolist()) <= set(changed.tolist())
 
 
 # ---------------------------------------------------------------------------
