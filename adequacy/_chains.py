@@ -55,6 +55,8 @@ class Chains:
     from_b: np.ndarray
     to_b: np.ndarray
 
+    incidence: tuple | None = None  # core node -> chains ending there (made when needed)
+
     @property
     def n_core(self) -> int:
         return len(self.core_nodes)
@@ -447,18 +449,59 @@ def affected_nodes(
     ``changed_core`` are core indices whose labels changed; ``source_nodes``
     are full-graph nodes of sources that came or went. Affected: those core
     nodes, the shape points of chains ending at one of them, and the shape
-    points of the chains the sources sit on. Returns a boolean mask over nodes.
+    points of the chains the sources sit on. Work is proportional to the
+    answer, not to the graph.
     """
-    n = len(chains.core_of)
-    mask = np.zeros(n, dtype=bool)
-    core_hit = np.zeros(chains.n_core, dtype=bool)
-    core_hit[np.asarray(changed_core, dtype=np.int64)] = True
-    mask[chains.core_nodes[core_hit]] = True
-    ends_a = chains.core_of[chains.chain_nodes[chains.chain_ptr[:-1]]]
-    ends_b = chains.core_of[chains.chain_nodes[chains.chain_ptr[1:] - 1]]
-    chain_hit = core_hit[ends_a] | core_hit[ends_b]
+    if chains.incidence is None:
+        ends = np.concatenate(
+            [
+                chains.core_of[chains.chain_nodes[chains.chain_ptr[:-1]]],
+                chains.core_of[chains.chain_nodes[chains.chain_ptr[1:] - 1]],
+            ]
+        )
+        ids = np.concatenate([np.arange(len(chains.chain_ptr) - 1)] * 2)
+        order = np.argsort(ends, kind="stable")
+        ptr = np.zeros(chains.n_core + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ends, minlength=chains.n_core), out=ptr[1:])
+        chains.incidence = (ptr, ids[order])
+    ptr, chain_ids = chains.incidence
     on = chains.chain_of[np.asarray(source_nodes, dtype=np.int64)]
-    chain_hit[on[on >= 0]] = True
-    shape = chains.chain_of >= 0
-    mask[shape] |= chain_hit[chains.chain_of[shape]]
-    return mask
+    return _affected_kernel(
+        np.asarray(changed_core, dtype=np.int64),
+        on[on >= 0],
+        ptr,
+        chain_ids,
+        chains.core_nodes,
+        chains.chain_ptr,
+        chains.chain_nodes,
+    )
+
+
+@njit(cache=True)
+def _affected_kernel(changed_core, source_chains, ptr, chain_ids, core_nodes, chain_ptr, nodes):
+    n_chains = chain_ptr.shape[0] - 1
+    seen = np.zeros(n_chains, dtype=np.bool_)
+    picked = []
+    for c in changed_core:
+        for t in range(ptr[c], ptr[c + 1]):
+            ch = chain_ids[t]
+            if not seen[ch]:
+                seen[ch] = True
+                picked.append(ch)
+    for ch in source_chains:
+        if not seen[ch]:
+            seen[ch] = True
+            picked.append(ch)
+    total = changed_core.shape[0]
+    for ch in picked:
+        total += chain_ptr[ch + 1] - chain_ptr[ch] - 2
+    out = np.empty(total, dtype=np.int64)
+    i = 0
+    for c in changed_core:
+        out[i] = core_nodes[c]
+        i += 1
+    for ch in picked:
+        for e in range(chain_ptr[ch] + 1, chain_ptr[ch + 1] - 1):
+            out[i] = nodes[e]
+            i += 1
+    return out

@@ -75,9 +75,10 @@ def prevalent_languages(
 
 
 def speaks(provider_languages: pd.Series, language: str) -> np.ndarray:
-    """Mask of providers whose ``;``-separated languages include ``language``."""
-    return (
-        provider_languages.str.split(";")
-        .apply(lambda langs: language in langs)
-        .to_numpy(dtype=bool)
-    )
+    """Mask of providers whose ``;``-separated languages include ``language``.
+
+    Each distinct language list is split once (rosters repeat a few lists).
+    """
+    codes, lists = pd.factorize(provider_languages, use_na_sentinel=True)
+    found = np.array([language in str(x).split(";") for x in lists] + [False], dtype=bool)
+    return found[codes]

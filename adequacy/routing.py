@@ -853,7 +853,7 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
             heap_node,
         )
         hits.append(changed[:m].copy())
-    changed_core = np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+    changed_core = np.concatenate(hits) if hits else np.zeros(0, np.int64)
     new_core = _CoreLabels(
         chains,
         cost,
@@ -866,8 +866,7 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
         group_values,
     )
     new = NodeLabels(metric=labels.metric, cutoff=labels.cutoff, lazy=new_core)
-    mask = affected_nodes(chains, changed_core, np.array([node]))
-    return new, None, np.flatnonzero(mask)
+    return new, None, affected_nodes(chains, changed_core, np.array([node]))
 
 
 def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndarray:
@@ -893,7 +892,7 @@ def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndar
         pa = a.source_nodes.astype(np.int64) * span + np.asarray(old_ids, dtype=np.int64)
         pb = b.source_nodes.astype(np.int64) * span + np.asarray(new_ids, dtype=np.int64)
         sources = np.setxor1d(pa, pb) // span
-        return np.flatnonzero(affected_nodes(a.chains, np.flatnonzero(differ), sources))
+        return affected_nodes(a.chains, np.flatnonzero(differ), sources)
     differ = (old.cost != new.cost).any(axis=1)
     differ |= (
         np.where(old.source >= 0, old_ids[np.maximum(old.source, 0)], -1)

@@ -364,7 +364,13 @@ def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
             )
             touched.append(nodes)
         engine.searches[job] = Search(key, metric, rows, labels, n_groups)
-        changed[job] = np.unique(np.concatenate(touched)) if touched else np.zeros(0, np.int64)
+        if len(touched) == 1:
+            changed[job] = touched[0]
+        else:
+            hit = np.zeros(engine.graph.n_nodes, dtype=bool)
+            for nodes in touched:
+                hit[nodes] = True
+            changed[job] = np.flatnonzero(hit)
     return changed
 
 
