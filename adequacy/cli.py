@@ -438,6 +438,42 @@ def recruit(
     typer.echo(f"wrote {out}/ (picks, county_targets, manifest.json)")
 
 
+@app.command()
+@_friendly
+def report(
+    run: Annotated[Path, typer.Option(help="Run folder of 'adequacy evaluate' or 'adequacy demo'")],
+    out: Annotated[Path, typer.Option(help="Output folder of the report")],
+    period: Annotated[
+        str | None, typer.Option(help="Report quarter, e.g. 2026Q3 (annual rules in Q4)")
+    ] = None,
+    previous: Annotated[
+        Path | None, typer.Option(help="Run folder of the previous quarter, to compare with")
+    ] = None,
+    plan: Annotated[str | None, typer.Option(help="Plan name for the report's title")] = None,
+) -> None:
+    """Write the quarterly report (HTML, workbook, GeoPackage) of a run folder."""
+    import json
+
+    from .report import build_report
+
+    paths = build_report(
+        run,
+        out,
+        period=period,
+        previous=previous,
+        plan=plan,
+        command=" ".join(["adequacy", *sys.argv[1:]]),
+    )
+    manifest = json.loads(paths["manifest"].read_text())
+    if manifest["synthetic"]:
+        typer.secho("SYNTHETIC DEMO DATA: not for filing", fg=typer.colors.RED, bold=True)
+    typer.echo(
+        f"period {manifest['period']['label']}: {len(manifest['rules_included'])} rule(s) "
+        f"reported, {len(manifest['rules_excluded'])} left out (annual rules outside their quarter)"
+    )
+    typer.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out}/")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

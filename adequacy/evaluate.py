@@ -802,14 +802,22 @@ def _member_results(
 def _provider_count(
     providers: pd.DataFrame, rows: np.ndarray, rule: Rule
 ) -> tuple[float, pd.Series]:
-    """Providers for the ratio: whole network and per county (headcount or FTE)."""
-    p = providers.iloc[rows]
+    """Providers for the ratio: whole network and per county (headcount or FTE).
+
+    Headcount counts distinct provider ids (one provider at two sites once in
+    the network, once in each county where it has a site).
+    """
     if rule.ratio is not None and rule.ratio.closed_panels == "exclude":
-        p = p[p["panel_open"]]
+        rows = rows[providers["panel_open"].to_numpy()[rows]]
+    county_code, counties = pd.factorize(providers["county_fips"].to_numpy()[rows])
     if rule.ratio is not None and rule.ratio.basis == "fte":
-        return float(p["fte"].sum()), p.groupby("county_fips")["fte"].sum()
-    total = float(p["provider_id"].nunique())
-    return total, p.groupby("county_fips")["provider_id"].nunique().astype(float)
+        fte = providers["fte"].to_numpy(dtype=float)[rows]
+        by = np.bincount(county_code, weights=fte, minlength=len(counties))
+        return float(fte.sum()), pd.Series(by, index=counties)
+    pid_code, pids = pd.factorize(providers["provider_id"].to_numpy()[rows])
+    pairs = np.unique(county_code.astype(np.int64) * max(len(pids), 1) + pid_code)
+    by = np.bincount(pairs // max(len(pids), 1), minlength=len(counties)).astype(float)
+    return float(len(pids)), pd.Series(by, index=counties)
 
 
 def _summaries(results, members, providers, standards, regions, *, language, blocks=None):

@@ -375,6 +375,13 @@ class _CoreLabels:
     metric_index: int
     cutoff: float
     group_values: np.ndarray  # the caller's group id of each group index
+    groups: np.ndarray | None = None  # group index of each core label (made when needed)
+
+    def label_groups(self) -> np.ndarray:
+        if self.groups is None:
+            src = self.source
+            self.groups = np.where(src >= 0, self.group_index[np.maximum(src, 0)], -1)
+        return self.groups
 
     @property
     def k(self) -> int:
@@ -821,7 +828,7 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
         group_values = np.append(group_values, group)
     cost = core.cost.copy()
     source = core.source.copy()
-    groups = np.where(source >= 0, core.group_index[np.maximum(source, 0)], -1).astype(np.int64)
+    groups = core.label_groups().astype(np.int64)  # a copy
     seed_node, seed_cost, _ = seeds(chains, [node], np.array([start_cost]), core.metric_index)
     core_graph = chains.core
     weights = core_graph.rev_meters if labels.metric == "distance" else core_graph.rev_seconds
@@ -846,7 +853,7 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
             cost,
             source,
             groups,
-            _scratch(n),
+            np.full(n, np.inf),  # own scratch: merges may run on several threads
             touched,
             changed,
             heap_cost,
@@ -864,6 +871,7 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
         core.metric_index,
         core.cutoff,
         group_values,
+        groups,
     )
     new = NodeLabels(metric=labels.metric, cutoff=labels.cutoff, lazy=new_core)
     return new, None, affected_nodes(chains, changed_core, np.array([node]))

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -312,12 +313,19 @@ def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
     """
     providers = engine.providers
     touched_rows = np.flatnonzero(providers["status"].to_numpy() != "")
-    candidates = providers.iloc[touched_rows].assign(in_network=True)
+    touched = providers.iloc[touched_rows]
+    candidates = [
+        (t, sp, frozenset(str(langs).split(";")))
+        for t, sp, langs in zip(
+            touched["provider_type"], touched["specialty"], touched["languages"], strict=True
+        )
+    ]
     changed: dict[tuple[SearchKey, str], np.ndarray] = {}
+    merges = []
     for job, rules in engine.jobs(variants).items():
         key, metric = job
         old = base.searches.get(job)
-        if old is not None and not len(provider_rows(candidates, key)):
+        if old is not None and not _key_matches(key, candidates):
             engine.searches[job] = old  # no change of this key's providers
             continue
         new_rows = provider_rows(providers, key)
@@ -349,6 +357,10 @@ def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
         width = engine.width(rules, n_groups)
         if width > labels.k:  # the old labels held every provider: widen with empty slots
             labels, groups = _widen(labels, groups, width - labels.k)
+        merges.append((job, rows, labels, groups, added, n_groups))
+
+    def merge(task):
+        (key, metric), rows, labels, groups, added, n_groups = task
         legs = engine.provider_snap.leg_cost(metric, engine.settings["snap_speed_mph"])
         touched = []
         for r in added:
@@ -363,14 +375,23 @@ def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
                 new_source=len(rows) - 1,
             )
             touched.append(nodes)
-        engine.searches[job] = Search(key, metric, rows, labels, n_groups)
         if len(touched) == 1:
-            changed[job] = touched[0]
+            nodes = touched[0]
         else:
             hit = np.zeros(engine.graph.n_nodes, dtype=bool)
-            for nodes in touched:
-                hit[nodes] = True
-            changed[job] = np.flatnonzero(hit)
+            for found in touched:
+                hit[found] = True
+            nodes = np.flatnonzero(hit)
+        return (key, metric), Search(key, metric, rows, labels, n_groups), nodes
+
+    if len(merges) > 1 and engine.workers > 1:  # the merge kernels release the GIL
+        with ThreadPoolExecutor(engine.workers) as pool:
+            merged = list(pool.map(merge, merges))
+    else:
+        merged = [merge(task) for task in merges]
+    for job, search, nodes in merged:
+        engine.searches[job] = search
+        changed[job] = nodes
     return changed
 
 
@@ -428,7 +449,7 @@ def run_whatif(
 
     t2 = time.perf_counter()
     results = base.member_results
-    node_of = base.member_snap.node
+    at_node = _members_at_nodes(base)
     patches, frames = [], []
     for rule, lang in variants:
         key = engine.key_of(rule, lang)
@@ -436,15 +457,16 @@ def run_whatif(
         if not jobs:
             continue
         start, block_rows = base.blocks[(rule.id, lang or "")]
-        mask = np.zeros(base.graph.n_nodes, dtype=bool)
-        for j in jobs:
-            mask[changed[j]] = True
-        hit = mask[node_of[block_rows]]
-        sub = block_rows[hit]
+        nodes = np.concatenate([changed[j] for j in jobs])
+        members_hit = at_node(nodes)  # members living at the changed nodes, sorted
+        where = np.searchsorted(block_rows, members_hit)
+        inside = where < len(block_rows)
+        inside[inside] = block_rows[where[inside]] == members_hit[inside]
+        sub, offset = members_hit[inside], where[inside]
         if not len(sub):
             continue
         block = engine.rule_block(rule, lang, member_rows=sub)
-        pos = start + np.flatnonzero(hit)
+        pos = start + offset
         patches.append((pos, block))
         before = results.iloc[pos]
         frame = pd.DataFrame(
@@ -508,6 +530,39 @@ def run_whatif(
     )
 
 
+def _members_at_nodes(base: Evaluation):
+    """A function from graph nodes to the (sorted, distinct) member rows living there."""
+    state = base.member_state
+    if "by_node" not in state:
+        node = base.member_snap.node
+        order = np.argsort(node, kind="stable")
+        ptr = np.zeros(base.graph.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(node, minlength=base.graph.n_nodes), out=ptr[1:])
+        state["by_node"] = (order, ptr)
+    order, ptr = state["by_node"]
+
+    def at(nodes: np.ndarray) -> np.ndarray:
+        nodes = np.asarray(nodes, dtype=np.int64)
+        counts = ptr[nodes + 1] - ptr[nodes]
+        if not counts.sum():
+            return np.zeros(0, dtype=np.int64)
+        starts = np.repeat(ptr[nodes], counts)
+        within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.unique(order[starts + within])
+
+    return at
+
+
+def _key_matches(key: SearchKey, rows: list[tuple[str, str, frozenset]]) -> bool:
+    """Whether any (type, specialty, languages) row would be a source of this key."""
+    return any(
+        t == key.provider_type
+        and (key.specialty is None or sp == key.specialty)
+        and (key.language is None or key.language in langs)
+        for t, sp, langs in rows
+    )
+
+
 def _provider_figures(providers: pd.DataFrame, rule, lang: str) -> tuple[float, pd.Series]:
     from .evaluate import _provider_count
 
@@ -521,17 +576,21 @@ def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, aff
     Provider counts are worked out again only for the ``affected`` (rule,
     language) pairs, whose providers changed; the others keep theirs.
     """
-    cols = ["rule", "language", "county_fips", "members", "meeting", "threshold", "ratio_limit"]
-    county = pd.concat(
-        [base.county_summary[cols + ["providers"]], base.language_summary[cols + ["providers"]]]
-        if len(base.language_summary)
-        else [base.county_summary[cols + ["providers"]]],
-        ignore_index=True,
-    )
-    area = base.service_area_summary[cols[:2] + cols[3:] + ["providers"]].copy()
-    area["county_fips"] = "ALL"
-    table = pd.concat([county, area[county.columns]], ignore_index=True)
-    table = table.rename(columns={"meeting": "meeting_before", "providers": "providers_before"})
+    if "delta_base" not in base.member_state:  # the 'before' half depends on the base only
+        cols = ["rule", "language", "county_fips", "members", "meeting", "threshold"]
+        cols += ["ratio_limit", "providers"]
+        county = pd.concat(
+            [base.county_summary[cols], base.language_summary[cols]]
+            if len(base.language_summary)
+            else [base.county_summary[cols]],
+            ignore_index=True,
+        )
+        area = base.service_area_summary.assign(county_fips="ALL")[cols]
+        table = pd.concat([county, area], ignore_index=True)
+        base.member_state["delta_base"] = table.rename(
+            columns={"meeting": "meeting_before", "providers": "providers_before"}
+        )
+    table = base.member_state["delta_base"].copy()
 
     inside = changes[changes["in_service_area"].astype(bool)] if len(changes) else changes
     gained = inside[inside["change"] == "gains access"] if len(inside) else inside
