@@ -89,7 +89,8 @@ def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 def _tree(graph: RoadGraph) -> cKDTree:
     tree = _trees.get(graph)
     if tree is None:
-        tree = cKDTree(_unit_xyz(graph.lon, graph.lat) * EARTH_RADIUS_METERS)
+        xyz = _unit_xyz(graph.lon, graph.lat) * EARTH_RADIUS_METERS
+        tree = cKDTree(xyz, balanced_tree=False)  # builds faster, queries as fast
         _trees[graph] = tree
     return tree
 
@@ -350,7 +351,13 @@ class NodeLabels:
 
         Costs beyond the cutoff become infinity (and their source -1).
         """
-        cost, source = self.at_nodes(snap.node)
+        if self._cost is None and len(snap.node) > 1000:
+            # work out each distinct node once, in node order (kinder to the caches)
+            nodes, inverse = np.unique(snap.node, return_inverse=True)
+            cost_u, source_u = self.at_nodes(nodes)
+            cost, source = cost_u[inverse], source_u[inverse]
+        else:
+            cost, source = self.at_nodes(snap.node)
         return self.with_legs(cost, source, snap.leg_cost(self.metric, snap_speed_mph))
 
     def with_legs(self, cost: np.ndarray, source: np.ndarray, legs: np.ndarray):
