@@ -200,7 +200,7 @@ def test_nearest_providers_from_coordinates(boston, metric):
             [rng.uniform(lo.min(), lo.max(), n), rng.uniform(la.min(), la.max(), n)]
         )
 
-    providers, members = random_points(30), random_points(400)
+    providers, members = random_points(30), random_points(1500)  # > 1000: distinct-node path
     result = nearest_providers(boston, providers, members, k=2, metric=metric)
 
     p_node, p_leg = brute_force_snap(boston, providers)
@@ -213,7 +213,7 @@ def test_nearest_providers_from_coordinates(boston, metric):
     expected, _ = reference(boston, p_node, m_node, 2, metric, source_cost=to_cost(p_leg))
     expected = expected + to_cost(m_leg)[:, None]
     np.testing.assert_allclose(result.cost, expected, rtol=1e-9)
-    assert result.cost.shape == (400, 2) and result.source.shape == (400, 2)
+    assert result.cost.shape == (1500, 2) and result.source.shape == (1500, 2)
 
 
 def test_off_road_points_are_flagged(boston):
