@@ -444,7 +444,7 @@ def report(
     run: Annotated[Path, typer.Option(help="Run folder of 'adequacy evaluate' or 'adequacy demo'")],
     out: Annotated[Path, typer.Option(help="Output folder of the report")],
     period: Annotated[
-        str | None, typer.Option(help="Report quarter, e.g. 2026Q3 (annual rules in Q4)")
+        str | None, typer.Option(help="Report quarter, e.g. 2026Q3 (annual rules in their quarter)")
     ] = None,
     previous: Annotated[
         Path | None, typer.Option(help="Run folder of the previous quarter, to compare with")
