@@ -303,6 +303,23 @@ def _base(run_dir: Path):
         return evaluate_run(run_dir, progress=update)
 
 
+def _write_base_tables(out, tables, evaluation, base, manifest, extra, *, parquet) -> None:
+    """Write tables made from a base run, each marked synthetic or not, with a manifest."""
+    from .outputs import write_tables
+
+    flag = evaluation.synthetic
+    for table in tables.values():
+        table["synthetic"] = flag
+    header = {
+        "command": " ".join(["adequacy", *sys.argv[1:]]),
+        "base_run": str(Path(base).resolve()),
+        "base_inputs": manifest.get("inputs"),
+        **extra,
+        "synthetic": flag,
+    }
+    write_tables(out, tables, header, parquet=parquet)
+
+
 @app.command()
 @_friendly
 def whatif(
@@ -313,7 +330,6 @@ def whatif(
     """Apply a scenario (providers added, joining, terminated) to a base run."""
     from rich.console import Console
 
-    from .outputs import write_tables
     from .whatif import continuity_of_care, read_scenario, run_whatif
 
     plan = read_scenario(scenario)
@@ -328,19 +344,13 @@ def whatif(
         "continuity_summary": panels,
         "pending_terminations": result.pending,
     }
-    for table in tables.values():
-        table["synthetic"] = flag
-    write_tables(
+    _write_base_tables(
         out,
         tables,
-        {
-            "command": " ".join(["adequacy", *sys.argv[1:]]),
-            "base_run": str(base.resolve()),
-            "base_inputs": manifest.get("inputs"),
-            "scenario": plan.to_dict(),
-            "timings_seconds": result.timings,
-            "synthetic": flag,
-        },
+        evaluation,
+        base,
+        manifest,
+        {"scenario": plan.to_dict(), "timings_seconds": result.timings},
         parquet=("delta", "member_changes", "continuity_members"),
     )
     console = Console()
@@ -392,26 +402,22 @@ def recruit(
     """Rank candidate sites by the failing members each would bring within a rule."""
     from rich.console import Console
 
-    from .outputs import write_tables
     from .whatif import recruit as rank_candidates
 
     evaluation, manifest = _base(base)
     result = rank_candidates(evaluation, rule, language=language, candidates=candidates, top=top)
     flag = evaluation.synthetic
     tables = {"picks": result.picks, "county_targets": result.counties}
-    for table in tables.values():
-        table["synthetic"] = flag
-    write_tables(
+    _write_base_tables(
         out,
         tables,
+        evaluation,
+        base,
+        manifest,
         {
-            "command": " ".join(["adequacy", *sys.argv[1:]]),
-            "base_run": str(base.resolve()),
-            "base_inputs": manifest.get("inputs"),
             "rule": result.rule,
             "language": result.language,
             "candidates": str(candidates) if candidates else result.candidate_source,
-            "synthetic": flag,
         },
         parquet=("picks",),
     )

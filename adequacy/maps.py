@@ -19,6 +19,19 @@ FAIL_COLOUR = "#b2182b"
 PASS_COLOUR = "#1a7837"
 
 
+#: Figure annotation on every map made from synthetic (demo) rows.
+SYNTHETIC_NOTE = {
+    "text": "SYNTHETIC DEMO DATA",
+    "showarrow": False,
+    "xref": "paper",
+    "yref": "paper",
+    "x": 0,
+    "y": 1.0,
+    "xanchor": "left",
+    "font": {"size": 11, "color": FAIL_COLOUR},
+}
+
+
 def _attribution(evaluation) -> str:
     kind = evaluation.graph.meta.get("source_kind")
     if kind in ("osm", "graphml", "networkx", "osmnx-download"):
@@ -223,18 +236,7 @@ def _layout(fig: go.Figure, evaluation, title: str, height: int, bounds) -> None
             }
         )
     if evaluation.synthetic:
-        annotations.append(
-            {
-                "text": "SYNTHETIC DEMO DATA",
-                "showarrow": False,
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": 1.0,
-                "xanchor": "left",
-                "font": {"size": 11, "color": FAIL_COLOUR},
-            }
-        )
+        annotations.append(SYNTHETIC_NOTE)
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 15}},
         height=height,

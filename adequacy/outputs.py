@@ -29,6 +29,7 @@ import os
 import platform
 import shutil
 import tempfile
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -182,6 +183,34 @@ def county_wide(evaluation):
     return gpd.GeoDataFrame(wide, geometry="geometry", crs=4326)
 
 
+@contextmanager
+def staging(out_dir: str | os.PathLike):
+    """A temporary folder beside ``out_dir``, removed afterwards whatever happens.
+
+    Write every file there, then :func:`publish` them: a failure part-way
+    never leaves a partial output folder.
+    """
+    parent = Path(out_dir).resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(files: dict[str, Path], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Move finished files from the staging folder into ``out_dir`` (same file system)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = {}
+    for key, path in files.items():
+        target = out_dir / path.name
+        os.replace(path, target)
+        final[key] = target
+    return final
+
+
 def write_run(
     evaluation,
     out_dir: str | os.PathLike,
@@ -191,11 +220,7 @@ def write_run(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the run folder atomically; returns the written paths."""
-    out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
-    try:
+    with staging(out_dir) as tmp:
         files: dict[str, Path] = {}
         results = evaluation.member_results
         path = tmp / "members.parquet"
@@ -214,15 +239,7 @@ def write_run(
         path = tmp / "manifest.json"
         path.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
         files["manifest"] = path
-        out_dir.mkdir(parents=True, exist_ok=True)
-        final = {}
-        for key, p in files.items():
-            target = out_dir / p.name
-            os.replace(p, target)
-            final[key] = target
-        return final
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return publish(files, out_dir)
 
 
 def _json_default(value: Any) -> Any:
@@ -268,11 +285,7 @@ def write_tables(
     Atomic like :func:`write_run`: a temporary folder beside ``out_dir``,
     moved in only when every file is complete.
     """
-    out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
-    try:
+    with staging(out_dir) as tmp:
         files: dict[str, Path] = {}
         for name, table in tables.items():
             path = tmp / f"{name}.csv"
@@ -286,14 +299,7 @@ def write_tables(
         path = tmp / "manifest.json"
         path.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
         files["manifest.json"] = path
-        out_dir.mkdir(parents=True, exist_ok=True)
-        final = {}
-        for name, p in files.items():
-            os.replace(p, out_dir / p.name)
-            final[name] = out_dir / p.name
-        return final
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return publish(files, out_dir)
 
 
 def evaluate_run(run_dir: str | os.PathLike, *, progress=None):

@@ -35,7 +35,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,8 +47,8 @@ import pandas as pd
 
 from . import __version__
 from .errors import InputError
-from .maps import FAIL_COLOUR, OSM_ATTRIBUTION, PASS_COLOUR
-from .outputs import TABLES, _json_default, file_sha256, read_manifest
+from .maps import FAIL_COLOUR, OSM_ATTRIBUTION, PASS_COLOUR, SYNTHETIC_NOTE
+from .outputs import TABLES, _json_default, file_sha256, publish, read_manifest, staging
 
 ALL_MEMBERS = ""  # language code of the rows over all members
 TEXT_COLUMNS = (
@@ -759,18 +758,7 @@ def county_figure(run: Run, rule: dict, *, height: int = 460):
         }
     ]
     if run.manifest.get("synthetic"):
-        annotations.append(
-            {
-                "text": "SYNTHETIC DEMO DATA",
-                "showarrow": False,
-                "xref": "paper",
-                "yref": "paper",
-                "x": 0,
-                "y": 1.0,
-                "xanchor": "left",
-                "font": {"size": 11, "color": FAIL_COLOUR},
-            }
-        )
+        annotations.append(SYNTHETIC_NOTE)
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 20, "b": 24},
@@ -1893,10 +1881,7 @@ def build_report(
     ]
 
     out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
-    try:
+    with staging(out_dir) as tmp:
         files: dict[str, Path] = {}
         path = tmp / "report.html"
         path.write_text(html, encoding="utf-8")
@@ -1948,11 +1933,4 @@ def build_report(
         for stale in ("comparison.csv", "county_summary.gpkg"):  # from an earlier build
             if not (tmp / stale).exists():
                 (out_dir / stale).unlink(missing_ok=True)
-        final = {}
-        for key, p in files.items():
-            target = out_dir / p.name
-            os.replace(p, target)
-            final[key] = target
-        return final
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return publish(files, out_dir)
