@@ -602,6 +602,23 @@ def nearest_providers(
 # ---------------------------------------------------------------------------
 # incremental updates (what-if): one more source, and bounded single-source reach
 # ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _relax(
+    offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost, heap_node, size
+):
+    """Single-source Dijkstra step: relax the node's edges, remember nodes first reached."""
+    for e in range(offsets[node], offsets[node + 1]):
+        nxt = targets[e]
+        nc = c + weights[e]
+        if nc <= cutoff and nc < dist[nxt]:
+            if dist[nxt] == np.inf:
+                touched[n_touched] = nxt
+                n_touched += 1
+            dist[nxt] = nc
+            size = _heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
+    return n_touched, size
+
+
 @njit(cache=True, nogil=True)
 def _merge_kernel(
     offsets,
@@ -622,13 +639,11 @@ def _merge_kernel(
     heap_node,
 ):
     k = label_cost.shape[1]
-    n_touched = 0
     n_changed = 0
-    size = 0
     dist[start_node] = start_cost
-    touched[n_touched] = start_node
-    n_touched += 1
-    size = _heap_push(heap_cost, heap_node, heap_node, size, start_cost, start_node, start_node)
+    touched[0] = start_node
+    n_touched = 1
+    size = _heap_push(heap_cost, heap_node, heap_node, 0, start_cost, start_node, start_node)
     while size > 0:
         c = heap_cost[0]
         node = heap_node[0]
@@ -659,15 +674,10 @@ def _merge_kernel(
         label_group[node, j] = group
         changed[n_changed] = node
         n_changed += 1
-        for e in range(offsets[node], offsets[node + 1]):
-            nxt = targets[e]
-            nc = c + weights[e]
-            if nc <= cutoff and nc < dist[nxt]:
-                if dist[nxt] == np.inf:
-                    touched[n_touched] = nxt
-                    n_touched += 1
-                dist[nxt] = nc
-                size = _heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
+        n_touched, size = _relax(
+            offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost,
+            heap_node, size,
+        )  # fmt: skip
     for i in range(n_touched):  # leave the scratch array as it was found
         dist[touched[i]] = np.inf
     return n_changed
@@ -762,27 +772,20 @@ def _scratch(n: int) -> np.ndarray:
 def _reach_kernel(
     offsets, targets, weights, start_node, start_cost, cutoff, dist, touched, heap_cost, heap_node
 ):
-    n_touched = 0
-    size = 0
     dist[start_node] = start_cost
-    touched[n_touched] = start_node
-    n_touched += 1
-    size = _heap_push(heap_cost, heap_node, heap_node, size, start_cost, start_node, start_node)
+    touched[0] = start_node
+    n_touched = 1
+    size = _heap_push(heap_cost, heap_node, heap_node, 0, start_cost, start_node, start_node)
     while size > 0:
         c = heap_cost[0]
         node = heap_node[0]
         size = _heap_pop(heap_cost, heap_node, heap_node, size)
         if c > dist[node]:
             continue
-        for e in range(offsets[node], offsets[node + 1]):
-            nxt = targets[e]
-            nc = c + weights[e]
-            if nc <= cutoff and nc < dist[nxt]:
-                if dist[nxt] == np.inf:
-                    touched[n_touched] = nxt
-                    n_touched += 1
-                dist[nxt] = nc
-                size = _heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
+        n_touched, size = _relax(
+            offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost,
+            heap_node, size,
+        )  # fmt: skip
     return n_touched
 
 
