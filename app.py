@@ -252,7 +252,13 @@ def map_page(evaluation, rule_id: str, language: str) -> None:
         st.info("No county polygons: the map needs regions.")
         return
     fig = county_map(evaluation, rule_id, language)
-    st.plotly_chart(fig, width="stretch", key="county_map")
+    event = st.plotly_chart(
+        fig, width="stretch", key="county_map", on_select="rerun", selection_mode="points"
+    )
+    for point in _new_clicks("county_map", event):
+        if point.get("location"):
+            st.session_state["county"] = point["location"]  # the drill-down shows it
+    st.caption("Click a county to open it in the drill-down tab.")
     rows = rule_rows(evaluation, rule_id, language)
     st.dataframe(
         rows[
@@ -264,6 +270,17 @@ def map_page(evaluation, rule_id: str, language: str) -> None:
     )  # fmt: skip
 
 
+def _new_clicks(key: str, event) -> list[dict]:
+    """Points clicked on a chart since the last run (a selection persists across reruns)."""
+    points = list(getattr(getattr(event, "selection", None), "points", None) or [])
+    seen = st.session_state.setdefault("_clicks_seen", {})
+    signature = repr(points)
+    if not points or seen.get(key) == signature:
+        return []
+    seen[key] = signature
+    return points
+
+
 def drill_page(evaluation, rule_id: str, language: str) -> None:
     from adequacy.maps import points_map
 
@@ -272,7 +289,30 @@ def drill_page(evaluation, rule_id: str, language: str) -> None:
     fips = st.selectbox(
         "County", list(regions["fips"]), format_func=lambda f: f"{names[f]} ({f})", key="county"
     )
-    st.plotly_chart(points_map(evaluation, rule_id, fips, language=language), width="stretch")
+    event = st.plotly_chart(
+        points_map(evaluation, rule_id, fips, language=language),
+        width="stretch",
+        key="points_map",
+        on_select="rerun",
+        selection_mode="points",
+    )
+    st.caption(
+        "Click a provider to terminate it in the what-if tab; click a member's point to "
+        "place a new provider there."
+    )
+    in_network = set(evaluation.providers.loc[evaluation.providers["in_network"], "provider_id"])
+    for point in _new_clicks("points_map", event):
+        pid = point.get("customdata")
+        if isinstance(pid, list):
+            pid = pid[0] if pid else None
+        if pid in in_network:
+            chosen = st.session_state.get("terminate", [])
+            if pid not in chosen:
+                st.session_state["terminate"] = [*chosen, pid]
+        elif point.get("lat") is not None and point.get("lon") is not None:
+            st.session_state["add_lat"] = round(float(point["lat"]), 5)
+            st.session_state["add_lon"] = round(float(point["lon"]), 5)
+            st.session_state["add_one"] = True
     table = pd.concat([evaluation.county_summary, evaluation.language_summary])
     st.subheader("Every rule in this county")
     st.dataframe(
@@ -333,8 +373,10 @@ def whatif_page(evaluation, rule_id: str, language: str) -> None:
         a1, a2, a3 = st.columns(3)
         add_type = a1.selectbox("Type", sorted(p["provider_type"].unique()), key="add_type")
         centre = evaluation.members[evaluation.members["in_service_area"]][["lat", "lon"]].mean()
-        add_lat = a2.number_input("Latitude", value=round(float(centre["lat"]), 5), format="%.5f")
-        add_lon = a3.number_input("Longitude", value=round(float(centre["lon"]), 5), format="%.5f")
+        st.session_state.setdefault("add_lat", round(float(centre["lat"]), 5))
+        st.session_state.setdefault("add_lon", round(float(centre["lon"]), 5))
+        add_lat = a2.number_input("Latitude", format="%.5f", key="add_lat")
+        add_lon = a3.number_input("Longitude", format="%.5f", key="add_lon")
         add_langs = st.text_input("Languages (;-separated)", "English")
         add = st.checkbox("Add this provider", key="add_one")
     spec = {"name": "browser scenario", "join": join, "terminate": list(terminate)}

@@ -74,7 +74,7 @@ def county_map(evaluation, rule_id: str, language: str = "", *, height: int = 52
     ]
     text = [
         f"{name} ({f})<br>{'no members' if np.isnan(s) else f'{s:.1%} meet'}"
-        f" · {m:,} members · {'passes' if p is True else 'FAILS' if p is False else '–'}"
+        f" · {m:,} members · {'–' if pd.isna(p) else 'passes' if bool(p) else 'FAILS'}"
         for name, f, s, m, p in zip(regions["name"], fips, share, members, passes, strict=True)
     ]
     fig = go.Figure(
@@ -190,8 +190,9 @@ def points_map(
             lon=p["lon"],
             lat=p["lat"],
             mode="markers",
-            marker={"size": 9, "symbol": "diamond", "color": "#2166ac"},
+            marker={"size": 10, "color": "#2166ac"},  # circles: other symbols need map sprites
             text=p["provider_id"] + " " + p.get("name", pd.Series("", index=p.index)).astype(str),
+            customdata=p["provider_id"],
             hoverinfo="text",
             name=f"{rule.provider_type} providers",
         )

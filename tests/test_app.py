@@ -158,17 +158,33 @@ def test_in_a_real_browser(server, tmp_path):
         shot = tmp_path / "app.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000
+        # clicking a county on the map opens it in the drill-down
+        x, y = page.evaluate(
+            "() => { const gd = document.querySelector('.js-plotly-plot');"
+            " const p = gd._fullLayout.map._subplot.map.project([-71.06, 42.335]);"
+            " const r = gd.querySelector('.maplibregl-canvas').getBoundingClientRect();"
+            " return [r.left + p.x, r.top + p.y]; }"
+        )
+        page.mouse.click(x, y)
+        page.wait_for_timeout(3000)
+        page.get_by_role("tab", name="County drill-down").click()
+        page.wait_for_function(
+            "() => Array.from(document.querySelectorAll('.gtitle'))"
+            ".some(t => t.textContent.startsWith('Suffolk: members failing'))",
+            timeout=120_000,
+        )
+        page.screenshot(path=str(tmp_path / "drill_down.png"))
         # a bad upload: one clear line in the page, no traceback
         bad = tmp_path / "members_bad.csv"
         bad.write_text("member_id,latitude,lon\nm1,42.35,-71.06\n")
         providers = tmp_path / "providers.csv"
         providers.write_text("provider_id,provider_type,lat,lon\np1,pcp,42.35,-71.06\n")
         page.get_by_text("Upload files").click()
-        page.wait_for_selector("text=Upload a members file", timeout=60_000)
+        page.wait_for_selector("text=Upload a members file", timeout=120_000)
         inputs = page.locator("[data-testid='stSidebar'] input[type=file]")
         inputs.nth(1).set_input_files(str(bad))
         inputs.nth(2).set_input_files(str(providers))
-        page.wait_for_selector("[data-testid='stAlertContentError']", timeout=60_000)
+        page.wait_for_selector("[data-testid='stAlertContentError']", timeout=180_000)
         message = page.inner_text("[data-testid='stAlertContentError']")
         assert "members_bad.csv" in message and "lat" in message
         assert "Traceback" not in page.inner_text("body")
