@@ -96,6 +96,7 @@ class Evaluation:
     language_summary: pd.DataFrame
     prevalent_languages: pd.DataFrame
     panel_findings: pd.DataFrame
+    plan_summary: pd.DataFrame
     high_volume_specialists: pd.DataFrame
     outside_service_area: pd.DataFrame
     regions: Any
@@ -305,6 +306,7 @@ def evaluate(
         results, members, providers, expanded, region_table, prevalent, blocks=block_index
     )
     panel = panel_findings(providers, members)
+    plans = plan_summary(results, members, expanded, block_index)
     tick("done", 1, 1)
     return Evaluation(
         members=members,
@@ -316,6 +318,7 @@ def evaluate(
         language_summary=language_summary,
         prevalent_languages=prevalent,
         panel_findings=panel,
+        plan_summary=plans,
         high_volume_specialists=hv_table,
         outside_service_area=outside,
         regions=region_table,
@@ -328,6 +331,40 @@ def evaluate(
         blocks=block_index,
         member_state=engine.member_state,
     )
+
+
+def plan_summary(results, members, standards, blocks) -> pd.DataFrame:
+    """Per plan (the members' ``plan`` column) and rule: members in the service area,
+    how many meet the rule, the share and pass/fail against the rule's threshold."""
+    plan_code, plans = pd.factorize(members["plan"].astype(str))
+    inside = members["in_service_area"].to_numpy()
+    meets = results["meets"].to_numpy()
+    rows_out = []
+    for rule in standards.rules:
+        if (rule.id, "") not in blocks:
+            continue
+        start, rows = blocks[(rule.id, "")]
+        keep = inside[rows]
+        codes = plan_code[rows][keep]
+        met = meets[start : start + len(rows)][keep]
+        n = np.bincount(codes, minlength=len(plans))
+        m = np.bincount(codes, weights=met, minlength=len(plans))
+        for i, plan in enumerate(plans):
+            if n[i]:
+                rows_out.append(
+                    {
+                        "plan": plan,
+                        "rule": rule.id,
+                        "label": rule.label,
+                        "members": int(n[i]),
+                        "meeting": int(m[i]),
+                        "share_meeting": float(m[i] / n[i]),
+                        "threshold": rule.threshold,
+                        "passes": bool(m[i] / n[i] >= rule.threshold - 1e-12),
+                    }
+                )
+    columns = ["plan", "rule", "label", "members", "meeting", "share_meeting", "threshold"]
+    return pd.DataFrame(rows_out, columns=[*columns, "passes"])
 
 
 def rule_variants(standards: StandardsSet, languages: list[str]) -> list[tuple[Rule, str | None]]:

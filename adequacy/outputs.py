@@ -47,6 +47,7 @@ TABLES = (
     "language_summary",
     "prevalent_languages",
     "panel_findings",
+    "plan_summary",
     "high_volume_specialists",
     "outside_service_area",
 )

@@ -115,11 +115,13 @@ SHEETS = {  # workbook sheet -> run table (None: made by the report)
     "language": "language_summary",
     "prevalent_languages": "prevalent_languages",
     "panel_findings": "panel_findings",
+    "plan": "plan_summary",
     "outside_service_area": "outside_service_area",
     "high_volume_specialists": "high_volume_specialists",
     "comparison": None,
 }
 COLUMN_NOTES = {
+    "plan": "The members' plan (product line), from the members file",
     "rule": "Rule id in the standards set (high-volume specialists: high_volume:<specialty>)",
     "label": "Name of the rule",
     "language": "Language of language-concordant rows (members who speak it, providers who "

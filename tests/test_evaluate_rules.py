@@ -356,3 +356,15 @@ def test_panel_findings():
     practice = f[f["finding"].str.startswith("practice")]
     assert practice["practice_id"].tolist() == ["X"]  # 1 of 3 panels open
     assert practice["open_panels"].tolist() == [1]
+
+
+def test_plan_summary_splits_members_by_plan(toy):
+    m = members([0, 1, 5, 16])  # n16 (the spur's end) lies outside both counties
+    m["plan"] = ["Medicaid", "Commercial", "Medicaid", "Medicaid"]
+    ev = run(toy, m, providers([("P0", "pcp", 0, {})]), standards(miles=2))
+    plans = ev.plan_summary.set_index("plan")
+    # Medicaid: n0 meets, n5 does not (5 miles); the member outside the area is not counted
+    assert plans.loc["Medicaid", "members"] == 2 and plans.loc["Medicaid", "meeting"] == 1
+    assert plans.loc["Medicaid", "share_meeting"] == pytest.approx(0.5)
+    assert bool(plans.loc["Medicaid", "passes"])  # threshold 0.5
+    assert plans.loc["Commercial", "meeting"] == 1 and bool(plans.loc["Commercial", "passes"])
