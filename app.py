@@ -29,6 +29,7 @@ ROADS = {
     "Boston, MA (OpenStreetMap)": ("data/osm/boston_ma.osm.pbf", None),
     "Eastern Idaho (TIGER/Line)": ("data/roads/eastern_idaho_tiger2023.parquet", "prisec_fl"),
 }
+OTHER_ROADS = "Another file on this server…"
 HERE = Path(__file__).resolve().parent
 
 
@@ -39,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 def road_graph(path: str, class_column: str | None):
     from adequacy import load_road_graph
 
-    return load_road_graph(HERE / path, class_column=class_column)
+    return load_road_graph(HERE / path, class_column=class_column)  # absolute paths stay
 
 
 @st.cache_resource(show_spinner="Building and evaluating the demo…")
@@ -99,13 +100,13 @@ def uploaded_evaluation(files: dict, road: str, standards):
     """Evaluate uploaded tables; kept in this session's state only."""
     from adequacy import evaluate
 
-    key = _digest(*(f.getvalue() if f is not None else b"-" for f in files.values()), road)
+    key = _digest(*(f.getvalue() if f is not None else b"-" for f in files.values()), str(road))
     cache = st.session_state.setdefault("_uploaded", {})
     if key not in cache:
         tables = {name: _as_named(_upload_table(f, name), f) for name, f in files.items()}
         if tables["members"] is None or tables["providers"] is None:
             raise InputError("upload at least a members file and a providers file")
-        path, class_column = ROADS[road]
+        path, class_column = ROADS[road] if isinstance(road, str) else road
         cache.clear()  # one uploaded evaluation per session
         cache[key] = evaluate(
             tables["members"],
@@ -177,7 +178,16 @@ def sidebar():
                 "County polygons (optional)", type=["gpkg", "geojson"]
             ),
         }
-        road = st.sidebar.selectbox("Road network", list(ROADS), key="road")
+        road = st.sidebar.selectbox("Road network", [*ROADS, OTHER_ROADS], key="road")
+        if road == OTHER_ROADS:
+            path = st.sidebar.text_input(
+                "Road network file on this server (.osm.pbf, .graphml, road lines)"
+            )
+            column = st.sidebar.text_input("Road-class column (road-line files)", "")
+            if not path:
+                st.info("Give the path of a road network file on the server.")
+                st.stop()
+            road = (path, column or None)
         if files["members"] is None or files["providers"] is None:
             st.info("Upload a members file and a providers file to evaluate them.")
             st.stop()
