@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -121,11 +122,28 @@ def uploaded_evaluation(files: dict, road: str, standards):
     return cache[key]
 
 
-@st.cache_resource(show_spinner="Evaluating the run's inputs again…")
-def run_folder_evaluation(folder: str, stamp: float):
+def run_folder_evaluation(folder: str):
+    """Evaluate a run folder's inputs again; kept in this session's state only (members
+    are personal data), and only for folders under ``ADEQUACY_RUNS_ROOT`` (default:
+    the folder the app was started in)."""
     from adequacy.outputs import evaluate_run
 
-    return evaluate_run(folder)[0]
+    root = Path(os.environ.get("ADEQUACY_RUNS_ROOT", os.getcwd())).resolve()
+    path = Path(folder).expanduser().resolve()
+    if path != root and root not in path.parents:
+        raise InputError(
+            f"{folder}: only run folders under {root} can be opened here "
+            "(set ADEQUACY_RUNS_ROOT when starting the app to allow another folder)"
+        )
+    manifest = path / "manifest.json"
+    stamp = manifest.stat().st_mtime if manifest.exists() else 0.0
+    key = _digest(str(path), str(stamp))
+    cache = st.session_state.setdefault("_run_folder", {})
+    if key not in cache:
+        cache.clear()
+        with st.spinner("Evaluating the run's inputs again…"):
+            cache[key] = evaluate_run(path)[0]
+    return cache[key]
 
 
 # ---------------------------------------------------------------------------
@@ -196,9 +214,7 @@ def sidebar():
     if not folder:
         st.info("Give the folder of an earlier run.")
         st.stop()
-    manifest = Path(folder) / "manifest.json"
-    stamp = manifest.stat().st_mtime if manifest.exists() else 0.0
-    return run_folder_evaluation(folder, stamp)
+    return run_folder_evaluation(folder)
 
 
 # ---------------------------------------------------------------------------

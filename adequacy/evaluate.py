@@ -110,6 +110,8 @@ class Evaluation:
     blocks: dict[tuple[str, str], tuple[int, np.ndarray]] = field(default_factory=dict, repr=False)
     #: member-side arrays of the search engine, reused by what-if updates
     member_state: dict = field(default_factory=dict, repr=False)
+    #: the standards as loaded, before rules were expanded per specialty and period
+    standards_source: StandardsSet | None = field(default=None, repr=False)
 
     @property
     def synthetic(self) -> bool:
@@ -330,6 +332,7 @@ def evaluate(
         provider_snap=provider_snap,
         blocks=block_index,
         member_state=engine.member_state,
+        standards_source=standards,
     )
 
 
@@ -499,6 +502,7 @@ class _Engine:
         self.tick = tick
         self.pid_codes, self.pid_uniques = pd.factorize(providers["provider_id"])
         self.searches: dict[tuple[SearchKey, str], Search] = {}
+        self._job_rules: dict[tuple[SearchKey, str], list[Rule]] = {}
         # member-side arrays: made once, shared with what-if engines of the same members
         state = member_state if member_state is not None else {}
         if "language" not in state:
@@ -534,6 +538,7 @@ class _Engine:
             for metric, used in (("distance", rule.max_miles), ("time", rule.max_minutes)):
                 if used is not None:
                     jobs.setdefault((key, metric), []).append(rule)
+        self._job_rules.update(jobs)  # a wider search later keeps every rule's cutoff
         return jobs
 
     def width(self, rules: list[Rule], n_groups: int) -> int:
@@ -678,19 +683,25 @@ class _Engine:
             # 'and' rules: a full label list may hide a provider within both limits
             # further down; search again with twice the labels until none is in doubt.
             width = max(s.labels.k for s in searches)
-            self._run({(key, m): [rule] for m in ("distance", "time")}, k=2 * width)
+            rerun = {
+                (key, m): self._job_rules.get((key, m), [rule])
+                for m in ("distance", "time")
+                if (key, m) in self.searches
+            }
+            self._run(rerun, k=2 * width)
 
     def _judge(self, rule, language, member_rows, dist, time):
         m = len(member_rows)
         class_code = self._class_code[member_rows]
         miles_lim = np.full(m, np.nan)
         minutes_lim = np.full(m, np.nan)
+        both = np.zeros(m, dtype=bool)  # members whose class says 'and'
         for code, cls in enumerate(self._class_names):
             limits = rule.limits_for(cls)
             sel = class_code == code
             miles_lim[sel] = np.nan if limits.miles is None else limits.miles
             minutes_lim[sel] = np.nan if limits.minutes is None else limits.minutes
-        combine = rule.limits.combine
+            both[sel] = limits.combine == "and"
         k = rule.count
         qualifying = []
         saturated = np.zeros(m, dtype=bool)
@@ -707,14 +718,13 @@ class _Engine:
             qualifying.append(np.where(ok, code, -1))
             saturated |= ok.all(axis=1)
         present = [q for q in qualifying if q is not None]
-        if combine == "and" and len(present) == 2:
+        count = _count_distinct(np.concatenate(present, axis=1))  # 'or': either limit
+        ambiguous = False
+        if both.any() and len(present) == 2:  # 'and': within both limits, per provider
             qd, qt = present
             hit = (qd[:, :, None] == qt[:, None, :]).any(axis=2) & (qd >= 0)
-            count = hit.sum(axis=1)
-            ambiguous = bool((saturated & (count < k)).any())
-        else:
-            count = _count_distinct(np.concatenate(present, axis=1))
-            ambiguous = False
+            count = np.where(both, hit.sum(axis=1), count)
+            ambiguous = bool((both & saturated & (count < k)).any())
         cap = k + 1 if self.settings["count_cap"] is None else max(self.settings["count_cap"], k)
         width_codes = dist[1] if dist is not None else time[1]
         nearest = width_codes[:, :k]

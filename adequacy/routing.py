@@ -725,7 +725,7 @@ def merge_source(
     groups = label_group.copy()
     n = graph.n_nodes
     weights = graph.rev_meters if labels.metric == "distance" else graph.rev_seconds
-    dist = _scratch(n)
+    dist = np.full(n, np.inf)  # own array: calls may run on several threads
     touched = np.empty(n, dtype=np.int64)
     changed = np.empty(n, dtype=np.int64)
     heap_cost = np.empty(graph.n_edges + 1)
@@ -753,19 +753,6 @@ def merge_source(
         n_changed = 0
     new = NodeLabels(cost=cost, source=source, metric=labels.metric, cutoff=labels.cutoff)
     return new, groups, np.unique(changed[:n_changed])
-
-
-_scratch_arrays: dict[int, np.ndarray] = {}
-
-
-def _scratch(n: int) -> np.ndarray:
-    """A reusable all-infinity array of ``n`` floats (the kernels restore it)."""
-    arr = _scratch_arrays.get(n)
-    if arr is None:
-        arr = np.full(n, np.inf)
-        _scratch_arrays.clear()
-        _scratch_arrays[n] = arr
-    return arr
 
 
 @njit(cache=True, nogil=True)
@@ -799,7 +786,7 @@ def reach_within(
     """
     n = graph.n_nodes
     weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
-    dist = _scratch(n)
+    dist = np.full(n, np.inf)  # own array: calls may run on several threads
     touched = np.empty(n, dtype=np.int64)
     heap_cost = np.empty(graph.n_edges + 1)
     heap_node = np.empty(graph.n_edges + 1, dtype=np.int32)
@@ -905,11 +892,20 @@ def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndar
 
         differ = (a.cost != b.cost).any(axis=1)
         differ |= (ids_of(a, old_ids) != ids_of(b, new_ids)).any(axis=1)
-        # sources that came or went: (node, provider) pairs in one search only
-        span = int(max(np.max(old_ids, initial=0), np.max(new_ids, initial=0))) + 2
-        pa = a.source_nodes.astype(np.int64) * span + np.asarray(old_ids, dtype=np.int64)
-        pb = b.source_nodes.astype(np.int64) * span + np.asarray(new_ids, dtype=np.int64)
-        sources = np.setxor1d(pa, pb) // span
+
+        # sources that came or went: (node, provider, leg) in one search only
+        def sites(core, ids):
+            return set(
+                zip(
+                    core.source_nodes.tolist(),
+                    np.asarray(ids).tolist(),
+                    core.source_cost.tolist(),
+                    strict=True,
+                )
+            )
+
+        moved = sites(a, old_ids) ^ sites(b, new_ids)
+        sources = np.array(sorted({node for node, _, _ in moved}), dtype=np.int64)
         return affected_nodes(a.chains, np.flatnonzero(differ), sources)
     differ = (old.cost != new.cost).any(axis=1)
     differ |= (

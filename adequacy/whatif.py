@@ -300,6 +300,35 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
     return providers, provider_snap, n_base, pending_frame
 
 
+def _check_rule_set(base: Evaluation, providers: pd.DataFrame, scenario: Scenario) -> None:
+    """Refuse a scenario that changes the rule set itself (``specialty: each`` rules).
+
+    Rules written once per specialty in the network get a rule more or less
+    when a scenario brings the first provider of a specialty or takes the last
+    one away; that is a new evaluation, not an update.
+    """
+    source = base.standards_source
+    if source is None or not any(r.specialty == "each" for r in source.rules):
+        return
+    in_net = providers[providers["in_network"]]
+    specs = in_net.loc[in_net["provider_type"] == "specialist", "specialty"]
+    hv = base.high_volume_specialists
+    chosen = hv.loc[hv["selected"], "specialty"].tolist() if len(hv) else []
+    new = source.expand(chosen, specs[specs != ""].unique()).for_period(
+        base.settings.get("quarter")
+    )
+    before = {r.id for r in base.standards.rules}
+    after = {r.id for r in new.rules}
+    if before != after:
+        gained = ", ".join(sorted(after - before)) or "none"
+        lost = ", ".join(sorted(before - after)) or "none"
+        raise InputError(
+            f"{scenario.path or scenario.name}: this scenario changes the rules themselves "
+            f"(new: {gained}; gone: {lost}) because it adds or removes a whole specialty; "
+            "evaluate the new roster with 'adequacy evaluate' instead"
+        )
+
+
 def _label_groups(search: Search, pid_codes: np.ndarray) -> np.ndarray:
     src = search.labels.source
     return np.where(src >= 0, pid_codes[search.rows[np.maximum(src, 0)]], -1).astype(np.int32)
@@ -429,6 +458,7 @@ def run_whatif(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     providers, provider_snap, n_base, pending = _scenario_providers(base, scenario)
+    _check_rule_set(base, providers, scenario)
     timings["roster"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -490,8 +520,12 @@ def run_whatif(
         )
         moved = (
             (frame["meets_before"] != frame["meets_after"])
-            | ~np.isclose(frame["miles_before"], frame["miles_after"], rtol=0, atol=0)
-            | ~np.isclose(frame["minutes_before"], frame["minutes_after"], rtol=0, atol=0)
+            | ~np.isclose(
+                frame["miles_before"], frame["miles_after"], rtol=0, atol=0, equal_nan=True
+            )
+            | ~np.isclose(
+                frame["minutes_before"], frame["minutes_after"], rtol=0, atol=0, equal_nan=True
+            )
             | (frame["n_qualifying_before"] != frame["n_qualifying_after"])
         )
         frames.append(frame[moved.to_numpy()])
@@ -1030,6 +1064,7 @@ def recruit(
     classes = base.members["region_class"].to_numpy()[f_rows]
     lim_m = np.array([_or_nan(rule.limits_for(c).miles) for c in classes]) * METERS_PER_MILE
     lim_s = np.array([_or_nan(rule.limits_for(c).minutes) for c in classes]) * SECONDS_PER_MINUTE
+    both = np.array([rule.limits_for(c).combine == "and" for c in classes], dtype=bool)
     member_node = base.member_snap.node[f_rows]
     leg_m = base.member_snap.meters[f_rows]
     leg_s = leg_m / (speed * 0.44704)
@@ -1056,10 +1091,9 @@ def recruit(
                 ok.append(scratch[member_node] + leg <= lim * (1 + 1e-9))
             scratch[nodes] = np.inf
         present = [o for o in ok if o is not None]
-        if rule.limits.combine == "and" and len(present) == 2:
-            hit = present[0] & present[1]
-        else:
-            hit = np.logical_or.reduce(present)
+        hit = np.logical_or.reduce(present)
+        if len(present) == 2:  # members whose region class says 'and' need both limits
+            hit = np.where(both, present[0] & present[1], hit)
         cover.append(np.flatnonzero(hit))
     remaining = need.copy()
     taken = np.zeros(len(cand), dtype=bool)

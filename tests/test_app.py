@@ -77,13 +77,17 @@ def test_whatif_panel_updates_counties(app):
     assert "scenario_json" in at.session_state
 
 
-def test_bad_run_folder_shows_one_line(app, tmp_path):
+def test_bad_run_folder_shows_one_line(app, tmp_path, monkeypatch):
     # the sidebar's run-folder mode, given a folder that is not a run
+    monkeypatch.setenv("ADEQUACY_RUNS_ROOT", str(tmp_path))
     at = app.run()
     at.radio(key="source").set_value("Previous output folder").run()
     at.text_input[0].set_value(str(tmp_path)).run()
     assert not at.exception
     assert any("manifest.json" in e.value and "missing" in e.value for e in at.error)
+    # folders outside the allowed root are not opened at all
+    at.text_input[0].set_value("/etc").run()
+    assert any("only run folders under" in e.value for e in at.error)
 
 
 # ---------------------------------------------------------------------------

@@ -368,3 +368,28 @@ def test_plan_summary_splits_members_by_plan(toy):
     assert plans.loc["Medicaid", "share_meeting"] == pytest.approx(0.5)
     assert bool(plans.loc["Medicaid", "passes"])  # threshold 0.5
     assert plans.loc["Commercial", "meeting"] == 1 and bool(plans.loc["Commercial", "passes"])
+
+
+def test_region_class_combine_is_its_own(toy):
+    """A rural variant that says 'and' is judged with 'and' even where the rule says 'or'."""
+    m = members([0, 4])  # n0 in urban A, n4 in rural B
+    p = providers([("P6", "pcp", 6, {})])  # n0: 6 mi / 6 min; n4: 2 mi / 4 min
+    std = {
+        "name": "toy",
+        "version": "1",
+        "threshold": 0.5,
+        "urban_density_per_sq_mi": 250,
+        "rules": [
+            {
+                "id": "r",
+                "provider_type": "pcp",
+                "miles": 5,
+                "minutes": 7,
+                "combine": "or",
+                "by_region_class": {"rural": {"miles": 1, "minutes": 10, "combine": "and"}},
+            }
+        ],
+    }
+    r = result_of(run(toy, m, p, std))
+    assert bool(r.loc["m0", "meets"])  # urban, 'or': 6 minutes are within 7
+    assert not bool(r.loc["m1", "meets"])  # rural, 'and': 4 minutes yes, but 2 miles > 1

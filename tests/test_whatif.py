@@ -420,3 +420,30 @@ def test_whatif_and_recruit_commands(tmp_path, graph_cache):
     )
     assert done.returncode == 2 and "primary_care" in done.stderr
     assert not out3.exists()
+
+
+def test_a_scenario_that_changes_the_rule_set_is_refused(idaho_base):
+    """nc-medicaid has a rule per specialty in the network: a new specialty is a new rule."""
+    from adequacy.errors import InputError
+
+    demo, _ = idaho_base
+    base = evaluate(demo.members, demo.providers, demo.graph, "nc-medicaid", regions=demo.regions)
+    m = demo.members
+    new = {
+        "provider_id": "NEW-ALLERGY",
+        "provider_type": "specialist",
+        "specialty": "allergy",
+        "lat": float(m["lat"].iat[3]),
+        "lon": float(m["lon"].iat[3]),
+    }
+    with pytest.raises(InputError, match="allergy"):
+        run_whatif(base, {"add": [new]})
+    # a specialty already in the network is an ordinary update
+    existing = {
+        **new,
+        "provider_id": "NEW-CARD",
+        "specialty": demo.providers.loc[
+            demo.providers["provider_type"] == "specialist", "specialty"
+        ].iloc[0],
+    }
+    assert len(run_whatif(base, {"add": [existing]}).delta)
