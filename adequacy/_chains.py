@@ -405,20 +405,14 @@ def _expand_kernel(
         b = core_of[chain_nodes[e]]
         walk_a = to_a[i]  # x -> A along the chain (inf when one-way the other way)
         walk_b = to_b[i]
-        if walk_a < np.inf:
+        for end, walk in ((a, walk_a), (b, walk_b)):
+            if walk == np.inf:
+                continue  # one-way: this end cannot be reached from x
             for j in range(k):
-                src = core_source[a, j]
+                src = core_source[end, j]
                 if src < 0:
                     break
-                c = walk_a + core_cost[a, j]
-                if c <= cutoff:
-                    _offer_label(best_cost, best_src, best_grp, k, c, src, group_index[src])
-        if walk_b < np.inf:
-            for j in range(k):
-                src = core_source[b, j]
-                if src < 0:
-                    break
-                c = walk_b + core_cost[b, j]
+                c = walk + core_cost[end, j]
                 if c <= cutoff:
                     _offer_label(best_cost, best_src, best_grp, k, c, src, group_index[src])
         for t in range(by_chain_ptr[ch], by_chain_ptr[ch + 1]):

@@ -118,24 +118,6 @@ class Evaluation:
         """Whether any input row is synthetic (marked on every output)."""
         return bool(self.members["synthetic"].any() or self.providers["synthetic"].any())
 
-    def rule_table(self) -> pd.DataFrame:
-        """One row per evaluated rule: id, label, type, standard, cadence, threshold."""
-        return pd.DataFrame(
-            [
-                {
-                    "rule": r.id,
-                    "label": r.label,
-                    "provider_type": r.provider_type,
-                    "specialty": r.specialty or "",
-                    "standard": r.describe(),
-                    "cadence": r.cadence,
-                    "threshold": r.threshold,
-                    "languages": r.languages,
-                }
-                for r in self.standards.rules
-            ]
-        )
-
 
 # ---------------------------------------------------------------------------
 # the entry point
@@ -541,15 +523,15 @@ class _Engine:
         self._job_rules.update(jobs)  # a wider search later keeps every rule's cutoff
         return jobs
 
-    def width(self, rules: list[Rule], n_groups: int) -> int:
-        """Labels kept per node: the count plus one spare (or the cap), at most the providers."""
+    def counted(self, count: int) -> int:
+        """Providers counted for a rule needing ``count``: one spare, or the count cap."""
         cap = self.settings["count_cap"]
-        need = max(r.count for r in rules)
-        counted = need + 1 if cap is None else max(need, cap)
-        return max(min(counted, max(n_groups, 1)), need)
+        return count + 1 if cap is None else max(count, cap)
 
-    def run_searches(self, variants) -> None:
-        self._run(self.jobs(variants))
+    def width(self, rules: list[Rule], n_groups: int) -> int:
+        """Labels kept per node: the providers counted, at most the providers there are."""
+        need = max(r.count for r in rules)
+        return max(min(self.counted(need), max(n_groups, 1)), need)
 
     def evaluate_variants(self, variants) -> list[_Block]:
         """Search and judge every variant: one task per provider key, on the worker threads.
@@ -725,7 +707,7 @@ class _Engine:
             hit = (qd[:, :, None] == qt[:, None, :]).any(axis=2) & (qd >= 0)
             count = np.where(both, hit.sum(axis=1), count)
             ambiguous = bool((both & saturated & (count < k)).any())
-        cap = k + 1 if self.settings["count_cap"] is None else max(self.settings["count_cap"], k)
+        cap = self.counted(k)
         width_codes = dist[1] if dist is not None else time[1]
         nearest = width_codes[:, :k]
         miles = (dist[0][:, k - 1] / METERS_PER_MILE) if dist is not None else np.full(m, np.nan)

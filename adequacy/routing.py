@@ -386,8 +386,7 @@ class _CoreLabels:
 
     def label_groups(self) -> np.ndarray:
         if self.groups is None:
-            src = self.source
-            self.groups = np.where(src >= 0, self.group_index[np.maximum(src, 0)], -1)
+            self.groups = label_ids(self.source, self.group_index)
         return self.groups
 
     @property
@@ -678,8 +677,6 @@ def _merge_kernel(
             offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost,
             heap_node, size,
         )  # fmt: skip
-    for i in range(n_touched):  # leave the scratch array as it was found
-        dist[touched[i]] = np.inf
     return n_changed
 
 
@@ -805,9 +802,7 @@ def reach_within(
         heap_node,
     )
     nodes = touched[:m].copy()
-    costs = dist[nodes].copy()
-    dist[nodes] = np.inf
-    return nodes, costs
+    return nodes, dist[nodes]
 
 
 def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_source: int):
@@ -874,6 +869,14 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
     return new, None, affected_nodes(chains, changed_core, np.array([node]))
 
 
+def label_ids(source: np.ndarray, ids) -> np.ndarray:
+    """Map labels' source indices to ids (a provider id or group per source); -1 stays -1."""
+    ids = np.asarray(ids)
+    if not len(ids):
+        return np.full(source.shape, -1, dtype=np.int64)
+    return np.where(source >= 0, ids[np.maximum(source, 0)], -1)
+
+
 def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndarray:
     """Nodes whose labels may differ between two searches of one graph (terminations).
 
@@ -887,11 +890,8 @@ def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndar
     if old._lazy is not None and new._lazy is not None:
         a, b = old._lazy, new._lazy
 
-        def ids_of(core, ids):
-            return np.where(core.source >= 0, ids[np.maximum(core.source, 0)], -1)
-
         differ = (a.cost != b.cost).any(axis=1)
-        differ |= (ids_of(a, old_ids) != ids_of(b, new_ids)).any(axis=1)
+        differ |= (label_ids(a.source, old_ids) != label_ids(b.source, new_ids)).any(axis=1)
 
         # sources that came or went: (node, provider, leg) in one search only
         def sites(core, ids):
@@ -908,8 +908,5 @@ def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndar
         sources = np.array(sorted({node for node, _, _ in moved}), dtype=np.int64)
         return affected_nodes(a.chains, np.flatnonzero(differ), sources)
     differ = (old.cost != new.cost).any(axis=1)
-    differ |= (
-        np.where(old.source >= 0, old_ids[np.maximum(old.source, 0)], -1)
-        != np.where(new.source >= 0, new_ids[np.maximum(new.source, 0)], -1)
-    ).any(axis=1)
+    differ |= (label_ids(old.source, old_ids) != label_ids(new.source, new_ids)).any(axis=1)
     return np.flatnonzero(differ)

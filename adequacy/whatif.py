@@ -63,6 +63,7 @@ from .routing import (
     Snap,
     changed_nodes,
     k_nearest_labels,
+    label_ids,
     merge_source,
     reach_within,
     snap_points,
@@ -266,7 +267,6 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
         providers.loc[providers.index[rows], "in_network"] = False
         providers.loc[providers.index[rows], "status"] = "terminated"
     # added rows
-    n_base = len(providers)
     if len(scenario.add):
         added = read_providers(scenario.add, extra_types=base.standards.provider_types)
         added["in_network"] = True
@@ -297,7 +297,7 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
         provider_snap = base.provider_snap
     providers = providers.infer_objects()
     pending_frame = pd.DataFrame(pending, columns=["provider_id", "effective", "reason"])
-    return providers, provider_snap, n_base, pending_frame
+    return providers, provider_snap, pending_frame
 
 
 def _check_rule_set(base: Evaluation, providers: pd.DataFrame, scenario: Scenario) -> None:
@@ -327,11 +327,6 @@ def _check_rule_set(base: Evaluation, providers: pd.DataFrame, scenario: Scenari
             f"(new: {gained}; gone: {lost}) because it adds or removes a whole specialty; "
             "evaluate the new roster with 'adequacy evaluate' instead"
         )
-
-
-def _label_groups(search: Search, pid_codes: np.ndarray) -> np.ndarray:
-    src = search.labels.source
-    return np.where(src >= 0, pid_codes[search.rows[np.maximum(src, 0)]], -1).astype(np.int32)
 
 
 def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
@@ -381,7 +376,11 @@ def _update_searches(base: Evaluation, engine: _Engine, variants) -> dict:
                 )
             continue
         labels = old.labels
-        groups = None if labels._lazy is not None else _label_groups(old, engine.pid_codes)
+        groups = (
+            None
+            if labels._lazy is not None
+            else label_ids(old.labels.source, engine.pid_codes[old.rows]).astype(np.int32)
+        )
         rows = old.rows
         n_groups = len(np.unique(engine.pid_codes[new_rows]))
         width = engine.width(rules, n_groups)
@@ -457,7 +456,7 @@ def run_whatif(
         raise InputError("the base evaluation holds no search labels; evaluate it again")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    providers, provider_snap, n_base, pending = _scenario_providers(base, scenario)
+    providers, provider_snap, pending = _scenario_providers(base, scenario)
     _check_rule_set(base, providers, scenario)
     timings["roster"] = time.perf_counter() - t0
 
