@@ -363,10 +363,32 @@ def test_recruitment_without_candidates_samples_road_nodes(idaho_base):
     assert len(r.picks) == 3
     assert r.picks["newly_meeting"].is_monotonic_decreasing
     assert r.picks["total_newly_meeting"].iloc[-1] == r.picks["newly_meeting"].sum()
-    # each pick's newly-meeting members really are within 30 miles or 60 minutes of it
+    # the first pick, checked with networkx: the failing members within 30 road miles or
+    # 60 minutes of its site (member's leg included) are exactly the ones it brings in
+    import networkx as nx
+
+    from adequacy.network import METERS_PER_MILE
+    from adequacy.speeds import MPH_TO_METERS_PER_SECOND
+
     site = r.picks.iloc[0]
-    node = snap_points(base.graph, [[site["lon"], site["lat"]]]).node[0]
-    assert node in set(base.member_snap.node)
+    node = int(snap_points(base.graph, [[site["lon"], site["lat"]]]).node[0])
+    assert node in set(base.member_snap.node)  # a road node where failing members live
+    reach = {}
+    for weight in ("meters", "seconds"):
+        g = base.graph.to_networkx(weight).reverse(copy=False)
+        reach[weight] = nx.single_source_dijkstra_path_length(g, node, weight=weight)
+    res = base.member_results
+    part = res[(res["rule"] == "rehabilitation") & (res["language"] == "")]
+    failing = part[~part["meets"] & part["in_service_area"]]
+    rows = failing["member_id"].cat.codes.to_numpy()  # member rows
+    legs = base.member_snap.meters[rows]
+    nodes = base.member_snap.node[rows]
+    meters = np.array([reach["meters"].get(int(n), np.inf) for n in nodes]) + legs
+    seconds = np.array([reach["seconds"].get(int(n), np.inf) for n in nodes]) + legs / (
+        15 * MPH_TO_METERS_PER_SECOND
+    )
+    within = (meters <= 30 * METERS_PER_MILE * (1 + 1e-9)) | (seconds <= 60 * 60 * (1 + 1e-9))
+    assert site["newly_meeting"] == int(within.sum()) > 0
 
 
 # ---------------------------------------------------------------------------
