@@ -7,8 +7,6 @@ them is written to disk, logged or sent anywhere.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
 import tempfile
@@ -22,14 +20,16 @@ from adequacy.errors import InputError
 
 st.set_page_config(page_title="adequacy: network adequacy", layout="wide")
 
-BUILTIN_STANDARDS = {
-    "Seed provider manual": "seed-manual",
-    "NC Medicaid (urban/rural)": "nc-medicaid",
-}
-ROADS = {
-    "Boston, MA (OpenStreetMap)": ("data/osm/boston_ma.osm.pbf", None),
-    "Eastern Idaho (TIGER/Line)": ("data/roads/eastern_idaho_tiger2023.parquet", "prisec_fl"),
-}
+from adequacy.frontend.sources import (  # noqa: E402 - after set_page_config
+    BUNDLED_COUNTIES,
+    builtin_standards_titles,
+    bundled_roads,
+    demo_regions,
+)
+from adequacy.frontend.uploads import digest, read_upload  # noqa: E402
+
+BUILTIN_STANDARDS = builtin_standards_titles()
+ROADS = bundled_roads()
 OTHER_ROADS = "Another file on this server…"
 HERE = Path(__file__).resolve().parent
 
@@ -62,49 +62,19 @@ def demo_evaluation(region: str, standards: str):
     )
 
 
-def _digest(*parts: bytes | str | None) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else str(part).encode())
-    return h.hexdigest()
-
-
 def _upload_table(upload, what: str) -> pd.DataFrame | None:
-    """An uploaded CSV/Parquet/GeoPackage as a DataFrame, read in memory."""
-    if upload is None:
-        return None
-    data = upload.getvalue()
-    name = upload.name.lower()
-    if not data:
-        raise InputError(f"{upload.name}: the file is empty; upload the {what} table")
-    try:
-        if name.endswith(".parquet"):
-            return pd.read_parquet(io.BytesIO(data))
-        if name.endswith((".gpkg", ".geojson")):
-            import geopandas as gpd
-
-            return gpd.read_file(io.BytesIO(data))
-        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False).replace("", None)
-    except Exception as exc:  # noqa: BLE001 - any reader error becomes one line
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{upload.name}: cannot be read as a {what} table ({first})") from None
-
-
-def _as_named(frame: pd.DataFrame | None, upload):
-    """Tag a frame with the uploaded file's name so validation messages name the file."""
-    if frame is not None:
-        frame.attrs["source_name"] = upload.name
-    return frame
+    """An uploaded file as a table, read in memory (None when nothing was uploaded)."""
+    return None if upload is None else read_upload(upload.name, upload.getvalue(), what)
 
 
 def uploaded_evaluation(files: dict, road: str, standards):
     """Evaluate uploaded tables; kept in this session's state only."""
     from adequacy import evaluate
 
-    key = _digest(*(f.getvalue() if f is not None else b"-" for f in files.values()), str(road))
+    key = digest(*(f.getvalue() if f is not None else b"-" for f in files.values()), str(road))
     cache = st.session_state.setdefault("_uploaded", {})
     if key not in cache:
-        tables = {name: _as_named(_upload_table(f, name), f) for name, f in files.items()}
+        tables = {name: _upload_table(f, name) for name, f in files.items()}
         if tables["members"] is None or tables["providers"] is None:
             raise InputError("upload at least a members file and a providers file")
         path, class_column = ROADS[road] if isinstance(road, str) else road
@@ -115,9 +85,7 @@ def uploaded_evaluation(files: dict, road: str, standards):
             road_graph(path, class_column),
             standards,
             claims=tables["claims"],
-            regions=tables["regions"]
-            if tables["regions"] is not None
-            else str(HERE / "data/regions/us_counties_2018_population.geojson"),
+            regions=tables["regions"] if tables["regions"] is not None else str(BUNDLED_COUNTIES),
         )
     return cache[key]
 
@@ -126,7 +94,7 @@ def run_folder_evaluation(folder: str):
     """Evaluate a run folder's inputs again; kept in this session's state only (members
     are personal data), and only for folders under ``ADEQUACY_RUNS_ROOT`` (default:
     the folder the app was started in)."""
-    from adequacy.outputs import evaluate_run
+    from adequacy.runs import evaluate_run
 
     root = Path(os.environ.get("ADEQUACY_RUNS_ROOT", os.getcwd())).resolve()
     path = Path(folder).expanduser().resolve()
@@ -137,7 +105,7 @@ def run_folder_evaluation(folder: str):
         )
     manifest = path / "manifest.json"
     stamp = manifest.stat().st_mtime if manifest.exists() else 0.0
-    key = _digest(str(path), str(stamp))
+    key = digest(str(path), str(stamp))
     cache = st.session_state.setdefault("_run_folder", {})
     if key not in cache:
         cache.clear()
@@ -161,7 +129,7 @@ def sidebar():
     if std_upload is not None:
         import yaml
 
-        from adequacy.standards import load_standards
+        from adequacy.engine import load_standards
 
         try:
             data = yaml.safe_load(std_upload.getvalue())
@@ -169,11 +137,9 @@ def sidebar():
             raise InputError(f"{std_upload.name}: not valid YAML ({exc.problem})") from None
         standards = load_standards(data)
     if source == "Demo region":
-        region = st.sidebar.selectbox(
-            "Region", ["boston", "eastern-idaho"], key="region",
-            format_func=lambda r: {"boston": "Boston, MA (urban)",
-                                   "eastern-idaho": "Eastern Idaho (rural)"}[r],
-        )  # fmt: skip
+        regions = demo_regions()
+        region = st.sidebar.selectbox("Region", list(regions), key="region",
+                                      format_func=regions.get)  # fmt: skip
         if not isinstance(standards, str):
             from adequacy import evaluate
             from adequacy.demo import build_demo
@@ -240,7 +206,7 @@ def rule_choice(evaluation):
 
 
 def headline(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.maps import rule_rows
+    from adequacy.frontend.maps import rule_rows
 
     area = evaluation.service_area_summary
     row = area[(area["rule"] == rule_id) & (area["language"] == language)]
@@ -272,7 +238,7 @@ def headline(evaluation, rule_id: str, language: str) -> None:
 
 
 def map_page(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.maps import county_map, rule_rows
+    from adequacy.frontend.maps import county_map, rule_rows
 
     if evaluation.regions is None:
         st.info("No county polygons: the map needs regions.")
@@ -308,7 +274,7 @@ def _new_clicks(key: str, event) -> list[dict]:
 
 
 def drill_page(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.maps import points_map
+    from adequacy.frontend.maps import points_map
 
     regions = evaluation.regions
     names = dict(zip(regions["fips"], regions["name"], strict=True))
@@ -448,7 +414,7 @@ def whatif_page(evaluation, rule_id: str, language: str) -> None:
 
 
 def downloads_page(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.outputs import county_wide
+    from adequacy.runs.write import county_wide
 
     flag = evaluation.synthetic
     county = evaluation.county_summary.assign(synthetic=flag)

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import InputError
+from adequacy.errors import InputError
 
 app = typer.Typer(
     add_completion=False,
@@ -67,7 +67,7 @@ def graph(
     profile: Annotated[str | None, typer.Option(help="Speed profile name")] = None,
 ) -> None:
     """Build (or load from cache) a road graph and print its summary."""
-    from .network import load_road_graph
+    from adequacy.network import load_road_graph
 
     _print_graph_summary(load_road_graph(source, class_column=class_column, profile=profile))
 
@@ -92,14 +92,9 @@ def _progress_bar():
 
 
 def _period_quarter(period: str | None) -> int | None:
-    if period is None:
-        return None
-    import re
+    from adequacy.engine import parse_period
 
-    m = re.fullmatch(r"(\d{4})[-\s]?Q([1-4])", period.strip(), re.I)
-    if not m:
-        raise InputError(f"--period {period!r}: give a quarter such as 2026Q3")
-    return int(m.group(2))
+    return None if period is None else parse_period(period)[1]
 
 
 def _run(
@@ -117,9 +112,9 @@ def _run(
     command: str,
     extra=None,
 ) -> None:
-    from .evaluate import evaluate
-    from .network import load_road_graph
-    from .outputs import write_run
+    from adequacy.engine import evaluate
+    from adequacy.network import load_road_graph
+    from adequacy.runs import write_run
 
     bar, update = _progress_bar()
     with bar:
@@ -271,7 +266,7 @@ def demo(
     period: Annotated[str | None, typer.Option(help="Report quarter, e.g. 2026Q4")] = None,
 ) -> None:
     """Build the demo scenario (real roads and hospitals, synthetic members) and evaluate it."""
-    from .demo import REGIONS, build_demo
+    from adequacy.demo import REGIONS, build_demo
 
     if region not in REGIONS:
         raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
@@ -296,16 +291,19 @@ def demo(
 
 
 def _base(run_dir: Path):
-    from .outputs import evaluate_run
+    from adequacy.runs import evaluate_run
 
     bar, update = _progress_bar()
     with bar:
         return evaluate_run(run_dir, progress=update)
 
 
-def _write_base_tables(out, tables, evaluation, base, manifest, extra, *, parquet) -> None:
-    """Write tables made from a base run, each marked synthetic or not, with a manifest."""
-    from .outputs import write_tables
+def _write_base_tables(out, tables, evaluation, base, manifest, extra, *, parquet):
+    """Write tables made from a base run, each marked synthetic or not, with a manifest;
+    returns the console to print the result on (the synthetic banner already printed)."""
+    from rich.console import Console
+
+    from adequacy.runs import write_tables
 
     flag = evaluation.synthetic
     for table in tables.values():
@@ -318,6 +316,10 @@ def _write_base_tables(out, tables, evaluation, base, manifest, extra, *, parque
         "synthetic": flag,
     }
     write_tables(out, tables, header, parquet=parquet)
+    console = Console()
+    if flag:
+        console.print("[bold red]SYNTHETIC DEMO DATA[/]")
+    return console
 
 
 @app.command()
@@ -328,15 +330,13 @@ def whatif(
     out: Annotated[Path, typer.Option(help="Output folder")],
 ) -> None:
     """Apply a scenario (providers added, joining, terminated) to a base run."""
-    from rich.console import Console
 
-    from .whatif import continuity_of_care, read_scenario, run_whatif
+    from adequacy.whatif import continuity_of_care, read_scenario, run_whatif
 
     plan = read_scenario(scenario)
     evaluation, manifest = _base(base)
     result = run_whatif(evaluation, plan)
     members, panels = continuity_of_care(result)
-    flag = evaluation.synthetic
     tables = {
         "delta": result.delta,
         "member_changes": result.changes,
@@ -344,7 +344,7 @@ def whatif(
         "continuity_summary": panels,
         "pending_terminations": result.pending,
     }
-    _write_base_tables(
+    console = _write_base_tables(
         out,
         tables,
         evaluation,
@@ -353,9 +353,6 @@ def whatif(
         {"scenario": plan.to_dict(), "timings_seconds": result.timings},
         parquet=("delta", "member_changes", "continuity_members"),
     )
-    console = Console()
-    if flag:
-        console.print("[bold red]SYNTHETIC DEMO DATA[/]")
     p = result.providers
     console.print(
         f"scenario [bold]{plan.name}[/]: {int((p['status'] == 'added').sum())} site(s) added, "
@@ -400,15 +397,13 @@ def recruit(
     top: Annotated[int, typer.Option(help="Number of picks")] = 10,
 ) -> None:
     """Rank candidate sites by the failing members each would bring within a rule."""
-    from rich.console import Console
 
-    from .whatif import recruit as rank_candidates
+    from adequacy.whatif import recruit as rank_candidates
 
     evaluation, manifest = _base(base)
     result = rank_candidates(evaluation, rule, language=language, candidates=candidates, top=top)
-    flag = evaluation.synthetic
     tables = {"picks": result.picks, "county_targets": result.counties}
-    _write_base_tables(
+    console = _write_base_tables(
         out,
         tables,
         evaluation,
@@ -421,9 +416,6 @@ def recruit(
         },
         parquet=("picks",),
     )
-    console = Console()
-    if flag:
-        console.print("[bold red]SYNTHETIC DEMO DATA[/]")
     console.print(
         f"rule {result.rule}{' [' + result.language + ']' if result.language else ''}: "
         f"{result.failing_members:,} members fail; {result.candidates_considered:,} candidates "
@@ -460,7 +452,7 @@ def report(
     """Write the quarterly report (HTML, workbook, GeoPackage) of a run folder."""
     import json
 
-    from .report import build_report
+    from adequacy.report import build_report
 
     paths = build_report(
         run,

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .network import RoadGraph, load_road_graph
-from .regions import BUNDLED_COUNTIES, locate, read_regions
+from adequacy.engine.judge import county_of
+from adequacy.errors import InputError
+from adequacy.inputs.regions import BUNDLED_COUNTIES, read_regions
+from adequacy.network import RoadGraph, load_road_graph
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 HOSPITALS = DATA_DIR / "facilities" / "hifld_hospitals_2020.csv"
@@ -204,7 +205,9 @@ def _members(graph, spec: DemoRegion, counties, hull, rng, n: int) -> pd.DataFra
     import geopandas as gpd
 
     pool = _points_on_roads(graph, spec.residential_classes, n * 4, rng)
-    where = locate(pool[:, 0], pool[:, 1], counties)
+    found = county_of(pool[:, 0], pool[:, 1], counties)
+    index_of = {f: i for i, f in enumerate(counties["fips"])}
+    where = np.array([index_of.get(f, -1) for f in found], dtype=np.int64)
     # members per county in proportion to the population of the part of the county covered
     area = counties.geometry.to_crs(6933)
     covered = area.intersection(gpd.GeoSeries([hull], crs=4326).to_crs(6933).iloc[0]).area
@@ -294,7 +297,7 @@ def _sites_near_members(
     graph: RoadGraph, members: pd.DataFrame, n: int, rng, spread_m: float
 ) -> np.ndarray:
     """Sites on a street near randomly chosen members (never in the water)."""
-    from .routing import snap_points
+    from adequacy.routing import snap_points
 
     pick = rng.choice(len(members) - 5, n)  # never at the far-away members
     lon = members["lon"].to_numpy()[pick]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from adequacy import RoadGraph
-from adequacy._osm import haversine_meters
+from adequacy.network.osm import haversine_meters
 
 LINK_MPH = 35.0
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real road graphs of data/, built once per test session.
+"""Shared fixtures: the real road graphs of data/ and the toy road, built once per session.
 
 Graphs are cached in a per-session temporary folder, never in the user's cache.
 """
@@ -8,13 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import BOSTON_PBF, IDAHO_ROADS, REISTERSTOWN_PBF, toy_road
 
 from adequacy import load_road_graph
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-BOSTON_PBF = DATA / "osm" / "boston_ma.osm.pbf"
-REISTERSTOWN_PBF = DATA / "osm" / "reisterstown_md.osm.pbf"
-IDAHO_ROADS = DATA / "roads" / "eastern_idaho_tiger2023.parquet"
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +37,12 @@ def reisterstown(graph_cache):
 @pytest.fixture(scope="session")
 def idaho(graph_cache):
     return load_road_graph(IDAHO_ROADS, class_column="prisec_fl", cache_dir=graph_cache)
+
+
+@pytest.fixture(scope="session")
+def toy():
+    """The toy road of ``support`` (hand-worked distances and times)."""
+    return toy_road()
 
 
 @pytest.fixture(scope="session")

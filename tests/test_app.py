@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 CHROMIUM = "/usr/bin/chromium"

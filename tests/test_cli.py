@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
+from support import run_cli
 
 from adequacy.demo import build_demo
-from adequacy.outputs import file_sha256
+from adequacy.hashing import file_sha256
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def adequacy(*args, env_cache: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ADEQUACY_CACHE_DIR=str(env_cache), COLUMNS="120")
-    return subprocess.run(
-        [sys.executable, "-m", "adequacy.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +24,7 @@ def demo_inputs(tmp_path_factory, graph_cache):
 
 def test_demo_command_writes_the_run_folder(tmp_path, graph_cache):
     out = tmp_path / "run"
-    proc = adequacy("demo", "--region", "eastern-idaho", "--out", out, env_cache=graph_cache)
+    proc = run_cli("demo", "--region", "eastern-idaho", "--out", out, env_cache=graph_cache)
     assert proc.returncode == 0, proc.stderr
     assert "SYNTHETIC DEMO DATA" in proc.stdout and "Primary care" in proc.stdout
     for name in (
@@ -75,7 +60,7 @@ def test_evaluate_reproduces_the_same_tables(tmp_path, demo_inputs, graph_cache)
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        proc = adequacy(
+        proc = run_cli(
             "evaluate",
             "--members",
             paths["members"],
@@ -107,7 +92,7 @@ def test_evaluate_reproduces_the_same_tables(tmp_path, demo_inputs, graph_cache)
 def test_evaluate_with_another_standards_set(tmp_path, demo_inputs, graph_cache):
     scenario, paths = demo_inputs
     out = tmp_path / "nc"
-    proc = adequacy(
+    proc = run_cli(
         "evaluate",
         "--members",
         paths["members"],
@@ -158,7 +143,7 @@ def test_bad_input_one_message_and_no_output(tmp_path, demo_inputs, graph_cache,
         network = tmp_path / "nowhere.osm.pbf"
         expected = "not found"
     out = tmp_path / "out"
-    proc = adequacy(
+    proc = run_cli(
         "evaluate",
         "--members",
         members,

@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adequacy._osm import haversine_meters
 from adequacy.demo import build_demo
-from adequacy.evaluate import evaluate
-from adequacy.languages import speaks
-from adequacy.speeds import MPH_TO_METERS_PER_SECOND
+from adequacy.engine.evaluate import evaluate
+from adequacy.inputs.languages import speaks
+from adequacy.network.osm import haversine_meters
+from adequacy.units import MPH_TO_METERS_PER_SECOND
+
+pytestmark = pytest.mark.slow
 
 MILE = 1609.344
 
@@ -39,7 +41,7 @@ def test_member_results_equal_networkx(demo_run):
     scenario, ev = demo_run
     graph = ev.graph
     G = {w: graph.to_networkx(w) for w in ("meters", "seconds")}
-    snap_speed = ev.settings["snap_speed_mph"] * MPH_TO_METERS_PER_SECOND
+    snap_speed = ev.settings.snap_speed_mph * MPH_TO_METERS_PER_SECOND
     providers = ev.providers[ev.providers["in_network"]].reset_index(drop=True)
     p_nodes = [
         nearest_node(graph, lo, la)
@@ -57,7 +59,7 @@ def test_member_results_equal_networkx(demo_run):
             np.flatnonzero(members["off_road"].to_numpy())[:2],
         ]
     )
-    cutoff_miles = ev.settings["max_report_miles"]
+    cutoff_miles = ev.settings.max_report_miles
     checked = 0
     for i in sample:
         member = members.iloc[i]
@@ -102,7 +104,7 @@ def test_member_results_equal_networkx(demo_run):
                 assert got["miles"] == pytest.approx(kth_miles, rel=1e-9)
                 kth_t = np.sort(best["seconds"].to_numpy())
                 kth_minutes = kth_t[k - 1] / 60 if len(kth_t) >= k else np.inf
-                if kth_minutes > ev.settings["max_report_minutes"]:
+                if kth_minutes > ev.settings.max_report_minutes:
                     kth_minutes = np.inf
                 assert got["minutes"] == pytest.approx(kth_minutes, rel=1e-9)
                 if np.isfinite(kth_miles):

@@ -14,59 +14,14 @@ providers stand exactly on nodes, so the snapping legs are zero.
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
+from support import LON, MILE, counties, lat_of
 
 from adequacy import RoadGraph
-from adequacy.evaluate import evaluate
-from adequacy.speeds import MPH_TO_METERS_PER_SECOND
-
-MILE = 1609.344
-LON = -100.0
-
-
-def lat_of(i: int) -> float:
-    return 40.0 + 0.01 * i
-
-
-@pytest.fixture(scope="module")
-def toy() -> RoadGraph:
-    u, v, miles, mph = [], [], [], []
-    for i in range(6):
-        u += [i, i + 1]
-        v += [i + 1, i]
-        miles += [1, 1]
-        mph += [30, 30]
-    u += [0, 6, 6, 7]
-    v += [6, 0, 7, 6]
-    miles += [8, 8, 1, 1]
-    mph += [80, 80, 30, 30]
-    meters = np.array(miles, float) * MILE
-    seconds = meters / (np.array(mph, float) * MPH_TO_METERS_PER_SECOND)
-    lat = [lat_of(i) for i in range(7)] + [lat_of(16)]
-    return RoadGraph.from_edges(
-        u, v, meters, seconds, [LON] * 8, lat, meta={"source": "toy", "profile": {"name": "toy"}}
-    )
-
-
-def counties():
-    # county A holds n0..n3, county B n4..n6; n7 is outside both
-    return gpd.GeoDataFrame(
-        {
-            "fips": ["00001", "00002"],
-            "name": ["A", "B"],
-            "population": [1000, 10],
-            "area_sq_mi": [1.0, 1.0],
-        },
-        geometry=[
-            box(LON - 0.01, lat_of(0) - 0.005, LON + 0.01, lat_of(3) + 0.005),
-            box(LON - 0.01, lat_of(4) - 0.005, LON + 0.01, lat_of(6) + 0.005),
-        ],
-        crs=4326,
-    )
+from adequacy.engine.evaluate import evaluate
+from adequacy.units import MPH_TO_METERS_PER_SECOND
 
 
 def members(nodes, languages=None):
@@ -337,7 +292,7 @@ def test_region_class_limits(toy):
 
 
 def test_panel_findings():
-    from adequacy.evaluate import panel_findings
+    from adequacy.engine.panels import panel_findings
 
     p = pd.DataFrame(
         {

@@ -8,12 +8,13 @@ import shutil
 import geopandas as gpd
 import numpy as np
 import pytest
-from conftest import BOSTON_PBF, IDAHO_ROADS
 from shapely.geometry import LineString
+from support import BOSTON_PBF, IDAHO_ROADS
 
 from adequacy import InputError, RoadGraph, load_road_graph
 from adequacy.network import graph_from_networkx
-from adequacy.speeds import MPH_TO_METERS_PER_SECOND, SpeedProfile
+from adequacy.network.speeds import SpeedProfile
+from adequacy.units import MPH_TO_METERS_PER_SECOND
 
 
 def _edge_table(graph: RoadGraph) -> dict[tuple[int, int], tuple[float, float]]:
@@ -92,6 +93,7 @@ def test_graph_matches_osmnx_drive_graph_of_the_same_file(boston, osmnx_drive):
     assert len(one_way) > 1000
 
 
+@pytest.mark.slow
 def test_graphml_from_osmnx_gives_same_edges_and_speeds(boston, osmnx_drive, tmp_path):
     import osmnx as ox
 

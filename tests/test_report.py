@@ -16,20 +16,22 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from test_cli import ROOT, adequacy
+from support import IDAHO_ROADS, ROOT, run_cli
 
+from adequacy.engine.settings import parse_period
 from adequacy.errors import InputError
-from adequacy.outputs import file_sha256
-from adequacy.report import build_report, parse_period
+from adequacy.hashing import file_sha256
+from adequacy.report import build_report
 
-IDAHO_ROADS = ROOT / "data" / "roads" / "eastern_idaho_tiger2023.parquet"
+pytestmark = pytest.mark.slow
+
 TEXT = {"county_fips": str, "language": str, "specialty": str}
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, graph_cache) -> Path:
     out = tmp_path_factory.mktemp("report-run") / "run"
-    proc = adequacy("demo", "--region", "eastern-idaho", "--out", out, env_cache=graph_cache)
+    proc = run_cli("demo", "--region", "eastern-idaho", "--out", out, env_cache=graph_cache)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -38,7 +40,7 @@ def run_dir(tmp_path_factory, graph_cache) -> Path:
 def report_dir(run_dir, tmp_path_factory, graph_cache) -> Path:
     """The report of the demo run, made by the command line."""
     out = tmp_path_factory.mktemp("report") / "report"
-    proc = adequacy("report", "--run", run_dir, "--out", out, env_cache=graph_cache)
+    proc = run_cli("report", "--run", run_dir, "--out", out, env_cache=graph_cache)
     assert proc.returncode == 0, proc.stderr
     assert "SYNTHETIC DEMO DATA" in proc.stdout and "report.html" in proc.stdout
     return out
@@ -64,7 +66,7 @@ def terminated_run(run_dir, tmp_path_factory, graph_cache) -> tuple[Path, str]:
     assert (providers["provider_id"] == pcp).any()
     providers[providers["provider_id"] != pcp].to_csv(inputs / "providers.csv", index=False)
     out = folder / "run"
-    proc = adequacy(
+    proc = run_cli(
         "evaluate",
         "--members",
         inputs / "members.csv",
@@ -239,7 +241,7 @@ def test_parse_period():
 def test_comparison_with_the_previous_quarter(run_dir, terminated_run, tmp_path, graph_cache):
     current, pcp = terminated_run
     out = tmp_path / "report"
-    proc = adequacy(
+    proc = run_cli(
         "report", "--run", current, "--previous", run_dir, "--period", "2026Q3", "--out", out,
         env_cache=graph_cache,
     )  # fmt: skip
@@ -316,7 +318,7 @@ def test_bad_run_folder_one_line_and_nothing_written(run_dir, tmp_path, graph_ca
     else:
         expected = _damage(broken, problem)
     out = tmp_path / "out" / "report"
-    proc = adequacy(*args, "--out", out, env_cache=graph_cache)
+    proc = run_cli(*args, "--out", out, env_cache=graph_cache)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], proc.stderr
@@ -374,3 +376,21 @@ def test_a_run_of_another_quarter_cannot_report_the_annual_rules(run_dir):
     included, excluded, label = select_rules(manifest, None)  # the run's own quarter
     assert label == "Q1" and excluded == []
     assert [r["id"] for r in included] == [r["id"] for r in manifest["standards"]["rules"]]
+
+
+def test_the_report_words_each_standard_with_its_own_or_and(run_dir):
+    """A region class whose limits combine with 'and' reads 'and' in the rule's standard and in
+    the method's table of standards (the rule words itself, not a copy in the report)."""
+    from adequacy.report.page import render_html
+    from adequacy.report.tables import report_tables
+    from adequacy.runs.read import read_run
+
+    run = read_run(run_dir)
+    rule = next(r for r in run.manifest["standards"]["rules"] if r["id"] == "primary_care")
+    rule["by_region_class"] = {"rural": {"miles": 30.0, "minutes": 45.0, "combine": "and"}}
+    html = render_html(run, [rule], [], "2026 Q3", report_tables(run, [rule]))
+    standard = html.split('<div class="standard">', 1)[1].split("</div>", 1)[0]
+    assert "within 15 miles or 30 minutes of the member" in standard
+    assert "(rural counties: 30 miles and 45 minutes)" in standard
+    method = html.split(". Method and data sources</h2>", 1)[1]
+    assert "2 within 15 mi or 30 min; rural: 30 mi and 45 min; 1:200" in method

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from adequacy import InputError, RoadGraph, nearest_providers, snap_points
-from adequacy._osm import haversine_meters
+from adequacy.network.osm import haversine_meters
 from adequacy.routing import k_nearest_labels
-from adequacy.speeds import MPH_TO_METERS_PER_SECOND
+from adequacy.units import MPH_TO_METERS_PER_SECOND
 
 WEIGHT = {"distance": "meters", "time": "seconds"}
 
@@ -70,7 +70,7 @@ def check_sources(cost, source, per_source, groups=None):
         assert len(set(g.tolist())) == len(found)
 
 
-@pytest.fixture(params=["boston", "reisterstown", "idaho"])
+@pytest.fixture(params=["boston", "reisterstown", pytest.param("idaho", marks=pytest.mark.slow)])
 def graph(request):
     return request.getfixturevalue(request.param)
 
@@ -301,7 +301,7 @@ def chain_network(seed: int) -> RoadGraph:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("metric", ["distance", "time"])
 def test_chain_contraction_is_exact(seed, metric):
-    from adequacy._chains import chains_of
+    from adequacy.network.chains import chains_of
 
     graph = chain_network(seed)
     chains = chains_of(graph)

@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import Point
 
 from adequacy import InputError
-from adequacy.schemas import (
+from adequacy.inputs.schemas import (
     parse_languages,
     read_census_languages,
     read_claims,

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from adequacy.speeds import KMH_TO_MPH, TIGER_PRISEC, US_OSM, parse_maxspeed
+from adequacy.network.speeds import TIGER_PRISEC, US_OSM, parse_maxspeed
+from adequacy.units import KMH_TO_MPH
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adequacy import InputError
-from adequacy.standards import builtin_standards, load_standards
+from adequacy.engine.standards import builtin_standards, load_standards
 
 
 def test_builtin_sets():

@@ -7,8 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from test_cli import adequacy
-from test_evaluate_rules import LON, counties, lat_of, toy  # noqa: F401 - toy is a fixture
+from support import LON, counties, lat_of, run_cli
 
 from adequacy import evaluate
 from adequacy.demo import SPECIALTIES, build_demo
@@ -267,7 +266,7 @@ def test_bad_scenarios_get_clear_messages(idaho_base, spec, message):
 # ---------------------------------------------------------------------------
 # continuity of care: counts say yes, capacity says no
 # ---------------------------------------------------------------------------
-def test_continuity_assignment_respects_capacity(toy):  # noqa: F811 - fixture
+def test_continuity_assignment_respects_capacity(toy):
     members = pd.DataFrame(
         {
             "member_id": ["m0", "m1", "m5"],
@@ -317,7 +316,7 @@ def test_continuity_assignment_respects_capacity(toy):  # noqa: F811 - fixture
 # ---------------------------------------------------------------------------
 # recruitment: greedy maximum coverage in a known order
 # ---------------------------------------------------------------------------
-def test_recruitment_greedy_order(toy, tmp_path):  # noqa: F811 - fixture
+def test_recruitment_greedy_order(toy, tmp_path):
     nodes = [0, 0, 1, 2, 3, 4, 5]
     members = pd.DataFrame(
         {"member_id": [f"m{i}" for i in range(len(nodes))], "lat": [lat_of(n) for n in nodes]}
@@ -356,6 +355,7 @@ def test_recruitment_greedy_order(toy, tmp_path):  # noqa: F811 - fixture
     assert targets.loc["00002", "picks_to_threshold"] == 2
 
 
+@pytest.mark.slow
 def test_recruitment_without_candidates_samples_road_nodes(idaho_base):
     _, base = idaho_base
     r = recruit(base, "rehabilitation", top=3)  # eastern Idaho has no rehabilitation facility
@@ -367,8 +367,7 @@ def test_recruitment_without_candidates_samples_road_nodes(idaho_base):
     # 60 minutes of its site (member's leg included) are exactly the ones it brings in
     import networkx as nx
 
-    from adequacy.network import METERS_PER_MILE
-    from adequacy.speeds import MPH_TO_METERS_PER_SECOND
+    from adequacy.units import METERS_PER_MILE, MPH_TO_METERS_PER_SECOND
 
     site = r.picks.iloc[0]
     node = int(snap_points(base.graph, [[site["lon"], site["lat"]]]).node[0])
@@ -394,9 +393,10 @@ def test_recruitment_without_candidates_samples_road_nodes(idaho_base):
 # ---------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_whatif_and_recruit_commands(tmp_path, graph_cache):
     run_dir = tmp_path / "base"
-    done = adequacy("demo", "--region", "eastern-idaho", "--out", run_dir, env_cache=graph_cache)
+    done = run_cli("demo", "--region", "eastern-idaho", "--out", run_dir, env_cache=graph_cache)
     assert done.returncode == 0, done.stderr
     providers = pd.read_csv(run_dir / "inputs" / "providers.csv")
     pcp = providers[(providers["provider_type"] == "pcp") & providers["in_network"]]
@@ -406,7 +406,7 @@ def test_whatif_and_recruit_commands(tmp_path, graph_cache):
         "effective: 2026-12-01}\n"
     )
     out = tmp_path / "whatif"
-    done = adequacy(
+    done = run_cli(
         "whatif", "--base", run_dir, "--scenario", scenario, "--out", out, env_cache=graph_cache
     )
     assert done.returncode == 0, done.stderr
@@ -415,7 +415,7 @@ def test_whatif_and_recruit_commands(tmp_path, graph_cache):
     assert (delta["lost"] > 0).any() and delta["synthetic"].all()
     assert (out / "continuity_summary.csv").exists() and (out / "manifest.json").exists()
     out2 = tmp_path / "recruit"
-    done = adequacy(
+    done = run_cli(
         "recruit",
         "--base",
         run_dir,
@@ -433,11 +433,11 @@ def test_whatif_and_recruit_commands(tmp_path, graph_cache):
     bad = tmp_path / "bad.yaml"
     bad.write_text("terminate: [NOPE]\n")
     out3 = tmp_path / "bad-out"
-    done = adequacy(
+    done = run_cli(
         "whatif", "--base", run_dir, "--scenario", bad, "--out", out3, env_cache=graph_cache
     )
     assert done.returncode == 2 and "NOPE" in done.stderr and "Traceback" not in done.stderr
-    done = adequacy(
+    done = run_cli(
         "recruit", "--base", run_dir, "--rule", "dentistry", "--out", out3, env_cache=graph_cache
     )
     assert done.returncode == 2 and "primary_care" in done.stderr

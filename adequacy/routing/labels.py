@@ -1,18 +1,5 @@
-"""Snapping points to the road graph, and the k-nearest provider search.
+"""The k-nearest provider labels of every graph node, and their incremental updates.
 
-Snapping
-    Each point (member residence or provider site, WGS84 lon/lat) is attached
-    to the nearest graph node. The nearest node is found with a KD-tree on
-    geocentric (earth-centred) coordinates, where straight-line chord order is
-    great-circle order, so it is exact on the sphere anywhere, with no choice
-    of map projection. The straight-line leg from the point to its node, in
-    meters, is reported per point and added to every distance; it is added to
-    travel time at ``snap_speed_mph`` (15 mph by default, the speed of a
-    service road or driveway). A point whose leg is longer than
-    ``max_snap_meters`` is flagged ``off_road``: a likely bad geocode, or a
-    point off the map.
-
-The k-nearest search
     Trips run from the member's residence to the provider, so the search runs
     on the *reversed* graph, from all providers of a group at once. Every node
     keeps up to ``k`` labels (cost, provider) from distinct providers; a
@@ -25,271 +12,33 @@ The k-nearest search
     Two providers at one node are two providers. One provider listed at two
     sites counts once: pass ``groups`` (one id per site) and labels are kept
     distinct per group, each reporting its nearest site.
+
+Incremental updates (what-if)
+    :meth:`NodeLabels.merge` adds one source by one bounded search from it;
+    :meth:`NodeLabels.diff` lists the nodes whose labels differ between two
+    searches; :meth:`NodeLabels.widen` adds empty slots. :func:`reach_within`
+    is a bounded single-source search (recruitment).
+
+Owns: ``NodeLabels``, ``k_nearest_labels``, ``reach_within``. Uses:
+``adequacy.network`` (the graph and its chain contraction), ``routing.kernels``
+and ``routing.snap``.
 """
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from numba import njit
-from scipy.spatial import cKDTree
 
-from ._chains import chains_of, expand, seeds
-from ._osm import EARTH_RADIUS_METERS
-from .errors import InputError
-from .network import RoadGraph
-from .speeds import MPH_TO_METERS_PER_SECOND
-
-#: Default distance beyond which a point is flagged as off the road network.
-DEFAULT_MAX_SNAP_METERS = 1000.0
-#: Default speed for the straight-line leg between a point and its node.
-DEFAULT_SNAP_SPEED_MPH = 15.0
+from adequacy.errors import InputError
+from adequacy.network import RoadGraph
+from adequacy.network.chains import affected_nodes, chains_of, expand, seeds
+from adequacy.routing.kernels import k_nearest_kernel, merge_kernel, reach_kernel
+from adequacy.routing.snap import DEFAULT_SNAP_SPEED_MPH, Snap
 
 METRICS = ("distance", "time")
 #: Search the chain-contracted core when it has at most this share of the nodes.
 CONTRACT_BELOW = 0.7
-
-_trees: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-# ---------------------------------------------------------------------------
-# snapping
-# ---------------------------------------------------------------------------
-@dataclass
-class Snap:
-    """Where points attach to the graph.
-
-    ``node`` is the graph node of each point, ``meters`` the straight-line
-    (great-circle) leg to it, ``off_road`` whether that leg exceeds the limit.
-    """
-
-    node: np.ndarray
-    meters: np.ndarray
-    off_road: np.ndarray
-    max_snap_meters: float
-
-    def __len__(self) -> int:
-        return len(self.node)
-
-    def leg_cost(self, metric: str, snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH) -> np.ndarray:
-        """The leg in meters (``distance``) or in seconds at ``snap_speed_mph`` (``time``)."""
-        if metric == "distance":
-            return self.meters
-        return self.meters / (snap_speed_mph * MPH_TO_METERS_PER_SECOND)
-
-
-def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    lon_r, lat_r = np.radians(lon), np.radians(lat)
-    cos_lat = np.cos(lat_r)
-    return np.column_stack([cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r)])
-
-
-def _tree(graph: RoadGraph) -> cKDTree:
-    tree = _trees.get(graph)
-    if tree is None:
-        xyz = _unit_xyz(graph.lon, graph.lat) * EARTH_RADIUS_METERS
-        tree = cKDTree(xyz, balanced_tree=False)  # builds faster, queries as fast
-        _trees[graph] = tree
-    return tree
-
-
-def as_lonlat(points, *, what: str = "points", ids=None) -> np.ndarray:
-    """Check and return an (n, 2) float array of WGS84 longitude/latitude.
-
-    Raises :class:`InputError` naming the first bad rows (by ``ids`` when
-    given, else by row number) when a coordinate is NaN or out of range.
-    """
-    arr = np.asarray(points, dtype=np.float64)
-    if arr.ndim == 1 and arr.size == 2:
-        arr = arr.reshape(1, 2)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise InputError(f"{what}: expected an (n, 2) array of longitude, latitude")
-    lon, lat = arr[:, 0], arr[:, 1]
-    bad = ~(np.isfinite(lon) & np.isfinite(lat))
-    bad |= (np.abs(lon) > 180) | (np.abs(lat) > 90)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        names = [str(ids[i]) if ids is not None else f"row {i}" for i in rows[:5]]
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        raise InputError(
-            f"{what}: {len(rows)} point(s) with missing or out-of-range coordinates "
-            f"({', '.join(names)}{more}); give longitude in [-180, 180] and latitude "
-            "in [-90, 90], in that order"
-        )
-    return arr
-
-
-def snap_points(
-    graph: RoadGraph,
-    points_lonlat,
-    *,
-    max_snap_meters: float = DEFAULT_MAX_SNAP_METERS,
-    what: str = "points",
-    ids=None,
-) -> Snap:
-    """Attach WGS84 lon/lat points to their nearest graph nodes.
-
-    Returns a :class:`Snap` with the node, the straight-line leg in meters and
-    an ``off_road`` flag for legs longer than ``max_snap_meters``.
-    """
-    arr = as_lonlat(points_lonlat, what=what, ids=ids)
-    if len(arr) == 0:
-        return Snap(
-            np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool), max_snap_meters
-        )
-    chord, node = _tree(graph).query(
-        _unit_xyz(arr[:, 0], arr[:, 1]) * EARTH_RADIUS_METERS, workers=-1
-    )
-    meters = 2 * EARTH_RADIUS_METERS * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_METERS), 1))
-    return Snap(
-        node=node.astype(np.int64),
-        meters=meters,
-        off_road=meters > max_snap_meters,
-        max_snap_meters=float(max_snap_meters),
-    )
-
-
-# ---------------------------------------------------------------------------
-# the compiled search
-# ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True, inline="always")
-def _heap_push(hc, hn, hs, size, c, node, src):
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if hc[parent] <= c:
-            break
-        hc[i] = hc[parent]
-        hn[i] = hn[parent]
-        hs[i] = hs[parent]
-        i = parent
-    hc[i] = c
-    hn[i] = node
-    hs[i] = src
-    return size + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _heap_pop(hc, hn, hs, size):
-    """Remove the root; the caller has read it. Returns the new size."""
-    size -= 1
-    c = hc[size]
-    node = hn[size]
-    src = hs[size]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and hc[child + 1] < hc[child]:
-            child += 1
-        if hc[child] >= c:
-            break
-        hc[i] = hc[child]
-        hn[i] = hn[child]
-        hs[i] = hs[child]
-        i = child
-    hc[i] = c
-    hn[i] = node
-    hs[i] = src
-    return size
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _offer(tent_cost, tent_group, base, k, c, g):
-    """Record a tentative label (c, group g) at a node; False if it cannot matter.
-
-    The node's tentative list holds its ``k`` best costs from distinct groups
-    seen so far. A label that is not better than ``k`` other groups' costs can
-    never be among the node's ``k`` nearest, so it is not pushed.
-    """
-    worst = -1
-    worst_cost = -1.0
-    for j in range(k):
-        tg = tent_group[base + j]
-        if tg == g:
-            if tent_cost[base + j] <= c:
-                return False
-            tent_cost[base + j] = c
-            return True
-        if tg == -1:
-            tent_cost[base + j] = c
-            tent_group[base + j] = g
-            return True
-        if tent_cost[base + j] > worst_cost:
-            worst_cost = tent_cost[base + j]
-            worst = j
-    if c < worst_cost:
-        tent_cost[base + worst] = c
-        tent_group[base + worst] = g
-        return True
-    return False
-
-
-@njit(cache=True, nogil=True)
-def _k_nearest_kernel(
-    offsets,
-    targets,
-    weights,
-    source_node,
-    source_cost,
-    source_group,
-    k,
-    cutoff,
-    label_cost,
-    label_source,
-    n_labels,
-    tent_cost,
-    tent_group,
-    heap_cost,
-    heap_node,
-    heap_source,
-):
-    for i in range(label_cost.shape[0]):  # initialised here, without the GIL
-        label_cost[i] = np.inf
-        label_source[i] = -1
-        tent_cost[i] = np.inf
-        tent_group[i] = -1
-    for i in range(n_labels.shape[0]):
-        n_labels[i] = 0
-    size = 0
-    for s in range(source_node.shape[0]):
-        c = source_cost[s]
-        node = source_node[s]
-        if c <= cutoff and _offer(tent_cost, tent_group, node * k, k, c, source_group[s]):
-            size = _heap_push(heap_cost, heap_node, heap_source, size, c, node, s)
-    settled = 0
-    while size > 0:
-        c = heap_cost[0]
-        node = heap_node[0]
-        s = heap_source[0]
-        size = _heap_pop(heap_cost, heap_node, heap_source, size)
-        m = n_labels[node]
-        if m >= k:
-            continue
-        g = source_group[s]
-        base = node * k
-        duplicate = False
-        for j in range(m):
-            if source_group[label_source[base + j]] == g:
-                duplicate = True
-                break
-        if duplicate:
-            continue
-        label_cost[base + m] = c
-        label_source[base + m] = s
-        n_labels[node] = m + 1
-        settled += 1
-        for e in range(offsets[node], offsets[node + 1]):
-            nxt = targets[e]
-            nc = c + weights[e]
-            if nc > cutoff or n_labels[nxt] >= k:
-                continue
-            if _offer(tent_cost, tent_group, nxt * k, k, nc, g):
-                size = _heap_push(heap_cost, heap_node, heap_source, size, nc, nxt, s)
-    return settled
 
 
 class NodeLabels:
@@ -312,7 +61,7 @@ class NodeLabels:
         *,
         metric: str,
         cutoff: float,
-        lazy: _CoreLabels | None = None,
+        lazy: CoreLabels | None = None,
     ) -> None:
         if cost is None and lazy is None:
             raise ValueError("NodeLabels needs full labels or core labels")
@@ -368,9 +117,52 @@ class NodeLabels:
         source[beyond] = -1
         return cost, source
 
+    # -- incremental updates (what-if)
+    @property
+    def contracted(self) -> bool:
+        """Whether the labels are kept on the chain-contracted core."""
+        return self._lazy is not None
+
+    def groups_of(self, ids) -> np.ndarray | None:
+        """Each label's provider group (``ids`` per source; -1 where none), as
+        :meth:`merge` wants it: None for contracted labels, which keep their own."""
+        if self.contracted:
+            return None
+        return label_ids(self.source, ids).astype(np.int32)
+
+    def widen(self, pad: int, groups: np.ndarray | None = None):
+        """New labels with ``pad`` more empty slots per node, and their widened groups."""
+        if self.contracted:
+            core = self._lazy
+            wider = replace(
+                core,
+                cost=np.hstack([core.cost, np.full((core.cost.shape[0], pad), np.inf)]),
+                source=np.hstack([core.source, np.full((core.source.shape[0], pad), -1)]),
+                groups=None,
+            )
+            return NodeLabels(metric=self.metric, cutoff=self.cutoff, lazy=wider), None
+        wider = NodeLabels(
+            np.hstack([self.cost, np.full((self.cost.shape[0], pad), np.inf)]),
+            np.hstack([self.source, np.full((self.source.shape[0], pad), -1)]),
+            metric=self.metric,
+            cutoff=self.cutoff,
+        )
+        return wider, np.hstack([groups, np.full((groups.shape[0], pad), -1, np.int32)])
+
+    def merge(self, graph: RoadGraph, groups, node: int, *, start_cost: float, group: int,
+              new_source: int):  # fmt: skip
+        """These labels with one more source; see :func:`merge_source`."""
+        return merge_source(
+            graph, self, groups, node, start_cost=start_cost, group=group, new_source=new_source
+        )
+
+    def diff(self, new: NodeLabels, old_ids, new_ids) -> np.ndarray:
+        """Nodes whose labels may differ from ``new``'s; see :func:`changed_nodes`."""
+        return changed_nodes(self, new, old_ids, new_ids)
+
 
 @dataclass
-class _CoreLabels:
+class CoreLabels:
     """Labels of a contracted search: the core's, and what is needed to expand them."""
 
     chains: object
@@ -461,7 +253,7 @@ def k_nearest_labels(
             chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff
         )
         lookup = np.append(which, -1)  # seed index -> source index; -1 stays -1
-        core = _CoreLabels(
+        core = CoreLabels(
             chains,
             core_cost,
             lookup[core_seed],
@@ -495,7 +287,7 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
         label_cost.fill(np.inf)
         label_source.fill(-1)
     else:
-        _k_nearest_kernel(
+        k_nearest_kernel(
             graph.rev_offsets,
             graph.rev_targets,
             weights,
@@ -514,170 +306,6 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
             heap_source,
         )
     return label_cost.reshape(n, k), label_source.reshape(n, k)
-
-
-@dataclass
-class NearestResult:
-    """The k nearest providers of each query point.
-
-    ``cost`` (n_points × k): meters (metric ``distance``) or seconds (``time``)
-    from the point to its j-th nearest distinct provider, including both
-    snapping legs; infinity when fewer than ``k`` are reachable (or within the
-    cutoff). ``source`` (n_points × k): the provider's row index, -1 when none.
-    ``snap_meters``/``off_road``: each point's straight-line leg to the road
-    and whether it exceeds the snapping limit; ``provider_snap_meters`` and
-    ``provider_off_road`` the same for providers.
-    """
-
-    cost: np.ndarray
-    source: np.ndarray
-    snap_meters: np.ndarray
-    off_road: np.ndarray
-    provider_snap_meters: np.ndarray
-    provider_off_road: np.ndarray
-    metric: str
-    k: int
-
-
-def nearest_providers(
-    graph: RoadGraph,
-    providers_lonlat,
-    points_lonlat,
-    k: int = 1,
-    metric: str = "distance",
-    cutoff: float | None = None,
-    *,
-    groups=None,
-    max_snap_meters: float = DEFAULT_MAX_SNAP_METERS,
-    snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH,
-) -> NearestResult:
-    """The ``k`` nearest providers of each point by road, member→provider direction.
-
-    Parameters
-    ----------
-    graph
-        Road graph from :func:`adequacy.load_road_graph`.
-    providers_lonlat, points_lonlat
-        (n, 2) arrays of WGS84 longitude, latitude.
-    k
-        How many distinct providers per point.
-    metric
-        ``"distance"`` (cost in meters) or ``"time"`` (cost in seconds).
-    cutoff
-        Largest cost of interest, in the metric's unit; beyond it costs are
-        infinity. Makes the search stop early.
-    groups
-        Optional id per provider row; rows sharing an id are one provider at
-        several sites (counted once, at its nearest site).
-    max_snap_meters
-        Legs longer than this flag a point as ``off_road``.
-    snap_speed_mph
-        Speed of the straight-line legs in the ``time`` metric.
-    """
-    prov = snap_points(graph, providers_lonlat, max_snap_meters=max_snap_meters, what="providers")
-    pts = snap_points(graph, points_lonlat, max_snap_meters=max_snap_meters, what="points")
-    labels = k_nearest_labels(
-        graph,
-        prov.node,
-        k=k,
-        metric=metric,
-        source_cost=prov.leg_cost(metric, snap_speed_mph),
-        groups=groups,
-        cutoff=cutoff,
-    )
-    cost, source = labels.at(pts, snap_speed_mph)
-    return NearestResult(
-        cost=cost,
-        source=source,
-        snap_meters=pts.meters,
-        off_road=pts.off_road,
-        provider_snap_meters=prov.meters,
-        provider_off_road=prov.off_road,
-        metric=metric,
-        k=labels.k,
-    )
-
-
-# ---------------------------------------------------------------------------
-# incremental updates (what-if): one more source, and bounded single-source reach
-# ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True, inline="always")
-def _relax(
-    offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost, heap_node, size
-):
-    """Single-source Dijkstra step: relax the node's edges, remember nodes first reached."""
-    for e in range(offsets[node], offsets[node + 1]):
-        nxt = targets[e]
-        nc = c + weights[e]
-        if nc <= cutoff and nc < dist[nxt]:
-            if dist[nxt] == np.inf:
-                touched[n_touched] = nxt
-                n_touched += 1
-            dist[nxt] = nc
-            size = _heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
-    return n_touched, size
-
-
-@njit(cache=True, nogil=True)
-def _merge_kernel(
-    offsets,
-    targets,
-    weights,
-    start_node,
-    start_cost,
-    group,
-    new_source,
-    cutoff,
-    label_cost,
-    label_source,
-    label_group,
-    dist,
-    touched,
-    changed,
-    heap_cost,
-    heap_node,
-):
-    k = label_cost.shape[1]
-    n_changed = 0
-    dist[start_node] = start_cost
-    touched[0] = start_node
-    n_touched = 1
-    size = _heap_push(heap_cost, heap_node, heap_node, 0, start_cost, start_node, start_node)
-    while size > 0:
-        c = heap_cost[0]
-        node = heap_node[0]
-        size = _heap_pop(heap_cost, heap_node, heap_node, size)
-        if c > dist[node]:
-            continue  # stale entry
-        # where would (c, group) go among the node's sorted labels?
-        same = -1
-        for j in range(k):
-            if label_group[node, j] == group and label_source[node, j] >= 0:
-                same = j
-                break
-        if same >= 0:
-            if label_cost[node, same] <= c:
-                continue  # this provider already reaches the node as cheaply: prune
-            j = same  # the provider moves up: drop its old label
-        else:
-            if not c < label_cost[node, k - 1]:
-                continue  # not among the node's k nearest, nor anywhere beyond: prune
-            j = k - 1  # the k-th label drops out
-        while j > 0 and label_cost[node, j - 1] > c:
-            label_cost[node, j] = label_cost[node, j - 1]
-            label_source[node, j] = label_source[node, j - 1]
-            label_group[node, j] = label_group[node, j - 1]
-            j -= 1
-        label_cost[node, j] = c
-        label_source[node, j] = new_source
-        label_group[node, j] = group
-        changed[n_changed] = node
-        n_changed += 1
-        n_touched, size = _relax(
-            offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost,
-            heap_node, size,
-        )  # fmt: skip
-    return n_changed
 
 
 def merge_source(
@@ -728,7 +356,7 @@ def merge_source(
     heap_cost = np.empty(graph.n_edges + 1)
     heap_node = np.empty(graph.n_edges + 1, dtype=np.int32)
     if start_cost <= labels.cutoff:
-        n_changed = _merge_kernel(
+        n_changed = merge_kernel(
             graph.rev_offsets,
             graph.rev_targets,
             weights,
@@ -752,27 +380,6 @@ def merge_source(
     return new, groups, np.unique(changed[:n_changed])
 
 
-@njit(cache=True, nogil=True)
-def _reach_kernel(
-    offsets, targets, weights, start_node, start_cost, cutoff, dist, touched, heap_cost, heap_node
-):
-    dist[start_node] = start_cost
-    touched[0] = start_node
-    n_touched = 1
-    size = _heap_push(heap_cost, heap_node, heap_node, 0, start_cost, start_node, start_node)
-    while size > 0:
-        c = heap_cost[0]
-        node = heap_node[0]
-        size = _heap_pop(heap_cost, heap_node, heap_node, size)
-        if c > dist[node]:
-            continue
-        n_touched, size = _relax(
-            offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost,
-            heap_node, size,
-        )  # fmt: skip
-    return n_touched
-
-
 def reach_within(
     graph: RoadGraph, node: int, *, metric: str, cutoff: float, start_cost: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -789,7 +396,7 @@ def reach_within(
     heap_node = np.empty(graph.n_edges + 1, dtype=np.int32)
     if start_cost > cutoff:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    m = _reach_kernel(
+    m = reach_kernel(
         graph.rev_offsets,
         graph.rev_targets,
         weights,
@@ -807,8 +414,6 @@ def reach_within(
 
 def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_source: int):
     """:func:`merge_source` for labels kept on the chain-contracted core."""
-    from ._chains import affected_nodes
-
     core = labels._lazy
     chains = core.chains
     found = np.flatnonzero(core.group_values == group)
@@ -833,7 +438,7 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
     for c_node, c_cost in zip(seed_node, seed_cost, strict=True):
         if c_cost > labels.cutoff:
             continue
-        m = _merge_kernel(
+        m = merge_kernel(
             core_graph.rev_offsets,
             core_graph.rev_targets,
             weights,
@@ -853,7 +458,7 @@ def _merge_core(labels: NodeLabels, node: int, start_cost: float, group, new_sou
         )
         hits.append(changed[:m].copy())
     changed_core = np.concatenate(hits) if hits else np.zeros(0, np.int64)
-    new_core = _CoreLabels(
+    new_core = CoreLabels(
         chains,
         cost,
         source,
@@ -883,8 +488,6 @@ def changed_nodes(old: NodeLabels, new: NodeLabels, old_ids, new_ids) -> np.ndar
     ``old_ids``/``new_ids`` map each search's source index to a provider id
     shared by both. Compared on the core when both searches are contracted.
     """
-    from ._chains import affected_nodes
-
     if old.k != new.k:
         return np.arange(len(old.cost))
     if old._lazy is not None and new._lazy is not None:

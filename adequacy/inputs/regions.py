@@ -1,10 +1,13 @@
-"""Regions (counties): reading, urban/rural class, and which region a point is in.
+"""Regions (counties): reading county polygons and their urban/rural class.
 
 Regions are polygons in WGS84 (EPSG:4326) with a 5-digit ``fips`` code, a
 ``name``, a ``population`` and an area in square miles. Column names of the
 bundled US county file (``COUNTY_FIPS``, ``County Name``, ``Population``,
 ``CENSUSAREA``) and of Census TIGER county files (``GEOID``, ``NAME``) are
-understood as well.
+understood as well. Which county a point lies in is the judge's decision
+(:func:`adequacy.engine.judge.county_of`).
+
+Owns: ``read_regions`` and ``classify_regions``. Uses: :mod:`adequacy.errors`.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from adequacy.errors import InputError
+from adequacy.units import SQ_METERS_PER_SQ_MILE
 
 BUNDLED_COUNTIES = (
-    Path(__file__).resolve().parents[1]
+    Path(__file__).resolve().parents[2]
     / "data"
     / "regions"
     / ("us_counties_2018_population.geojson")
@@ -33,8 +37,6 @@ _ALIASES = {
     "area_sq_mi": ("area_sq_mi", "CENSUSAREA", "census_area"),
     "region_class": ("region_class", "class", "county_class"),
 }
-
-SQ_METERS_PER_SQ_MILE = 1609.344**2
 
 
 def read_regions(source: Any = None, *, fips: list[str] | None = None):
@@ -144,20 +146,3 @@ def classify_regions(regions, urban_density_per_sq_mi: float = 250.0) -> np.ndar
         return regions["region_class"].to_numpy(dtype=object)
     dense = regions["density_per_sq_mi"].to_numpy() >= urban_density_per_sq_mi
     return np.where(dense, "urban", "rural").astype(object)
-
-
-def locate(lon: np.ndarray, lat: np.ndarray, regions) -> np.ndarray:
-    """Index of the region containing each point, -1 outside every region."""
-    import shapely
-
-    result = np.full(len(lon), -1, dtype=np.int64)
-    if len(lon) == 0:
-        return result
-    points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    point_idx, region_idx = regions.sindex.query(points, predicate="within")
-    # a point on a shared border takes the first region
-    order = np.argsort(point_idx, kind="stable")
-    point_idx, region_idx = point_idx[order], region_idx[order]
-    first = np.r_[True, point_idx[1:] != point_idx[:-1]] if len(point_idx) else np.zeros(0, bool)
-    result[point_idx[first]] = region_idx[first]
-    return result

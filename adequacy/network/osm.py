@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .speeds import SpeedProfile, parse_maxspeed
+from adequacy.errors import InputError
+from adequacy.network.speeds import SpeedProfile, parse_maxspeed
 
 #: osmnx's ``drive`` filter (osmnx 2.x, ``_overpass._get_network_filter``),
 #: as (key, regex of excluded values).

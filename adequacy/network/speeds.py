@@ -16,10 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InputError
-
-MPH_TO_METERS_PER_SECOND = 0.44704
-KMH_TO_MPH = 1 / 1.609344
+from adequacy.errors import InputError
+from adequacy.units import KMH_TO_MPH, MPH_TO_METERS_PER_SECOND  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)

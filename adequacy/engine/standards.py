@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
-from .schemas import PROVIDER_TYPES, canonical_provider_type
+from adequacy.errors import InputError
+from adequacy.inputs.schemas import PROVIDER_TYPES, canonical_provider_type
 
 STANDARDS_DIR = Path(__file__).resolve().parent / "standards"
 DEFAULT_STANDARDS = "seed-manual"
@@ -88,6 +88,17 @@ class Limits:
     minutes: float | None
     combine: str = "or"
 
+    def text(self, *, short: bool = True) -> str:
+        """'15 mi or 30 min' (``short``) or '15 miles or 30 minutes', with this
+        limit set's own 'or'/'and'."""
+        mi, mins = ("mi", "min") if short else ("miles", "minutes")
+        parts = []
+        if self.miles is not None:
+            parts.append(f"{self.miles:g} {mi}")
+        if self.minutes is not None:
+            parts.append(f"{self.minutes:g} {mins}")
+        return f" {self.combine} ".join(parts)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -131,21 +142,33 @@ class Rule:
 
     def describe(self) -> str:
         """e.g. '2 within 15 mi or 30 min; 1:200'."""
-
-        def lim(limits: Limits) -> str:
-            parts = []
-            if limits.miles is not None:
-                parts.append(f"{limits.miles:g} mi")
-            if limits.minutes is not None:
-                parts.append(f"{limits.minutes:g} min")
-            return f" {limits.combine} ".join(parts)
-
-        text = f"{self.count} within {lim(self.limits)}"
+        text = f"{self.count} within {self.limits.text()}"
         for cls, limits in self.by_region_class.items():
-            text += f"; {cls}: {lim(limits)}"
+            text += f"; {cls}: {limits.text()}"
         if self.ratio is not None:
             text += f"; 1:{self.ratio.members_per_provider:g}"
         return text
+
+    def sentence(self) -> str:
+        """The rule in words, for reports: each limit set with its own 'or'/'and'.
+
+        e.g. 'At least 2 in-network providers within 15 miles or 30 minutes of
+        the member's home by road, for at least 90% of members in each county
+        (rural counties: 30 miles and 45 minutes); at most 200 members per
+        provider. Reported quarterly.'
+        """
+        k = self.count
+        text = (
+            f"At least {k} in-network provider{'s' if k > 1 else ''} within "
+            f"{self.limits.text(short=False)} of the member's home by road, for at least "
+            f"{self.threshold:.0%} of members in each county"
+        )
+        for cls, limits in self.by_region_class.items():
+            text += f" ({cls} counties: {limits.text(short=False)})"
+        if self.ratio is not None:
+            text += f"; at most {self.ratio.members_per_provider:,.0f} members per provider"
+        cadence = "annually" if self.cadence == "annual" else self.cadence
+        return text + f". Reported {cadence}."
 
 
 @dataclass(frozen=True)
@@ -212,6 +235,49 @@ class StandardsSet:
             rules=tuple(
                 r for r in self.rules if r.cadence == "quarterly" or quarter == self.annual_quarter
             ),
+        )
+
+    def due_in(self, quarter: int) -> tuple[list[Rule], list[Rule]]:
+        """Rules reported in a quarter (:meth:`for_period`'s) and the annual ones that are not."""
+        due = self.for_period(quarter).rules
+        return list(due), [r for r in self.rules if r not in due]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StandardsSet:
+        """The set as :meth:`to_dict` wrote it (a run manifest's ``standards``): rules
+        already expanded per specialty and period."""
+
+        def limits(d: Mapping[str, Any]) -> Limits:
+            return Limits(d.get("miles"), d.get("minutes"), d.get("combine") or "or")
+
+        rules = tuple(
+            Rule(
+                id=str(r["id"]),
+                label=str(r.get("label") or r["id"]),
+                provider_type=str(r["provider_type"]),
+                count=int(r.get("count") or 1),
+                limits=limits(r),
+                threshold=float(r.get("threshold", data.get("threshold", 0.9))),
+                cadence=str(r.get("cadence") or "quarterly"),
+                specialty=r.get("specialty"),
+                by_region_class={
+                    str(k): limits(v) for k, v in (r.get("by_region_class") or {}).items()
+                },
+                ratio=Ratio(**r["ratio"]) if r.get("ratio") else None,
+                languages=bool(r.get("languages")),
+            )
+            for r in data.get("rules") or []
+        )
+        return cls(
+            name=str(data.get("name", "")),
+            version=str(data.get("version", "")),
+            rules=rules,
+            title=str(data.get("title") or ""),
+            source=str(data.get("source") or ""),
+            threshold=float(data.get("threshold", 0.9)),
+            urban_density_per_sq_mi=float(data.get("urban_density_per_sq_mi", 250.0)),
+            annual_quarter=int(data.get("annual_quarter") or 4),
+            sha256=str(data.get("sha256") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,9 @@ Every map is a plotly ``map`` (MapLibre) figure with the ``white-bg`` style:
 county polygons in WGS84 lon/lat drawn on a blank base, which needs no map
 tiles, fonts or topology files from the internet, so it works offline. Maps of
 OpenStreetMap-based runs carry the attribution.
+
+Owns: the app's maps. Uses: an :class:`~adequacy.engine.Evaluation` and the
+report's colours (:mod:`adequacy.report.style`), so app and report agree.
 """
 
 from __future__ import annotations
@@ -14,22 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-OSM_ATTRIBUTION = "Road data © OpenStreetMap contributors (ODbL)"
-FAIL_COLOUR = "#b2182b"
-PASS_COLOUR = "#1a7837"
-
-
-#: Figure annotation on every map made from synthetic (demo) rows.
-SYNTHETIC_NOTE = {
-    "text": "SYNTHETIC DEMO DATA",
-    "showarrow": False,
-    "xref": "paper",
-    "yref": "paper",
-    "x": 0,
-    "y": 1.0,
-    "xanchor": "left",
-    "font": {"size": 11, "color": FAIL_COLOUR},
-}
+from adequacy.report.style import FAIL_COLOUR, OSM_ATTRIBUTION, PASS_COLOUR, SYNTHETIC_NOTE
 
 
 def _attribution(evaluation) -> str:

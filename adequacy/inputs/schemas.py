@@ -11,17 +11,23 @@ named by ``member_id`` only, never by any other field.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from adequacy.inputs.tables import (
+    Problems,
+    booleans,
+    coordinates,
+    fips_codes,
+    ids_of,
+    numbers,
+    read_table,
+    require,
+)
 
 #: Canonical provider types and the spellings accepted for each.
 PROVIDER_TYPES: dict[str, tuple[str, ...]] = {
@@ -92,9 +98,6 @@ LANGUAGE_ALIASES: dict[str, str] = {
 _LANGUAGE_SPLIT = re.compile(r"\s*[;,|/]\s*")
 _LANGUAGE_OK = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .'()-])*$", re.UNICODE)
 
-TRUE_WORDS = {"true", "t", "yes", "y", "1", "open", "accepting"}
-FALSE_WORDS = {"false", "f", "no", "n", "0", "closed", "not accepting"}
-
 
 def _norm_key(text: str) -> str:
     return re.sub(r"[^a-z0-9/]+", " ", str(text).strip().lower()).strip()
@@ -159,218 +162,6 @@ def parse_languages(value: Any) -> tuple[str, ...] | None:
 
 
 # ---------------------------------------------------------------------------
-# reading files
-# ---------------------------------------------------------------------------
-@dataclass
-class _Table:
-    frame: pd.DataFrame
-    label: str
-    csv: bool
-
-    def row(self, i: int) -> str:
-        return f"line {i + 2}" if self.csv else f"row {i + 1}"
-
-    def rows(self, idx: Iterable[int], limit: int = 5) -> str:
-        idx = list(idx)
-        shown = ", ".join(self.row(i) for i in idx[:limit])
-        more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
-        return shown + more
-
-
-def read_table(source: Any, what: str) -> _Table:
-    """Read a path or take a DataFrame; geometry points become ``lon``/``lat``."""
-    if isinstance(source, pd.DataFrame):
-        # a frame read elsewhere (an upload) may carry its file name for the messages
-        label = str(source.attrs.get("source_name", what))
-        frame, csv = source.copy(), label.lower().endswith(".csv")
-    else:
-        path = Path(os.fspath(source))
-        label = str(path)
-        if not path.exists():
-            raise InputError(f"{path}: {what} file not found; check the path")
-        if path.is_dir():
-            raise InputError(f"{path}: is a folder; give the {what} file")
-        suffix = path.suffix.lower()
-        csv = suffix in (".csv", ".txt", ".tsv")
-        try:
-            if csv:
-                frame = pd.read_csv(
-                    path,
-                    sep="\t" if suffix == ".tsv" else ",",
-                    dtype=str,
-                    keep_default_na=False,
-                    na_values=[""],
-                )
-            elif suffix in (".parquet", ".geoparquet", ".pq"):
-                frame = _read_parquet(path)
-            elif suffix in (".gpkg", ".geojson", ".json", ".shp", ".fgb"):
-                import geopandas as gpd
-
-                frame = gpd.read_file(path)
-            else:
-                raise InputError(
-                    f"{path}: unknown {what} file type {suffix!r}; use CSV, Parquet, "
-                    "GeoParquet or GeoPackage"
-                )
-        except InputError:
-            raise
-        except pd.errors.EmptyDataError:
-            raise InputError(
-                f"{path}: the {what} file is empty; it needs a header row and one row per record"
-            ) from None
-        except Exception as exc:
-            first = (
-                str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            )
-            raise InputError(
-                f"{path}: could not be read as a {what} table ({first}); "
-                "save it as CSV (UTF-8), Parquet or GeoPackage"
-            ) from None
-    frame = _points_to_lonlat(frame)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame) == 0:
-        raise InputError(f"{label}: the {what} file has no rows")
-    return _Table(frame.reset_index(drop=True), label, csv)
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    meta = pq.read_schema(path).metadata or {}
-    if b"geo" in meta:
-        import geopandas as gpd
-
-        return gpd.read_parquet(path)
-    return pd.read_parquet(path)
-
-
-def _points_to_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
-    """A GeoDataFrame of points gains ``lon``/``lat`` (WGS84) unless it has them."""
-    geom_name = getattr(frame, "_geometry_column_name", None)
-    if geom_name is None or geom_name not in frame.columns:
-        return pd.DataFrame(frame)
-    import geopandas as gpd
-
-    gdf = gpd.GeoDataFrame(frame)
-    if {"lon", "lat"} <= set(gdf.columns) or not gdf.geom_type.isin(["Point"]).all():
-        return gdf
-    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
-        gdf = gdf.to_crs(4326)
-    out = pd.DataFrame(gdf.drop(columns=geom_name))
-    out["lon"] = gdf.geometry.x.to_numpy()
-    out["lat"] = gdf.geometry.y.to_numpy()
-    return out
-
-
-# ---------------------------------------------------------------------------
-# column checks
-# ---------------------------------------------------------------------------
-class _Problems:
-    def __init__(self, table: _Table, what: str):
-        self.table = table
-        self.what = what
-        self.lines: list[str] = []
-
-    def add(self, text: str) -> None:
-        self.lines.append(text)
-
-    def raise_if_any(self) -> None:
-        if not self.lines:
-            return
-        n = len(self.lines)
-        head = f"{self.table.label}: {n} problem{'s' if n > 1 else ''} in the {self.what} file"
-        if n == 1:
-            raise InputError(f"{self.table.label}: {self.lines[0]}")
-        raise InputError(head, self.lines)
-
-
-def _require(problems: _Problems, frame: pd.DataFrame, columns: Iterable[str], hint: str) -> bool:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        have = ", ".join(frame.columns[:12])
-        problems.add(
-            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(the file has: {have}); {hint}"
-        )
-        return False
-    return True
-
-
-def _numbers(problems: _Problems, frame: pd.DataFrame, column: str, *, fix: str) -> np.ndarray:
-    raw = frame[column]
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        return raw.to_numpy(dtype=np.float64, na_value=np.nan)  # already numbers (Parquet)
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    given = raw.notna() & (raw.astype(str).str.strip() != "")
-    bad = np.flatnonzero(given.to_numpy() & np.isnan(values))
-    if len(bad):
-        problems.add(f"{column} is not a number at {problems.table.rows(bad)}; {fix}")
-    return values
-
-
-def _coordinates(problems: _Problems, frame: pd.DataFrame, ids: np.ndarray | None) -> tuple:
-    lat = _numbers(problems, frame, "lat", fix="give decimal degrees, e.g. 42.3601")
-    lon = _numbers(problems, frame, "lon", fix="give decimal degrees, e.g. -71.0589")
-    missing = np.flatnonzero(np.isnan(lat) | np.isnan(lon))
-    table = problems.table
-
-    def named(idx):
-        if ids is None:
-            return table.rows(idx)
-        shown = ", ".join(f"{table.row(i)} (id {ids[i]})" for i in idx[:5])
-        return shown + (f" and {len(idx) - 5} more" if len(idx) > 5 else "")
-
-    if len(missing):
-        problems.add(f"missing coordinates at {named(missing)}; geocode these rows or remove them")
-    with np.errstate(invalid="ignore"):
-        out = np.flatnonzero((np.abs(lat) > 90) | (np.abs(lon) > 180))
-    if len(out):
-        problems.add(
-            f"coordinates out of range at {named(out)}; lat must be in [-90, 90] and lon in "
-            "[-180, 180] (are lat and lon swapped?)"
-        )
-    return lon, lat
-
-
-def _booleans(problems: _Problems, frame: pd.DataFrame, column: str, default: bool) -> np.ndarray:
-    if column not in frame.columns:
-        return np.full(len(frame), default)
-    raw = frame[column]
-    if raw.dtype == bool:
-        return raw.to_numpy()
-    text = raw.astype(str).str.strip().str.lower()
-    empty = raw.isna().to_numpy() | (text == "").to_numpy() | (text == "nan").to_numpy()
-    true = text.isin(TRUE_WORDS).to_numpy()
-    false = text.isin(FALSE_WORDS).to_numpy()
-    bad = np.flatnonzero(~(true | false | empty))
-    if len(bad):
-        problems.add(
-            f"{column} is not true/false at {problems.table.rows(bad)}; "
-            "use true/false, yes/no or 1/0"
-        )
-    return np.where(empty, default, true)
-
-
-def _ids(frame: pd.DataFrame, column: str) -> np.ndarray:
-    values = frame[column]
-    text = values.astype(str).str.strip()
-    # integers read from Parquet keep no ".0"
-    return np.where(values.isna(), "", text).astype(object)
-
-
-def _fips(values: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # few counties, many rows
-    fixed = _fips_text(pd.Series(uniques, dtype=object))
-    return np.append(fixed, "").astype(object)[codes]
-
-
-def _fips_text(values: pd.Series) -> np.ndarray:
-    text = values.astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
-    text = text.where(values.notna() & (text != "") & (text.str.lower() != "nan"), "")
-    return np.where(text.str.fullmatch(r"\d{1,5}"), text.str.zfill(5), text).astype(object)
-
-
-# ---------------------------------------------------------------------------
 # members
 # ---------------------------------------------------------------------------
 MEMBER_COLUMNS = [
@@ -397,12 +188,12 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
     """
     table = read_table(source, "members")
     frame = table.frame
-    problems = _Problems(table, "members")
-    if not _require(
+    problems = Problems(table, "members")
+    if not require(
         problems, frame, ["member_id", "lat", "lon"], "members need member_id, lat and lon"
     ):
         problems.raise_if_any()
-    ids = _ids(frame, "member_id")
+    ids = ids_of(frame, "member_id")
     empty = np.flatnonzero(ids == "")
     if len(empty):
         problems.add(f"member_id is empty at {table.rows(empty)}; every member needs an id")
@@ -417,7 +208,7 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
             f"duplicate member_id {shown} (at {table.rows(first)}); "
             "member ids must be unique, one row per member"
         )
-    lon, lat = _coordinates(problems, frame, ids)
+    lon, lat = coordinates(problems, frame, ids)
     if "language" in frame.columns:
         codes, uniques = pd.factorize(frame["language"], use_na_sentinel=True)
         names = []
@@ -440,25 +231,25 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
     else:
         language = np.full(len(frame), default_language, dtype=object)
     age = (
-        _numbers(problems, frame, "age", fix="give age in years")
+        numbers(problems, frame, "age", fix="give age in years")
         if "age" in frame.columns
         else np.full(len(frame), np.nan)
     )
-    synthetic = _booleans(problems, frame, "synthetic", False)
-    in_treatment = _booleans(problems, frame, "in_treatment", False)
+    synthetic = booleans(problems, frame, "synthetic", False)
+    in_treatment = booleans(problems, frame, "in_treatment", False)
     problems.raise_if_any()
     out = pd.DataFrame(
         {
             "member_id": ids.astype(str),
             "lat": lat,
             "lon": lon,
-            "county_fips": _fips(frame["county_fips"])
+            "county_fips": fips_codes(frame["county_fips"])
             if "county_fips" in frame.columns
             else np.full(len(frame), "", dtype=object),
             "language": language,
             "age": age,
             "plan": frame["plan"].astype(str).to_numpy() if "plan" in frame.columns else "",
-            "pcp_id": _ids(frame, "pcp_id") if "pcp_id" in frame.columns else "",
+            "pcp_id": ids_of(frame, "pcp_id") if "pcp_id" in frame.columns else "",
             "in_treatment": in_treatment,
             "synthetic": synthetic,
         }
@@ -486,15 +277,15 @@ def read_providers(
     """
     table = read_table(source, "providers")
     frame = table.frame
-    problems = _Problems(table, "providers")
-    if not _require(
+    problems = Problems(table, "providers")
+    if not require(
         problems,
         frame,
         ["provider_id", "provider_type", "lat", "lon"],
         "providers need provider_id, provider_type, lat and lon",
     ):
         problems.raise_if_any()
-    ids = _ids(frame, "provider_id")
+    ids = ids_of(frame, "provider_id")
     empty = np.flatnonzero(ids == "")
     if len(empty):
         problems.add(
@@ -512,7 +303,7 @@ def read_providers(
             f"unknown provider_type {', '.join(map(repr, values))} at "
             f"{table.rows(unknown)}; use one of: {known}"
         )
-    lon, lat = _coordinates(problems, frame, ids)
+    lon, lat = coordinates(problems, frame, ids)
     languages = []
     bad = []
     raw_lang = (
@@ -530,12 +321,12 @@ def read_providers(
             "by ';', e.g. English;Spanish"
         )
     panel = (
-        _numbers(problems, frame, "panel_size", fix="give the panel size as a whole number")
+        numbers(problems, frame, "panel_size", fix="give the panel size as a whole number")
         if "panel_size" in frame.columns
         else np.zeros(len(frame))
     )
     fte = (
-        _numbers(problems, frame, "fte", fix="give FTE as a number, e.g. 0.5")
+        numbers(problems, frame, "fte", fix="give FTE as a number, e.g. 0.5")
         if "fte" in frame.columns
         else np.ones(len(frame))
     )
@@ -543,10 +334,10 @@ def read_providers(
         neg = np.flatnonzero((fte < 0) | (panel < 0))
     if len(neg):
         problems.add(f"negative panel_size or fte at {table.rows(neg)}; use 0 or more")
-    accepting = _booleans(problems, frame, "accepting_new_patients", True)
-    panel_open = _booleans(problems, frame, "panel_open", True)
-    in_network = _booleans(problems, frame, "in_network", True)
-    synthetic = _booleans(problems, frame, "synthetic", False)
+    accepting = booleans(problems, frame, "accepting_new_patients", True)
+    panel_open = booleans(problems, frame, "panel_open", True)
+    in_network = booleans(problems, frame, "in_network", True)
+    synthetic = booleans(problems, frame, "synthetic", False)
     specialty = (
         frame["specialty"].fillna("").astype(str).str.strip().str.lower().to_numpy()
         if "specialty" in frame.columns
@@ -567,7 +358,7 @@ def read_providers(
             "panel_size": np.nan_to_num(panel, nan=0.0),
             "panel_open": panel_open,
             "practice_id": np.where(
-                _ids(frame, "practice_id") == "", ids, _ids(frame, "practice_id")
+                ids_of(frame, "practice_id") == "", ids, ids_of(frame, "practice_id")
             )
             if "practice_id" in frame.columns
             else ids,
@@ -601,8 +392,8 @@ def read_claims(source: Any) -> pd.DataFrame:
     """
     table = read_table(source, "claims")
     frame = table.frame
-    problems = _Problems(table, "claims")
-    if not _require(problems, frame, ["specialty"], "claims need a specialty column"):
+    problems = Problems(table, "claims")
+    if not require(problems, frame, ["specialty"], "claims need a specialty column"):
         problems.raise_if_any()
     spec = frame["specialty"].fillna("").astype(str).str.strip().str.lower()
     empty = np.flatnonzero((spec == "").to_numpy())
@@ -614,7 +405,7 @@ def read_claims(source: Any) -> pd.DataFrame:
         else ("claims" if "claims" in frame.columns else None)
     )
     if column:
-        counts = _numbers(problems, frame, column, fix="give claim counts as whole numbers")
+        counts = numbers(problems, frame, column, fix="give claim counts as whole numbers")
         counts = np.nan_to_num(counts, nan=0.0)
     else:
         counts = np.ones(len(frame))
@@ -636,15 +427,15 @@ def read_census_languages(source: Any) -> pd.DataFrame:
     """Read a Census language table: ``county_fips``, ``language``, ``speakers_5plus``."""
     table = read_table(source, "Census languages")
     frame = table.frame
-    problems = _Problems(table, "Census languages")
-    if not _require(
+    problems = Problems(table, "Census languages")
+    if not require(
         problems,
         frame,
         ["county_fips", "language", "speakers_5plus"],
         "the table needs county_fips, language and speakers_5plus (speakers aged 5 and over)",
     ):
         problems.raise_if_any()
-    speakers = _numbers(problems, frame, "speakers_5plus", fix="give a count of speakers")
+    speakers = numbers(problems, frame, "speakers_5plus", fix="give a count of speakers")
     langs = []
     bad = []
     for i, value in enumerate(frame["language"].to_numpy()):
@@ -656,7 +447,7 @@ def read_census_languages(source: Any) -> pd.DataFrame:
             langs.append(parsed[0])
     if bad:
         problems.add(f"language cannot be read at {table.rows(bad)}; one language per row")
-    fips = _fips(frame["county_fips"])
+    fips = fips_codes(frame["county_fips"])
     badf = np.flatnonzero(~pd.Series(fips).str.fullmatch(r"\d{5}").to_numpy())
     if len(badf):
         problems.add(f"county_fips is not a 5-digit code at {table.rows(badf)}")

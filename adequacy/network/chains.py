@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .network import RoadGraph
+from adequacy.network import RoadGraph
 
 
 @dataclass

@@ -1,0 +1,431 @@
+"""The search-and-judge engine: one k-nearest search per provider key and metric.
+
+For every (rule, language) the engine finds the providers the rule is about
+(:func:`provider_rows`), runs one k-nearest search per (provider type,
+specialty, language) and metric from all of them at once, never one per
+member, reads each member's labels at its road node plus its snapping leg,
+and asks the judge (:mod:`adequacy.engine.judge`) which providers qualify.
+The searches are kept (:class:`Search`) so that what-if can update them.
+
+Owns: ``Engine``, ``SearchKey``, ``Search``, ``Block`` and ``MemberState`` (the
+member-side arrays an evaluation and its what-if updates share). Uses:
+:mod:`adequacy.routing`, :mod:`adequacy.network` (chain contraction),
+:mod:`adequacy.inputs.languages` and the judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from adequacy.engine.judge import member_limits, search_cutoff, within
+from adequacy.engine.settings import Settings
+from adequacy.engine.standards import Rule, StandardsSet
+from adequacy.inputs.languages import speaks
+from adequacy.network import RoadGraph
+from adequacy.network.chains import chains_of
+from adequacy.routing import NodeLabels, Snap, k_nearest_labels
+from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SearchKey:
+    """Which providers a search starts from."""
+
+    provider_type: str
+    specialty: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class Search:
+    """Stored k-nearest labels of one (key, metric), kept for what-if updates."""
+
+    key: SearchKey
+    metric: str
+    rows: np.ndarray  # provider rows (into Evaluation.providers) that are sources
+    labels: NodeLabels
+    n_providers: int  # distinct provider ids among the sources
+
+    @property
+    def complete(self) -> bool:
+        """Whether every provider fits in the labels (nothing can be hidden)."""
+        return self.labels.k >= self.n_providers
+
+
+@dataclass
+class MemberState:
+    """Member-side arrays made once per evaluation and shared with its what-if updates.
+
+    ``language_code``/``language_names`` and ``class_code``/``class_names``
+    factorise the members' language and county class; ``legs`` holds each
+    member's snapping leg per metric (meters, seconds); ``nodes`` the distinct
+    road nodes of a language's members with the inverse index; ``by_node`` the
+    members sorted by node with CSR offsets (what-if); ``delta_base`` the
+    'before' half of what-if's delta table.
+    """
+
+    language_code: np.ndarray
+    language_names: list[str]
+    class_code: np.ndarray
+    class_names: list[str]
+    legs: dict[str, np.ndarray] = field(default_factory=dict)
+    nodes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    by_node: tuple[np.ndarray, np.ndarray] | None = None
+    delta_base: pd.DataFrame | None = None
+
+    @classmethod
+    def of(cls, members: pd.DataFrame) -> MemberState:
+        language_code, language_names = pd.factorize(members["language"])
+        class_code, class_names = pd.factorize(members["region_class"])
+        return cls(language_code, list(language_names), class_code, list(class_names))
+
+    def members_at(self, member_node: np.ndarray, n_nodes: int, nodes: np.ndarray) -> np.ndarray:
+        """The (sorted, distinct) member rows living at the given graph nodes."""
+        if self.by_node is None:
+            order = np.argsort(member_node, kind="stable")
+            ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+            np.cumsum(np.bincount(member_node, minlength=n_nodes), out=ptr[1:])
+            self.by_node = (order, ptr)
+        order, ptr = self.by_node
+        nodes = np.asarray(nodes, dtype=np.int64)
+        counts = ptr[nodes + 1] - ptr[nodes]
+        if not counts.sum():
+            return np.zeros(0, dtype=np.int64)
+        starts = np.repeat(ptr[nodes], counts)
+        within_node = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.unique(order[starts + within_node])
+
+
+def rule_variants(standards: StandardsSet, languages: list[str]) -> list[tuple[Rule, str | None]]:
+    """(rule, language) pairs evaluated: every rule, then language rules per language."""
+    variants: list[tuple[Rule, str | None]] = [(rule, None) for rule in standards.rules]
+    variants += [(rule, lang) for rule in standards.rules if rule.languages for lang in languages]
+    return variants
+
+
+def provider_rows(providers: pd.DataFrame, key: SearchKey) -> np.ndarray:
+    """Rows of in-network providers that a search with this key starts from."""
+    mask = (
+        providers["in_network"].to_numpy()
+        & (providers["provider_type"] == key.provider_type).to_numpy()
+    )
+    if key.specialty is not None:
+        mask &= (providers["specialty"] == key.specialty).to_numpy()
+    if key.language is not None:
+        mask &= speaks(providers["languages"], key.language)
+    return np.flatnonzero(mask)
+
+
+@dataclass
+class Block:
+    """One (rule, language)'s results for a set of member rows."""
+
+    rule: Rule
+    language: str | None
+    member_rows: np.ndarray
+    miles: np.ndarray
+    minutes: np.ndarray
+    n_qualifying: np.ndarray
+    meets: np.ndarray
+    nearest: np.ndarray  # (m, count) provider-id codes, -1 none
+
+
+class Engine:
+    """Searches and judges rules for one set of members and one provider roster.
+
+    ``state`` holds the member-side arrays; pass the base evaluation's
+    ``member_state`` to share them (what-if builds an engine per scenario over
+    the same members). Searches are kept in ``searches`` by (key, metric).
+    """
+
+    def __init__(
+        self,
+        graph: RoadGraph,
+        members: pd.DataFrame,
+        providers: pd.DataFrame,
+        member_snap: Snap,
+        provider_snap: Snap,
+        settings: Settings,
+        *,
+        workers: int = 1,
+        progress: Progress | None = None,
+        state: MemberState | None = None,
+    ):
+        self.graph = graph
+        self.members = members
+        self.providers = providers
+        self.member_snap = member_snap
+        self.provider_snap = provider_snap
+        self.settings = settings
+        self.workers = max(1, int(workers))
+        self.tick = progress or (lambda step, done, total: None)
+        self.pid_codes, self.pid_uniques = pd.factorize(providers["provider_id"])
+        self.searches: dict[tuple[SearchKey, str], Search] = {}
+        self._job_rules: dict[tuple[SearchKey, str], list[Rule]] = {}
+        self.state = state if state is not None else MemberState.of(members)
+
+    @staticmethod
+    def key_of(rule: Rule, language: str | None) -> SearchKey:
+        return SearchKey(rule.provider_type, rule.specialty, language)
+
+    # -- searches
+    def _cutoff(self, rules: list[Rule], metric: str) -> float:
+        if metric == "distance":
+            limit = max([r.max_miles or 0 for r in rules] + [self.settings.max_report_miles])
+            return search_cutoff(limit * METERS_PER_MILE)
+        limit = max([r.max_minutes or 0 for r in rules] + [self.settings.max_report_minutes])
+        return search_cutoff(limit * SECONDS_PER_MINUTE)
+
+    def jobs(self, variants) -> dict[tuple[SearchKey, str], list[Rule]]:
+        """The searches that the variants need, with the rules that use each."""
+        jobs: dict[tuple[SearchKey, str], list[Rule]] = {}
+        for rule, language in variants:
+            key = self.key_of(rule, language)
+            for metric, used in (("distance", rule.max_miles), ("time", rule.max_minutes)):
+                if used is not None:
+                    jobs.setdefault((key, metric), []).append(rule)
+        self._job_rules.update(jobs)  # a wider search later keeps every rule's cutoff
+        return jobs
+
+    def counted(self, count: int) -> int:
+        """Providers counted for a rule needing ``count``: one spare, or the count cap."""
+        cap = self.settings.count_cap
+        return count + 1 if cap is None else max(count, cap)
+
+    def width(self, rules: list[Rule], n_groups: int) -> int:
+        """Labels kept per node: the providers counted, at most the providers there are."""
+        need = max(r.count for r in rules)
+        return max(min(self.counted(need), max(n_groups, 1)), need)
+
+    def evaluate_variants(self, variants) -> list[Block]:
+        """Search and judge every variant: one task per provider key, on the worker threads.
+
+        A task runs its key's searches (distance, time) and then judges the rules
+        that use them, so that reading labels at members' nodes overlaps other
+        keys' searches. The compiled parts release the GIL.
+        """
+        jobs = self.jobs(variants)
+        keys = list(dict.fromkeys(key for key, _ in jobs))
+        # shared data, made once before the threads start
+        chains_of(self.graph)
+        for metric in ("distance", "time"):
+            self.leg(metric)
+        for lang in dict.fromkeys(lang or "" for _, lang in variants):
+            self._distinct_nodes(self.rows_of(lang or None), lang)
+
+        def task(key):
+            for item in jobs.items():
+                if item[0][0] == key:
+                    job, search = self.search_one(item)
+                    self.searches[job] = search
+            return [
+                (i, self.rule_block(rule, lang))
+                for i, (rule, lang) in enumerate(variants)
+                if self.key_of(rule, lang) == key
+            ]
+
+        blocks: list = [None] * len(variants)
+        self.tick("searching roads", 0, len(keys))
+        with ThreadPoolExecutor(self.workers) as pool:
+            for done, found in enumerate(pool.map(task, keys), start=1):
+                for i, block in found:
+                    blocks[i] = block
+                self.tick("searching roads", done, len(keys))
+        return blocks
+
+    def search_one(self, item, k: int | None = None):
+        (key, metric), rules = item
+        rows = provider_rows(self.providers, key)
+        n_groups = len(np.unique(self.pid_codes[rows])) if len(rows) else 0
+        width = self.width(rules, n_groups)
+        if k:  # a wider search asked for ('and' rules)
+            width = max(min(k, max(n_groups, 1)), width)
+        labels = k_nearest_labels(
+            self.graph,
+            self.provider_snap.node[rows],
+            k=width,
+            metric=metric,
+            source_cost=self.provider_snap.leg_cost(metric, self.settings.snap_speed_mph)[rows],
+            groups=self.pid_codes[rows],
+            cutoff=self._cutoff(rules, metric),
+        )
+        return (key, metric), Search(key, metric, rows, labels, n_groups)
+
+    def run(self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None) -> None:
+        total = len(jobs)
+        done = 0
+        self.tick("searching roads", done, total)
+        if self.workers > 1 and total > 1:
+            with ThreadPoolExecutor(self.workers) as pool:
+                for job, search in pool.map(lambda item: self.search_one(item, k), jobs.items()):
+                    self.searches[job] = search
+                    done += 1
+                    self.tick("searching roads", done, total)
+        else:
+            for item in jobs.items():
+                job, search = self.search_one(item, k)
+                self.searches[job] = search
+                done += 1
+                self.tick("searching roads", done, total)
+
+    def leg(self, metric: str) -> np.ndarray:
+        if metric not in self.state.legs:
+            self.state.legs[metric] = self.member_snap.leg_cost(
+                metric, self.settings.snap_speed_mph
+            )
+        return self.state.legs[metric]
+
+    def rows_of(self, language: str | None) -> np.ndarray:
+        """Member rows of a language's block (every member for None)."""
+        if language is None:
+            return np.arange(len(self.members))
+        names = list(self.state.language_names)
+        code = names.index(language) if language in names else -2
+        return np.flatnonzero(self.state.language_code == code)
+
+    def _labels(
+        self, key: SearchKey, metric: str, member_rows: np.ndarray, cache_key: str | None = None
+    ):
+        """(cost, provider-id code) per member, or None when the metric is not used."""
+        search = self.searches.get((key, metric))
+        if search is None:
+            return None
+        # labels are read once per distinct node (many members share a node)
+        nodes, inverse = self._distinct_nodes(member_rows, cache_key)
+        cost_u, source_u = search.labels.at_nodes(nodes)
+        code_of_source = self.pid_codes[search.rows].astype(np.int64)
+        return _member_labels(
+            cost_u,
+            source_u.astype(np.int64, copy=False),
+            inverse.astype(np.int64, copy=False),
+            self.leg(metric)[member_rows],
+            code_of_source,
+            search.labels.cutoff,
+        )
+
+    def _distinct_nodes(self, member_rows: np.ndarray, cache_key: str | None):
+        found = self.state.nodes.get(cache_key) if cache_key is not None else None
+        if found is None:
+            found = np.unique(self.member_snap.node[member_rows], return_inverse=True)
+            if cache_key is not None:
+                self.state.nodes[cache_key] = found
+        return found
+
+    # -- rule evaluation
+    def rule_block(
+        self, rule: Rule, language: str | None, member_rows: np.ndarray | None = None
+    ) -> Block:
+        cache_key = None if member_rows is not None else (language or "")
+        if member_rows is None:
+            member_rows = self.rows_of(language)
+        key = self.key_of(rule, language)
+        while True:
+            dist = self._labels(key, "distance", member_rows, cache_key)
+            time = self._labels(key, "time", member_rows, cache_key)
+            block, ambiguous = self._judge(rule, language, member_rows, dist, time)
+            searches = [
+                self.searches[(key, m)] for m in ("distance", "time") if (key, m) in self.searches
+            ]
+            if not ambiguous or all(s.complete for s in searches):
+                return block
+            # 'and' rules: a full label list may hide a provider within both limits
+            # further down; search again with twice the labels until none is in doubt.
+            width = max(s.labels.k for s in searches)
+            rerun = {
+                (key, m): self._job_rules.get((key, m), [rule])
+                for m in ("distance", "time")
+                if (key, m) in self.searches
+            }
+            self.run(rerun, k=2 * width)
+
+    def _judge(self, rule, language, member_rows, dist, time):
+        m = len(member_rows)
+        limit_meters, limit_seconds, both = member_limits(
+            rule, self.state.class_code[member_rows], self.state.class_names
+        )
+        k = rule.count
+        qualifying = []
+        saturated = np.zeros(m, dtype=bool)
+        for labels, limit in ((dist, limit_meters), (time, limit_seconds)):
+            if labels is None:
+                qualifying.append(None)
+                continue
+            cost, code = labels
+            ok = within(cost, limit[:, None])
+            qualifying.append(np.where(ok, code, -1))
+            saturated |= ok.all(axis=1)
+        present = [q for q in qualifying if q is not None]
+        count = _count_distinct(np.concatenate(present, axis=1))  # 'or': either limit
+        ambiguous = False
+        if both.any() and len(present) == 2:  # 'and': within both limits, per provider
+            qd, qt = present
+            hit = (qd[:, :, None] == qt[:, None, :]).any(axis=2) & (qd >= 0)
+            count = np.where(both, hit.sum(axis=1), count)
+            ambiguous = bool((both & saturated & (count < k)).any())
+        cap = self.counted(k)
+        width_codes = dist[1] if dist is not None else time[1]
+        nearest = width_codes[:, :k]
+        miles = (dist[0][:, k - 1] / METERS_PER_MILE) if dist is not None else np.full(m, np.nan)
+        minutes = (
+            (time[0][:, k - 1] / SECONDS_PER_MINUTE) if time is not None else np.full(m, np.nan)
+        )
+        block = Block(
+            rule,
+            language,
+            member_rows,
+            miles,
+            minutes,
+            np.minimum(count, cap).astype(np.int16),
+            count >= k,
+            nearest,
+        )
+        return block, ambiguous
+
+
+@njit(cache=True, nogil=True)
+def _member_labels(cost_u, source_u, inverse, legs, code_of_source, cutoff):
+    """Each member's labels: its node's labels plus its leg; provider-id codes, -1 none."""
+    m = inverse.shape[0]
+    k = cost_u.shape[1]
+    cost = np.empty((m, k))
+    code = np.empty((m, k), dtype=np.int64)
+    for i in range(m):
+        r = inverse[i]
+        for j in range(k):
+            c = cost_u[r, j] + legs[i]
+            s = source_u[r, j]
+            if s < 0 or c > cutoff:
+                cost[i, j] = np.inf
+                code[i, j] = -1
+            else:
+                cost[i, j] = c
+                code[i, j] = code_of_source[s]
+    return cost, code
+
+
+@njit(cache=True, nogil=True)
+def _count_distinct(codes: np.ndarray) -> np.ndarray:
+    """Distinct non-negative values per row (provider ids qualifying by either limit)."""
+    m, w = codes.shape
+    out = np.zeros(m, dtype=np.int64)
+    for i in range(m):
+        for j in range(w):
+            c = codes[i, j]
+            if c < 0:
+                continue
+            seen = False
+            for t in range(j):
+                if codes[i, t] == c:
+                    seen = True
+                    break
+            if not seen:
+                out[i] += 1
+    return out

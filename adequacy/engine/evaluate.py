@@ -1,0 +1,325 @@
+"""Evaluate a provider network against a standards set.
+
+``evaluate(members, providers, graph, standards)`` runs the pipeline of
+DESIGN.md: validate the inputs, place members in counties, snap members and
+providers to the road graph once, run one k-nearest search per (provider
+type, specialty, language, metric) — never one per member — and derive:
+
+- ``member_results``: per member and rule (and language), the road distance in
+  miles and time in minutes to the k-th nearest provider of the rule's type,
+  how many providers qualify (up to the label cap), whether the rule is met,
+  and the ids of the nearest providers;
+- ``county_summary`` and ``service_area_summary``: members, share meeting,
+  pass/fail against the threshold, providers, members per provider and the
+  ratio's pass/fail;
+- ``language_summary``: the same over language-concordant providers and the
+  members who speak each prevalent language;
+- ``panel_findings``, ``high_volume_specialists`` and the members outside every
+  region (``outside_service_area``), reported apart, never dropped.
+
+Distances are meters on the graph and reported in miles; times are seconds
+and reported in minutes. A distance or time beyond the search horizon
+(``max_report_miles``/``max_report_minutes``, or the rule's own limit if
+larger) is reported as infinity.
+
+Owns: ``evaluate`` and ``Evaluation``. Uses: :mod:`adequacy.inputs` (reading
+and validating the tables), :mod:`adequacy.network` and
+:mod:`adequacy.routing` (graph and snapping), and the rest of the engine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adequacy.engine.engine import Engine, MemberState, Progress, Search, SearchKey, rule_variants
+from adequacy.engine.judge import OUTSIDE, county_of
+from adequacy.engine.panels import panel_findings
+from adequacy.engine.settings import Settings
+from adequacy.engine.standards import DEFAULT_STANDARDS, StandardsSet, load_standards
+from adequacy.engine.summaries import member_results_table, plan_summary, summarise
+from adequacy.errors import InputError
+from adequacy.inputs.languages import prevalent_languages
+from adequacy.inputs.regions import classify_regions, read_regions
+from adequacy.inputs.schemas import (
+    read_census_languages,
+    read_claims,
+    read_members,
+    read_providers,
+)
+from adequacy.network import RoadGraph, load_road_graph
+from adequacy.routing import Snap, snap_points
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced; see the module docstring.
+
+    ``settings`` are the :class:`Settings` it ran with; ``language_basis`` says
+    whether prevalent languages came from a Census table or from the members.
+    The fields after ``notes`` are the engine's state, kept for what-if.
+    """
+
+    members: pd.DataFrame
+    providers: pd.DataFrame
+    standards: StandardsSet
+    member_results: pd.DataFrame
+    county_summary: pd.DataFrame
+    service_area_summary: pd.DataFrame
+    language_summary: pd.DataFrame
+    prevalent_languages: pd.DataFrame
+    panel_findings: pd.DataFrame
+    plan_summary: pd.DataFrame
+    high_volume_specialists: pd.DataFrame
+    outside_service_area: pd.DataFrame
+    regions: Any
+    graph: RoadGraph
+    settings: Settings
+    language_basis: str = "members"
+    notes: list[str] = field(default_factory=list)
+    searches: dict[tuple[SearchKey, str], Search] = field(default_factory=dict, repr=False)
+    member_snap: Snap | None = field(default=None, repr=False)
+    provider_snap: Snap | None = field(default=None, repr=False)
+    #: (rule id, language or "") -> (first row in member_results, member rows)
+    blocks: dict[tuple[str, str], tuple[int, np.ndarray]] = field(default_factory=dict, repr=False)
+    #: member-side arrays of the engine, shared with what-if updates
+    member_state: MemberState | None = field(default=None, repr=False)
+    #: the standards as loaded, before rules were expanded per specialty and period
+    standards_source: StandardsSet | None = field(default=None, repr=False)
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any input row is synthetic (marked on every output)."""
+        return bool(self.members["synthetic"].any() or self.providers["synthetic"].any())
+
+    def manifest_settings(self) -> dict[str, Any]:
+        """The settings as the run folder's manifest records them."""
+        return {**self.settings.to_dict(), "language_basis": self.language_basis}
+
+
+# ---------------------------------------------------------------------------
+# the entry point
+# ---------------------------------------------------------------------------
+def evaluate(
+    members: Any,
+    providers: Any,
+    graph: RoadGraph | Any,
+    standards: Any = DEFAULT_STANDARDS,
+    *,
+    claims: Any = None,
+    regions: Any = None,
+    census_languages: Any = None,
+    settings: Settings | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> Evaluation:
+    """Evaluate members' access to providers against a standards set.
+
+    Parameters
+    ----------
+    members, providers
+        Paths (CSV, Parquet, GeoParquet, GeoPackage) or DataFrames; see
+        :func:`adequacy.inputs.schemas.read_members` and ``read_providers``.
+    graph
+        A :class:`RoadGraph` or anything :func:`load_road_graph` accepts.
+    standards
+        A built-in set name, a YAML path or a :class:`StandardsSet`.
+    claims
+        Claims by specialty; the top specialties by claims are the
+        high-volume specialists. Without claims, rules on high-volume
+        specialists are not evaluated, and a note says so.
+    regions
+        County polygons (path or GeoDataFrame). Members without
+        ``county_fips`` are placed by spatial join; members outside every
+        region are reported separately.
+    census_languages
+        Census table of speakers per county and language (prevalent at
+        ``min_census_speakers``); without it, languages spoken by at least
+        ``min_language_members`` members of a county are evaluated.
+    settings
+        A :class:`Settings` (quarter, count cap, report horizon, snapping,
+        language thresholds); default ``Settings()``.
+    workers
+        Threads for the searches (default: the number of CPUs).
+    progress
+        Called as ``progress(step, done, total)``.
+    **overrides
+        Any :class:`Settings` field by name, e.g. ``quarter=3`` or
+        ``count_cap=4``, applied on top of ``settings``.
+    """
+    settings = (settings or Settings()).replace(**overrides)
+    tick = progress or (lambda step, done, total: None)
+    standards = load_standards(standards)
+    tick("reading inputs", 0, 1)
+    members = read_members(members)
+    providers = read_providers(providers, extra_types=standards.provider_types)
+    claims_table = read_claims(claims) if claims is not None else None
+    census = read_census_languages(census_languages) if census_languages is not None else None
+    if not isinstance(graph, RoadGraph):
+        tick("loading road graph", 0, 1)
+        graph = load_road_graph(graph)
+    notes: list[str] = []
+
+    # ---- regions: county and class of every member and provider
+    region_table = read_regions(regions) if regions is not None else None
+    members, providers = _place(members, providers, region_table, standards)
+    if (members["county_fips"] == OUTSIDE).all():
+        raise InputError(
+            "no member is inside the service area: give regions (county polygons) "
+            "or a county_fips column on the members"
+        )
+
+    # ---- which rules: high-volume specialists from claims, period filter
+    in_network = providers[providers["in_network"]]
+    specialties = in_network.loc[in_network["provider_type"] == "specialist", "specialty"]
+    hv_table = _high_volume_table(claims_table, specialties, standards)
+    hv_list = hv_table.loc[hv_table["selected"], "specialty"].tolist()
+    if claims_table is None and any(r.specialty == "high_volume" for r in standards.rules):
+        notes.append("High-volume specialist rules were not evaluated: no claims were given.")
+    expanded = standards.expand(hv_list, specialties[specialties != ""].unique())
+    expanded = expanded.for_period(settings.quarter)
+
+    # ---- snapping, once for everyone
+    tick("snapping to roads", 0, 1)
+    member_snap = _snap(graph, members, "members", "member_id", settings, notes)
+    provider_snap = _snap(graph, providers, "providers", "provider_id", settings, notes)
+
+    # ---- languages
+    prevalent = prevalent_languages(
+        members,
+        census=census,
+        counties=list(region_table["fips"]) if region_table is not None else None,
+        min_speakers=settings.min_census_speakers,
+        min_members=settings.min_language_members,
+    )
+    languages = sorted(prevalent["language"].unique())
+
+    engine = Engine(
+        graph,
+        members,
+        providers,
+        member_snap,
+        provider_snap,
+        settings,
+        workers=workers or os.cpu_count() or 1,
+        progress=tick,
+    )
+    blocks = engine.evaluate_variants(rule_variants(expanded, languages))
+    tick("summarising", 0, 1)
+    results = member_results_table(blocks, members, providers)
+    block_index, start = {}, 0
+    for b in blocks:
+        block_index[(b.rule.id, b.language or "")] = (start, b.member_rows)
+        start += len(b.member_rows)
+    county, area, outside, language_summary = summarise(
+        results, members, providers, expanded, region_table, prevalent, blocks=block_index
+    )
+    panel = panel_findings(providers, members)
+    plans = plan_summary(results, members, expanded, block_index)
+    tick("done", 1, 1)
+    return Evaluation(
+        members=members,
+        providers=providers,
+        standards=expanded,
+        member_results=results,
+        county_summary=county,
+        service_area_summary=area,
+        language_summary=language_summary,
+        prevalent_languages=prevalent,
+        panel_findings=panel,
+        plan_summary=plans,
+        high_volume_specialists=hv_table,
+        outside_service_area=outside,
+        regions=region_table,
+        graph=graph,
+        settings=settings,
+        language_basis="census" if census is not None else "members",
+        notes=notes,
+        searches=engine.searches,
+        member_snap=member_snap,
+        provider_snap=provider_snap,
+        blocks=block_index,
+        member_state=engine.state,
+        standards_source=standards,
+    )
+
+
+def _snap(graph, table: pd.DataFrame, what: str, id_column: str, settings: Settings, notes):
+    """Snap a table's points, record ``snap_meters``/``off_road`` on it, note off-road rows."""
+    snap = snap_points(
+        graph,
+        table[["lon", "lat"]].to_numpy(),
+        what=what,
+        ids=table[id_column].to_numpy(),
+        max_snap_meters=settings.max_snap_meters,
+    )
+    table["snap_meters"] = snap.meters
+    table["off_road"] = snap.off_road
+    limit = f"{settings.max_snap_meters:g} m"
+    if what == "members" and snap.off_road.any():
+        notes.append(
+            f"{int(snap.off_road.sum())} member(s) are more than {limit} from any road "
+            "(likely bad geocodes or outside the road extract); they are flagged "
+            "off_road and routed from the nearest road."
+        )
+    if what == "providers":
+        n_off = int(snap.off_road[table["in_network"].to_numpy()].sum())
+        if n_off:
+            notes.append(
+                f"{n_off} in-network provider location(s) are more than {limit} from any road."
+            )
+    return snap
+
+
+# ---------------------------------------------------------------------------
+# placing members and providers in regions
+# ---------------------------------------------------------------------------
+def _place(members, providers, regions, standards):
+    members = members.copy()
+    providers = providers.copy()
+    if regions is None:
+        members["in_service_area"] = members["county_fips"] != OUTSIDE
+        members["region_class"] = "unknown"
+        providers["county_fips"] = OUTSIDE
+        return members, providers
+    fips = regions["fips"].to_numpy()
+    classes = classify_regions(regions, standards.urban_density_per_sq_mi)
+    class_of = dict(zip(fips, classes, strict=True))
+    missing = members["county_fips"].to_numpy() == OUTSIDE
+    if missing.any():
+        found = county_of(
+            members.loc[missing, "lon"].to_numpy(), members.loc[missing, "lat"].to_numpy(), regions
+        )
+        members.loc[missing, "county_fips"] = found
+    inside = members["county_fips"].isin(set(fips)).to_numpy()
+    members.loc[~inside, "county_fips"] = OUTSIDE
+    members["in_service_area"] = inside
+    members["region_class"] = members["county_fips"].map(class_of).fillna("unknown").to_numpy()
+    providers["county_fips"] = county_of(providers["lon"].to_numpy(), providers["lat"].to_numpy(),
+                                         regions)  # fmt: skip
+    return members, providers
+
+
+def _high_volume_table(claims, specialties: pd.Series, standards: StandardsSet) -> pd.DataFrame:
+    top = max([r.top for r in standards.rules if r.specialty == "high_volume"], default=5)
+    in_network = specialties[specialties != ""].value_counts()
+    if claims is None:
+        return pd.DataFrame(
+            {
+                "rank": pd.Series(dtype=int),
+                "specialty": pd.Series(dtype=str),
+                "claim_count": pd.Series(dtype=float),
+                "providers_in_network": pd.Series(dtype=int),
+                "selected": pd.Series(dtype=bool),
+            }
+        )
+    table = claims.copy()
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table["providers_in_network"] = table["specialty"].map(in_network).fillna(0).astype(int)
+    table["selected"] = table["rank"] <= top
+    return table

@@ -1,0 +1,175 @@
+"""The judge: the one place that decides.
+
+Every decision the product reports is made here, with one tolerance each:
+
+- whether a provider **qualifies** for a member: within the mile limit and/or
+  the minute limit of the member's county class (:func:`within`,
+  :func:`qualifies`, :func:`member_limits`);
+- whether a **share passes** its threshold (:func:`share_passes`), and how many
+  more members a county needs to pass (:func:`members_short`);
+- whether an **access ratio** passes (:func:`ratio_passes`);
+- which **county** a point lies in (:func:`county_of`);
+- a PCP's **panel size** (:func:`panel_sizes`).
+
+The engine, the summaries, what-if, continuity of care and recruitment all
+call these; none of them compares a cost with a limit on its own.
+
+Owns: the decisions and their tolerances. Uses: :mod:`adequacy.units` and
+the rule model of :mod:`adequacy.engine.standards`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from adequacy.engine.standards import Rule
+from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
+
+#: Relative tolerance of "within the limit": sums of edge costs that land exactly
+#: on a limit must not fail it by a floating-point rounding.
+LIMIT_TOLERANCE = 1e-9
+#: Absolute tolerance of "the share reaches the threshold" (9 of 10 is 90%).
+SHARE_TOLERANCE = 1e-12
+#: County code of points outside every region.
+OUTSIDE = ""
+
+
+# ---------------------------------------------------------------------------
+# does a provider qualify?
+# ---------------------------------------------------------------------------
+def within(cost, limit):
+    """Whether a cost (meters or seconds) is within a limit in the same unit.
+
+    Vectorised; a NaN limit (the rule sets none for that metric) is never met.
+    A provider exactly at the limit is within it.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.asarray(cost) <= np.asarray(limit) * (1 + LIMIT_TOLERANCE)
+
+
+def search_cutoff(limit: float) -> float:
+    """How far a search must reach to find every provider :func:`within` a limit."""
+    return float(limit) * (1 + LIMIT_TOLERANCE)
+
+
+def qualifies(ok_distance, ok_time, both):
+    """Combine the two limits: ``or`` (either) unless ``both`` (``combine: and``).
+
+    ``ok_distance``/``ok_time`` are None when the rule sets no such limit; then
+    the other one decides alone.
+    """
+    if ok_distance is None:
+        return ok_time
+    if ok_time is None:
+        return ok_distance
+    return np.where(both, ok_distance & ok_time, ok_distance | ok_time)
+
+
+def member_limits(
+    rule: Rule, class_code: np.ndarray, class_names: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per member: the distance limit in meters, the time limit in seconds (NaN where
+    the rule sets none) and whether both must be met, from each member's county class
+    (``class_code`` indexes ``class_names``)."""
+    m = len(class_code)
+    limit_meters = np.full(m, np.nan)
+    limit_seconds = np.full(m, np.nan)
+    both = np.zeros(m, dtype=bool)
+    for code, cls in enumerate(class_names):
+        limits = rule.limits_for(cls)
+        sel = class_code == code
+        limit_meters[sel] = np.nan if limits.miles is None else limits.miles * METERS_PER_MILE
+        limit_seconds[sel] = (
+            np.nan if limits.minutes is None else limits.minutes * SECONDS_PER_MINUTE
+        )
+        both[sel] = limits.combine == "and"
+    return limit_meters, limit_seconds, both
+
+
+# ---------------------------------------------------------------------------
+# does a county pass?
+# ---------------------------------------------------------------------------
+def share_passes(meeting, members, threshold):
+    """Whether ``meeting`` of ``members`` reaches the threshold share (vectorised).
+
+    No members is no pass (the share is undefined).
+    """
+    meeting = np.asarray(meeting, dtype=float)
+    members = np.asarray(members, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = meeting / members
+        return share >= np.asarray(threshold, dtype=float) - SHARE_TOLERANCE
+
+
+def members_short(members: int, meeting: int, threshold: float) -> int:
+    """How many more members must meet a rule for ``share_passes`` to hold (0 if it does)."""
+    need = math.ceil(int(members) * (float(threshold) - SHARE_TOLERANCE))
+    return max(0, need - int(meeting))
+
+
+def ratio_passes(members_per_provider, limit):
+    """Whether members per provider is at most the limit; None where no ratio is set.
+
+    Scalars give a bool or None; arrays give an object array of the same.
+    """
+    per = np.asarray(members_per_provider, dtype=float)
+    lim = np.asarray(limit, dtype=float)
+    if per.ndim == 0 and lim.ndim == 0:
+        return None if np.isnan(lim) else bool(per <= lim)
+    return np.where(np.isnan(lim), None, per <= lim)
+
+
+# ---------------------------------------------------------------------------
+# where is a point?
+# ---------------------------------------------------------------------------
+def county_of(lon, lat, regions) -> np.ndarray:
+    """FIPS code of the region containing each WGS84 point, ``OUTSIDE`` ("") elsewhere.
+
+    ``regions`` is a GeoDataFrame in EPSG:4326 with a ``fips`` column. A point
+    on a border shared by two counties takes the first one in the table.
+    """
+    import shapely
+
+    lon = np.asarray(lon, dtype=float)
+    found = np.full(len(lon), -1, dtype=np.int64)
+    if len(lon):
+        points = shapely.points(lon, np.asarray(lat, dtype=float))
+        point_idx, region_idx = regions.sindex.query(points, predicate="within")
+        order = np.argsort(point_idx, kind="stable")
+        point_idx, region_idx = point_idx[order], region_idx[order]
+        first = np.r_[True, point_idx[1:] != point_idx[:-1]] if len(point_idx) else []
+        found[point_idx[first]] = region_idx[first]
+    fips = np.append(regions["fips"].to_numpy(dtype=object), OUTSIDE)
+    return fips[found].astype(object)
+
+
+# ---------------------------------------------------------------------------
+# how large is a panel?
+# ---------------------------------------------------------------------------
+def panel_sizes(providers: pd.DataFrame, members: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per in-network PCP (indexed by ``provider_id``): its panel.
+
+    ``panel`` is the larger of the roster's ``panel_size`` and the members whose
+    ``pcp_id`` is the provider (``assigned_members``). A PCP listed at several
+    sites is one panel: open only if open at every site, accepting only if
+    accepting at every site.
+    """
+    pcps = providers[(providers["provider_type"] == "pcp") & providers["in_network"]]
+    if "accepting_new_patients" not in pcps.columns:  # a roster read elsewhere: accepting
+        pcps = pcps.assign(accepting_new_patients=True)
+    per_pcp = pcps.groupby("provider_id").agg(
+        practice_id=("practice_id", "first"),
+        panel_size=("panel_size", "max"),
+        panel_open=("panel_open", "all"),
+        accepting=("accepting_new_patients", "all"),
+    )
+    if members is not None and "pcp_id" in members.columns:
+        assigned = members.loc[members["pcp_id"] != "", "pcp_id"].value_counts()
+    else:
+        assigned = pd.Series(dtype=int)
+    per_pcp["assigned_members"] = per_pcp.index.map(assigned).fillna(0).astype(int)
+    per_pcp["panel"] = np.maximum(per_pcp["panel_size"], per_pcp["assigned_members"])
+    return per_pcp

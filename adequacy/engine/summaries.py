@@ -1,0 +1,328 @@
+"""Summaries of member results: per county, service area, language, plan; outside the area.
+
+``member_results_table`` assembles the engine's blocks into one row per
+member, rule and language. ``summarise`` counts, per rule (and language), the
+members and those meeting it in each county and in the whole service area,
+with the provider counts and access ratios; members outside every county are
+summarised apart. Counts are exact integers; every pass/fail comes from the
+judge.
+
+Owns: the summary tables and their columns. Uses: the engine's blocks, the
+judge and the rule model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adequacy.engine.engine import Block, SearchKey, provider_rows
+from adequacy.engine.judge import ratio_passes, share_passes
+from adequacy.engine.standards import Rule
+
+#: Columns of the rule tables (county, language, service area, outside, plan).
+RULE_COLUMNS = [
+    "rule",
+    "label",
+    "language",
+    "provider_type",
+    "specialty",
+    "standard",
+    "cadence",
+    "threshold",
+]
+FIGURE_COLUMNS = [
+    "members",
+    "meeting",
+    "share_meeting",
+    "passes",
+    "providers",
+    "members_per_provider",
+    "ratio_limit",
+    "ratio_passes",
+]
+COUNTY_COLUMNS = [
+    *RULE_COLUMNS,
+    "county_fips",
+    "county",
+    *FIGURE_COLUMNS,
+    "off_road_members",
+    "median_miles",
+    "median_minutes",
+]
+SERVICE_AREA_COLUMNS = [*RULE_COLUMNS, *FIGURE_COLUMNS, "counties", "counties_failing",
+                        "off_road_members"]  # fmt: skip
+OUTSIDE_COLUMNS = [*RULE_COLUMNS, "members", "meeting", "share_meeting", "median_miles",
+                   "median_minutes"]  # fmt: skip
+PLAN_COLUMNS = ["plan", "rule", "label", "members", "meeting", "share_meeting", "threshold",
+                "passes"]  # fmt: skip
+
+
+def member_results_table(
+    blocks: list[Block], members: pd.DataFrame, providers: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per member, rule and language: miles and minutes to the k-th nearest,
+    providers qualifying, meets, the nearest providers' ids, county and flags."""
+    width = max([b.rule.count for b in blocks], default=1)
+    rows = np.concatenate([b.member_rows for b in blocks]) if blocks else np.zeros(0, int)
+    rule_ids = [b.rule.id for b in blocks]
+    rule_cats = list(dict.fromkeys(rule_ids))
+    rule_code = (
+        np.concatenate(
+            [np.full(len(b.member_rows), rule_cats.index(b.rule.id), np.int16) for b in blocks]
+        )
+        if blocks
+        else np.zeros(0, np.int16)
+    )
+    lang_cats = [""] + sorted({b.language for b in blocks if b.language})
+    lang_code = (
+        np.concatenate(
+            [
+                np.full(len(b.member_rows), lang_cats.index(b.language or ""), np.int16)
+                for b in blocks
+            ]
+        )
+        if blocks
+        else np.zeros(0, np.int16)
+    )
+    _, pid_uniques = pd.factorize(providers["provider_id"])
+    member_ids = pd.Index(members["member_id"])  # no round trip through Python strings
+    county_codes, county_uniques = pd.factorize(members["county_fips"])
+    out = {
+        "member_id": pd.Categorical.from_codes(rows.astype(np.int32), categories=member_ids),
+        "rule": pd.Categorical.from_codes(rule_code, categories=rule_cats),
+        "language": pd.Categorical.from_codes(lang_code, categories=lang_cats),
+        "county_fips": pd.Categorical.from_codes(county_codes[rows], categories=county_uniques),
+        "region_class": pd.Categorical(members["region_class"])[rows],
+        "in_service_area": members["in_service_area"].to_numpy()[rows],
+        "count_required": np.concatenate(
+            [np.full(len(b.member_rows), b.rule.count, np.int16) for b in blocks]
+        ),
+        "miles": np.concatenate([b.miles for b in blocks]),
+        "minutes": np.concatenate([b.minutes for b in blocks]),
+        "n_qualifying": np.concatenate([b.n_qualifying for b in blocks]),
+        "meets": np.concatenate([b.meets for b in blocks]),
+    }
+    for j in range(width):
+        codes = np.concatenate(
+            [
+                b.nearest[:, j] if j < b.nearest.shape[1] else np.full(len(b.member_rows), -1)
+                for b in blocks
+            ]
+        )
+        out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(codes, categories=pid_uniques)
+    out["snap_meters"] = members["snap_meters"].to_numpy()[rows].astype(np.float32)
+    out["off_road"] = members["off_road"].to_numpy()[rows]
+    out["synthetic"] = members["synthetic"].to_numpy()[rows]
+    return pd.DataFrame(out)
+
+
+def summarise(results, members, providers, standards, regions, prevalent, blocks=None):
+    """County, service-area, outside-area and language summaries of member results.
+
+    ``blocks`` (``Evaluation.blocks``) locates each rule's rows as a slice,
+    which is much faster than finding them by comparing codes.
+    """
+    county, area, outside = _summaries(
+        results, members, providers, standards, regions, language=None, blocks=blocks
+    )
+    language_summary, _, _ = _summaries(
+        results, members, providers, standards, regions, language="all", blocks=blocks
+    )
+    if len(language_summary):
+        language_summary = language_summary.merge(
+            prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
+            on=["county_fips", "language"],
+            how="left",
+        )
+        language_summary["prevalent"] = language_summary["basis"].notna()
+    return county, area, outside, language_summary
+
+
+def plan_summary(results, members, standards, blocks) -> pd.DataFrame:
+    """Per plan (the members' ``plan`` column) and rule: members in the service area,
+    how many meet the rule, the share and pass/fail against the rule's threshold."""
+    plan_code, plans = pd.factorize(members["plan"].astype(str))
+    inside = members["in_service_area"].to_numpy()
+    meets = results["meets"].to_numpy()
+    rows_out = []
+    for rule in standards.rules:
+        if (rule.id, "") not in blocks:
+            continue
+        start, rows = blocks[(rule.id, "")]
+        keep = inside[rows]
+        codes = plan_code[rows][keep]
+        met = meets[start : start + len(rows)][keep]
+        n = np.bincount(codes, minlength=len(plans))
+        m = np.bincount(codes, weights=met, minlength=len(plans))
+        for i, plan in enumerate(plans):
+            if n[i]:
+                rows_out.append(
+                    {
+                        "plan": plan,
+                        "rule": rule.id,
+                        "label": rule.label,
+                        "members": int(n[i]),
+                        "meeting": int(m[i]),
+                        "share_meeting": float(m[i] / n[i]),
+                        "threshold": rule.threshold,
+                        "passes": bool(share_passes(m[i], n[i], rule.threshold)),
+                    }
+                )
+    return pd.DataFrame(rows_out, columns=PLAN_COLUMNS)
+
+
+def provider_count(
+    providers: pd.DataFrame, rows: np.ndarray, rule: Rule
+) -> tuple[float, pd.Series]:
+    """Providers for the ratio: whole network and per county (headcount or FTE).
+
+    Headcount counts distinct provider ids (one provider at two sites once in
+    the network, once in each county where it has a site).
+    """
+    if rule.ratio is not None and rule.ratio.closed_panels == "exclude":
+        rows = rows[providers["panel_open"].to_numpy()[rows]]
+    county_code, counties = pd.factorize(providers["county_fips"].to_numpy()[rows])
+    if rule.ratio is not None and rule.ratio.basis == "fte":
+        fte = providers["fte"].to_numpy(dtype=float)[rows]
+        by = np.bincount(county_code, weights=fte, minlength=len(counties))
+        return float(fte.sum()), pd.Series(by, index=counties)
+    pid_code, pids = pd.factorize(providers["provider_id"].to_numpy()[rows])
+    pairs = np.unique(county_code.astype(np.int64) * max(len(pids), 1) + pid_code)
+    by = np.bincount(pairs // max(len(pids), 1), minlength=len(counties)).astype(float)
+    return float(len(pids)), pd.Series(by, index=counties)
+
+
+def _summaries(results, members, providers, standards, regions, *, language, blocks=None):
+    """County, service-area and outside-area tables for base rules or all languages."""
+    county_rows, area_rows, outside_rows = [], [], []
+    # compare category codes, never strings: results can hold tens of millions of rows
+    rule_cats = list(results["rule"].cat.categories)
+    lang_cats = list(results["language"].cat.categories)
+    res_rule = results["rule"].cat.codes.to_numpy()
+    res_lang = results["language"].cat.codes.to_numpy()
+    names = dict(zip(regions["fips"], regions["name"], strict=True)) if regions is not None else {}
+    for rule in standards.rules:
+        if rule.id not in rule_cats:
+            continue
+        if language is None:
+            langs = [""]
+        elif not rule.languages:
+            continue
+        elif blocks is not None:
+            langs = sorted(lang for rule_id, lang in blocks if rule_id == rule.id and lang)
+        else:
+            present = np.unique(res_lang[res_rule == rule_cats.index(rule.id)])
+            langs = sorted(lang_cats[c] for c in present if lang_cats[c])
+        for lang in langs:
+            if lang not in lang_cats:
+                continue
+            columns = ["county_fips", "in_service_area", "meets", "off_road", "miles", "minutes"]
+            if blocks is not None and (rule.id, lang) in blocks:
+                start, rows = blocks[(rule.id, lang)]
+                if not len(rows):
+                    continue
+                part = results[columns].iloc[start : start + len(rows)]
+            else:
+                sel = (res_rule == rule_cats.index(rule.id)) & (res_lang == lang_cats.index(lang))
+                if not sel.any():
+                    continue
+                part = results.loc[sel, columns]
+            key = SearchKey(rule.provider_type, rule.specialty, lang or None)
+            rows = provider_rows(providers, key)
+            total_providers, by_county = provider_count(providers, rows, rule)
+            inside = part[part["in_service_area"]]
+            grouped = inside.groupby("county_fips", observed=True).agg(
+                members=("meets", "size"),
+                meeting=("meets", "sum"),
+                off_road=("off_road", "sum"),
+                median_miles=("miles", "median"),
+                median_minutes=("minutes", "median"),
+            )
+            base = {
+                "rule": rule.id,
+                "label": rule.label,
+                "language": lang,
+                "provider_type": rule.provider_type,
+                "specialty": rule.specialty or "",
+                "standard": rule.describe(),
+                "cadence": rule.cadence,
+                "threshold": rule.threshold,
+            }
+            for fips, g in grouped.iterrows():
+                if g["members"] == 0:
+                    continue
+                county_rows.append(
+                    {
+                        **base,
+                        "county_fips": fips,
+                        "county": names.get(fips, ""),
+                        **_row_figures(g["members"], g["meeting"], rule, by_county.get(fips, 0.0)),
+                        "off_road_members": int(g["off_road"]),
+                        "median_miles": g["median_miles"],
+                        "median_minutes": g["median_minutes"],
+                    }
+                )
+            n_in = len(inside)
+            if n_in:
+                area_rows.append(
+                    {
+                        **base,
+                        **_row_figures(n_in, inside["meets"].sum(), rule, total_providers),
+                        "counties": int(grouped.shape[0]),
+                        "counties_failing": int(
+                            sum(
+                                1
+                                for r in county_rows
+                                if r["rule"] == rule.id
+                                and r["language"] == lang
+                                and not r["passes"]
+                            )
+                        ),
+                        "off_road_members": int(inside["off_road"].sum()),
+                    }
+                )
+            out = part[~part["in_service_area"]]
+            if len(out):
+                outside_rows.append(
+                    {
+                        **base,
+                        "members": len(out),
+                        "meeting": int(out["meets"].sum()),
+                        "share_meeting": float(out["meets"].mean()),
+                        "median_miles": float(out["miles"].median()),
+                        "median_minutes": float(out["minutes"].median()),
+                    }
+                )
+    county = pd.DataFrame(county_rows, columns=COUNTY_COLUMNS)
+    area = pd.DataFrame(area_rows, columns=SERVICE_AREA_COLUMNS)
+    outside = pd.DataFrame(outside_rows, columns=OUTSIDE_COLUMNS)
+    if regions is not None and language is None and len(county):
+        county = _add_region_columns(county, regions)
+    return county, area, outside
+
+
+def _row_figures(n_members, n_meeting, rule: Rule, providers: float) -> dict[str, Any]:
+    share = float(n_meeting) / float(n_members) if n_members else float("nan")
+    with np.errstate(divide="ignore"):
+        per = float(n_members) / providers if providers else float("inf")
+    limit = rule.ratio.members_per_provider if rule.ratio else float("nan")
+    return {
+        "members": int(n_members),
+        "meeting": int(n_meeting),
+        "share_meeting": share,
+        "passes": bool(share_passes(n_meeting, n_members, rule.threshold)),
+        "providers": float(providers),
+        "members_per_provider": per,
+        "ratio_limit": limit,
+        "ratio_passes": ratio_passes(per, limit),
+    }
+
+
+def _add_region_columns(county: pd.DataFrame, regions) -> pd.DataFrame:
+    extra = regions[["fips", "population", "density_per_sq_mi"]].rename(
+        columns={"fips": "county_fips"}
+    )
+    return county.merge(extra, on="county_fips", how="left")

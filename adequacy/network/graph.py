@@ -1,0 +1,273 @@
+"""The road graph: a directed drive graph as compressed-sparse-row arrays.
+
+A :class:`RoadGraph` is kept as CSR numpy arrays, forward and reversed, with
+the length of every edge in meters and its travel time in seconds, and the
+longitude/latitude (WGS84, EPSG:4326) of every node. It saves to and loads
+from one ``.npz`` file. Building graphs from sources is
+:mod:`adequacy.network.load`'s job.
+
+Owns: ``RoadGraph``. Uses: nothing else in the package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from adequacy.network.speeds import (
+    MPH_TO_METERS_PER_SECOND,
+)
+from adequacy.units import METERS_PER_MILE
+
+_ARRAYS = (
+    "offsets",
+    "targets",
+    "meters",
+    "seconds",
+    "rev_offsets",
+    "rev_targets",
+    "rev_meters",
+    "rev_seconds",
+    "lon",
+    "lat",
+    "node_ids",
+    "edge_class",
+)
+
+
+@dataclass(eq=False)
+class RoadGraph:
+    """A directed drive graph as CSR arrays.
+
+    Nodes are ``0..n_nodes-1``. Forward edges of node ``i`` are
+    ``targets[offsets[i]:offsets[i+1]]`` with lengths ``meters`` and travel
+    times ``seconds`` (float64). The ``rev_*`` arrays hold the same edges
+    reversed (incoming edges of each node), which is what the member→provider
+    search walks. ``lon``/``lat`` are WGS84 degrees. ``node_ids`` are the source
+    ids (OSM node ids, or sequence numbers for road-line files).
+    ``edge_class`` (forward order) indexes ``class_names``.
+    ``meta`` records the source, its SHA-256, the speed profile and counts.
+    """
+
+    offsets: np.ndarray
+    targets: np.ndarray
+    meters: np.ndarray
+    seconds: np.ndarray
+    rev_offsets: np.ndarray
+    rev_targets: np.ndarray
+    rev_meters: np.ndarray
+    rev_seconds: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    node_ids: np.ndarray
+    edge_class: np.ndarray
+    class_names: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # shared by every search, cache and thread: never changed in place
+        for name in _ARRAYS:
+            getattr(self, name).flags.writeable = False
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_edges(
+        cls,
+        u: np.ndarray,
+        v: np.ndarray,
+        meters: np.ndarray,
+        seconds: np.ndarray,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        *,
+        node_ids: np.ndarray | None = None,
+        edge_class: np.ndarray | None = None,
+        class_names: list[str] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        largest_component: bool = True,
+    ) -> RoadGraph:
+        """Build a graph from directed edges ``u[i] -> v[i]``.
+
+        ``u`` and ``v`` index ``lon``/``lat``. Self-loops are dropped. With
+        ``largest_component`` only the largest strongly connected component is
+        kept and nodes are renumbered.
+        """
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        meters = np.asarray(meters, dtype=np.float64)
+        seconds = np.asarray(seconds, dtype=np.float64)
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        n = len(lon)
+        if node_ids is None:
+            node_ids = np.arange(n, dtype=np.int64)
+        node_ids = np.asarray(node_ids, dtype=np.int64)
+        if edge_class is None:
+            edge_class = np.zeros(len(u), dtype=np.int16)
+            class_names = class_names or ["road"]
+        edge_class = np.asarray(edge_class, dtype=np.int16)
+        meta = dict(meta or {})
+
+        keep = u != v
+        u, v, meters, seconds, edge_class = (
+            u[keep],
+            v[keep],
+            meters[keep],
+            seconds[keep],
+            edge_class[keep],
+        )
+        meta["nodes_before_largest_component"] = int(n)
+        if largest_component and len(u):
+            adj = sparse.csr_matrix((np.ones(len(u), dtype=np.int8), (u, v)), shape=(n, n))
+            _, labels = connected_components(adj, directed=True, connection="strong")
+            biggest = np.argmax(np.bincount(labels))
+            node_keep = labels == biggest
+            new_index = np.full(n, -1, dtype=np.int64)
+            new_index[node_keep] = np.arange(int(node_keep.sum()))
+            edge_keep = node_keep[u] & node_keep[v]
+            u, v = new_index[u[edge_keep]], new_index[v[edge_keep]]
+            meters, seconds, edge_class = (
+                meters[edge_keep],
+                seconds[edge_keep],
+                edge_class[edge_keep],
+            )
+            lon, lat, node_ids = lon[node_keep], lat[node_keep], node_ids[node_keep]
+            n = len(lon)
+
+        order = np.lexsort((v, u))
+        offsets = _offsets(u, n)
+        rev_order = np.lexsort((u, v))
+        rev_offsets = _offsets(v, n)
+        graph = cls(
+            offsets=offsets,
+            targets=v[order].astype(np.int32),
+            meters=meters[order],
+            seconds=seconds[order],
+            rev_offsets=rev_offsets,
+            rev_targets=u[rev_order].astype(np.int32),
+            rev_meters=meters[rev_order],
+            rev_seconds=seconds[rev_order],
+            lon=lon,
+            lat=lat,
+            node_ids=node_ids,
+            edge_class=edge_class[order],
+            class_names=list(class_names or []),
+            meta=meta,
+        )
+        graph.meta.update(nodes=graph.n_nodes, edges=graph.n_edges)
+        return graph
+
+    # ------------------------------------------------------------ properties
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.lon)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges."""
+        return len(self.targets)
+
+    @property
+    def profile_label(self) -> str:
+        """``name@version`` of the speed profile the graph was built with."""
+        profile = self.meta.get("profile", {})
+        return f"{profile.get('name', 'unknown')}@{profile.get('version', '?')}"
+
+    def edge_sources(self) -> np.ndarray:
+        """Source node of each forward edge (the CSR row index)."""
+        return np.repeat(np.arange(self.n_nodes, dtype=np.int64), np.diff(self.offsets))
+
+    def road_miles_by_class(self) -> dict[str, float]:
+        """Miles of road per class, counting a two-way road once."""
+        u = self.edge_sources()
+        v = self.targets.astype(np.int64)
+        n = max(self.n_nodes, 1)
+        key = u * n + v
+        twin = np.isin(v * n + u, key)
+        weight = np.where(twin, 0.5, 1.0) * self.meters / METERS_PER_MILE
+        miles = np.bincount(self.edge_class, weights=weight, minlength=len(self.class_names))
+        return {name: float(miles[i]) for i, name in enumerate(self.class_names)}
+
+    def summary(self) -> dict[str, Any]:
+        """Nodes, edges, road miles, speed by class and the profile, as a dict."""
+        by_class = self.road_miles_by_class()
+        mph = self.meters / np.maximum(self.seconds, 1e-9) / MPH_TO_METERS_PER_SECOND
+        speeds = {}
+        for i, name in enumerate(self.class_names):
+            sel = self.edge_class == i
+            if sel.any():
+                speeds[name] = float(np.average(mph[sel], weights=self.meters[sel]))
+        return {
+            "source": self.meta.get("source"),
+            "source_sha256": self.meta.get("source_sha256"),
+            "profile": self.profile_label,
+            "nodes": self.n_nodes,
+            "edges": self.n_edges,
+            "road_miles": float(sum(by_class.values())),
+            "road_miles_by_class": by_class,
+            "mean_mph_by_class": speeds,
+            "bounds": [
+                float(self.lon.min()),
+                float(self.lat.min()),
+                float(self.lon.max()),
+                float(self.lat.max()),
+            ],
+        }
+
+    # ------------------------------------------------------------ conversions
+    def to_networkx(self, weight: str = "meters"):
+        """A ``networkx.DiGraph`` with edge attribute ``weight`` ('meters' or 'seconds').
+
+        Parallel edges collapse to the cheapest for that weight. Meant for
+        independent checks and small graphs.
+        """
+        import networkx as nx
+
+        values = self.meters if weight == "meters" else self.seconds
+        u = self.edge_sources()
+        G = nx.DiGraph()
+        G.add_nodes_from(range(self.n_nodes))
+        for a, b, w in zip(u.tolist(), self.targets.tolist(), values.tolist(), strict=True):
+            if G.has_edge(a, b) and G[a][b][weight] <= w:
+                continue
+            G.add_edge(a, b, **{weight: w})
+        return G
+
+    # -------------------------------------------------------------- disk cache
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the graph to one ``.npz`` file (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = json.dumps({"class_names": self.class_names, "meta": self.meta})
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, header=np.array(header), **{k: getattr(self, k) for k in _ARRAYS})
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> RoadGraph:
+        """Read a graph written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            arrays = {k: data[k] for k in _ARRAYS}
+        return cls(**arrays, class_names=header["class_names"], meta=header["meta"])
+
+
+def _offsets(rows: np.ndarray, n: int) -> np.ndarray:
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
+    return offsets

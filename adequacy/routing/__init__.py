@@ -1,0 +1,43 @@
+"""Routing: snapping points to the road graph and the exact k-nearest search.
+
+Owns snapping (``snap``), the compiled kernels (``kernels``), the per-node
+k-nearest labels with their incremental updates (``labels``) and the
+one-call API (``nearest``). Uses :mod:`adequacy.network` only. Costs are
+meters (``distance``) or seconds (``time``); trips run from the member's
+residence to the provider.
+"""
+
+from adequacy.routing.labels import (
+    METRICS,
+    NodeLabels,
+    changed_nodes,
+    k_nearest_labels,
+    label_ids,
+    merge_source,
+    reach_within,
+)
+from adequacy.routing.nearest import NearestResult, nearest_providers
+from adequacy.routing.snap import (
+    DEFAULT_MAX_SNAP_METERS,
+    DEFAULT_SNAP_SPEED_MPH,
+    Snap,
+    as_lonlat,
+    snap_points,
+)
+
+__all__ = [
+    "DEFAULT_MAX_SNAP_METERS",
+    "DEFAULT_SNAP_SPEED_MPH",
+    "METRICS",
+    "NearestResult",
+    "NodeLabels",
+    "Snap",
+    "as_lonlat",
+    "changed_nodes",
+    "k_nearest_labels",
+    "label_ids",
+    "merge_source",
+    "nearest_providers",
+    "reach_within",
+    "snap_points",
+]

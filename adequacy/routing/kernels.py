@@ -1,0 +1,251 @@
+"""The compiled search kernels (numba): heap, k-nearest label setting, merge and reach.
+
+Every kernel works on arrays its caller made (the heap included, sized by the
+bound k·E + sources): nothing is allocated inside a loop, and every kernel
+releases the GIL so searches run on worker threads.
+
+Owns: the numba kernels. Uses: numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def heap_push(hc, hn, hs, size, c, node, src):
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hc[parent] <= c:
+            break
+        hc[i] = hc[parent]
+        hn[i] = hn[parent]
+        hs[i] = hs[parent]
+        i = parent
+    hc[i] = c
+    hn[i] = node
+    hs[i] = src
+    return size + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def heap_pop(hc, hn, hs, size):
+    """Remove the root; the caller has read it. Returns the new size."""
+    size -= 1
+    c = hc[size]
+    node = hn[size]
+    src = hs[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hc[child + 1] < hc[child]:
+            child += 1
+        if hc[child] >= c:
+            break
+        hc[i] = hc[child]
+        hn[i] = hn[child]
+        hs[i] = hs[child]
+        i = child
+    hc[i] = c
+    hn[i] = node
+    hs[i] = src
+    return size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def offer(tent_cost, tent_group, base, k, c, g):
+    """Record a tentative label (c, group g) at a node; False if it cannot matter.
+
+    The node's tentative list holds its ``k`` best costs from distinct groups
+    seen so far. A label that is not better than ``k`` other groups' costs can
+    never be among the node's ``k`` nearest, so it is not pushed.
+    """
+    worst = -1
+    worst_cost = -1.0
+    for j in range(k):
+        tg = tent_group[base + j]
+        if tg == g:
+            if tent_cost[base + j] <= c:
+                return False
+            tent_cost[base + j] = c
+            return True
+        if tg == -1:
+            tent_cost[base + j] = c
+            tent_group[base + j] = g
+            return True
+        if tent_cost[base + j] > worst_cost:
+            worst_cost = tent_cost[base + j]
+            worst = j
+    if c < worst_cost:
+        tent_cost[base + worst] = c
+        tent_group[base + worst] = g
+        return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def k_nearest_kernel(
+    offsets,
+    targets,
+    weights,
+    source_node,
+    source_cost,
+    source_group,
+    k,
+    cutoff,
+    label_cost,
+    label_source,
+    n_labels,
+    tent_cost,
+    tent_group,
+    heap_cost,
+    heap_node,
+    heap_source,
+):
+    for i in range(label_cost.shape[0]):  # initialised here, without the GIL
+        label_cost[i] = np.inf
+        label_source[i] = -1
+        tent_cost[i] = np.inf
+        tent_group[i] = -1
+    for i in range(n_labels.shape[0]):
+        n_labels[i] = 0
+    size = 0
+    for s in range(source_node.shape[0]):
+        c = source_cost[s]
+        node = source_node[s]
+        if c <= cutoff and offer(tent_cost, tent_group, node * k, k, c, source_group[s]):
+            size = heap_push(heap_cost, heap_node, heap_source, size, c, node, s)
+    settled = 0
+    while size > 0:
+        c = heap_cost[0]
+        node = heap_node[0]
+        s = heap_source[0]
+        size = heap_pop(heap_cost, heap_node, heap_source, size)
+        m = n_labels[node]
+        if m >= k:
+            continue
+        g = source_group[s]
+        base = node * k
+        duplicate = False
+        for j in range(m):
+            if source_group[label_source[base + j]] == g:
+                duplicate = True
+                break
+        if duplicate:
+            continue
+        label_cost[base + m] = c
+        label_source[base + m] = s
+        n_labels[node] = m + 1
+        settled += 1
+        for e in range(offsets[node], offsets[node + 1]):
+            nxt = targets[e]
+            nc = c + weights[e]
+            if nc > cutoff or n_labels[nxt] >= k:
+                continue
+            if offer(tent_cost, tent_group, nxt * k, k, nc, g):
+                size = heap_push(heap_cost, heap_node, heap_source, size, nc, nxt, s)
+    return settled
+
+
+@njit(cache=True, nogil=True, inline="always")
+def relax(
+    offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost, heap_node, size
+):
+    """Single-source Dijkstra step: relax the node's edges, remember nodes first reached."""
+    for e in range(offsets[node], offsets[node + 1]):
+        nxt = targets[e]
+        nc = c + weights[e]
+        if nc <= cutoff and nc < dist[nxt]:
+            if dist[nxt] == np.inf:
+                touched[n_touched] = nxt
+                n_touched += 1
+            dist[nxt] = nc
+            size = heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
+    return n_touched, size
+
+
+@njit(cache=True, nogil=True)
+def merge_kernel(
+    offsets,
+    targets,
+    weights,
+    start_node,
+    start_cost,
+    group,
+    new_source,
+    cutoff,
+    label_cost,
+    label_source,
+    label_group,
+    dist,
+    touched,
+    changed,
+    heap_cost,
+    heap_node,
+):
+    k = label_cost.shape[1]
+    n_changed = 0
+    dist[start_node] = start_cost
+    touched[0] = start_node
+    n_touched = 1
+    size = heap_push(heap_cost, heap_node, heap_node, 0, start_cost, start_node, start_node)
+    while size > 0:
+        c = heap_cost[0]
+        node = heap_node[0]
+        size = heap_pop(heap_cost, heap_node, heap_node, size)
+        if c > dist[node]:
+            continue  # stale entry
+        # where would (c, group) go among the node's sorted labels?
+        same = -1
+        for j in range(k):
+            if label_group[node, j] == group and label_source[node, j] >= 0:
+                same = j
+                break
+        if same >= 0:
+            if label_cost[node, same] <= c:
+                continue  # this provider already reaches the node as cheaply: prune
+            j = same  # the provider moves up: drop its old label
+        else:
+            if not c < label_cost[node, k - 1]:
+                continue  # not among the node's k nearest, nor anywhere beyond: prune
+            j = k - 1  # the k-th label drops out
+        while j > 0 and label_cost[node, j - 1] > c:
+            label_cost[node, j] = label_cost[node, j - 1]
+            label_source[node, j] = label_source[node, j - 1]
+            label_group[node, j] = label_group[node, j - 1]
+            j -= 1
+        label_cost[node, j] = c
+        label_source[node, j] = new_source
+        label_group[node, j] = group
+        changed[n_changed] = node
+        n_changed += 1
+        n_touched, size = relax(
+            offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost,
+            heap_node, size,
+        )  # fmt: skip
+    return n_changed
+
+
+@njit(cache=True, nogil=True)
+def reach_kernel(
+    offsets, targets, weights, start_node, start_cost, cutoff, dist, touched, heap_cost, heap_node
+):
+    dist[start_node] = start_cost
+    touched[0] = start_node
+    n_touched = 1
+    size = heap_push(heap_cost, heap_node, heap_node, 0, start_cost, start_node, start_node)
+    while size > 0:
+        c = heap_cost[0]
+        node = heap_node[0]
+        size = heap_pop(heap_cost, heap_node, heap_node, size)
+        if c > dist[node]:
+            continue
+        n_touched, size = relax(
+            offsets, targets, weights, node, c, cutoff, dist, touched, n_touched, heap_cost,
+            heap_node, size,
+        )  # fmt: skip
+    return n_touched

@@ -1,0 +1,170 @@
+"""Writing run folders: an evaluation's tables, atomically, with their manifest.
+
+A run folder holds:
+
+``members.parquet``
+    Member results: one row per member and rule (and language).
+``county_summary.csv`` / ``county_summary.gpkg``
+    Per county and rule (CSV, long) and per county with a column pair per rule
+    (GeoPackage, one polygon per county, for GIS).
+``service_area_summary.csv``, ``language_summary.csv``, ``prevalent_languages.csv``,
+``panel_findings.csv``, ``high_volume_specialists.csv``, ``outside_service_area.csv``
+    The other tables of the evaluation.
+``manifest.json``
+    The inputs' paths and SHA-256 hashes, the road source and speed profile,
+    the standards, the settings, package versions, the time, notes, and the
+    hash of every output file.
+
+Files are written to a temporary folder beside the destination and moved in
+only when all of them are complete, so a failure never leaves a partial run.
+Every table carries a ``synthetic`` column, true when any input row was
+synthetic (the demo).
+
+Owns: ``write_run``, ``write_tables`` and the staging/publish pair every
+atomic output folder uses. Uses: the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from adequacy.hashing import file_sha256
+from adequacy.runs.manifest import build_manifest, json_default
+
+TABLES = (
+    "county_summary",
+    "service_area_summary",
+    "language_summary",
+    "prevalent_languages",
+    "panel_findings",
+    "plan_summary",
+    "high_volume_specialists",
+    "outside_service_area",
+)
+
+
+def _tables(evaluation) -> dict[str, pd.DataFrame]:
+    flag = evaluation.synthetic
+    out = {}
+    for name in TABLES:
+        table = getattr(evaluation, name).copy()
+        table["synthetic"] = flag
+        out[name] = table
+    return out
+
+
+def county_wide(evaluation):
+    """One row per county with ``share_<rule>``/``pass_<rule>`` columns, as a GeoDataFrame."""
+    import geopandas as gpd
+
+    regions = evaluation.regions
+    summary = evaluation.county_summary
+    wide = regions[["fips", "name", "population", "density_per_sq_mi", "geometry"]].copy()
+    wide = wide.rename(columns={"fips": "county_fips", "name": "county"})
+    failing = pd.Series(0, index=wide.index)
+    for rule in evaluation.standards.rules:
+        part = summary[summary["rule"] == rule.id].set_index("county_fips")
+        col = rule.id.replace(":", "_")
+        wide[f"share_{col}"] = wide["county_fips"].map(part["share_meeting"])
+        passes = wide["county_fips"].map(part["passes"])
+        wide[f"pass_{col}"] = passes
+        failing += (passes == False).astype(int)  # noqa: E712 - NaN (no members) is not a fail
+    wide["rules_failing"] = failing
+    wide["synthetic"] = evaluation.synthetic
+    return gpd.GeoDataFrame(wide, geometry="geometry", crs=4326)
+
+
+@contextmanager
+def staging(out_dir: str | os.PathLike):
+    """A temporary folder beside ``out_dir``, removed afterwards whatever happens.
+
+    Write every file there, then :func:`publish` them: a failure part-way
+    never leaves a partial output folder.
+    """
+    parent = Path(out_dir).resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(files: dict[str, Path], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Move finished files from the staging folder into ``out_dir`` (same file system)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = {}
+    for key, path in files.items():
+        target = out_dir / path.name
+        os.replace(path, target)
+        final[key] = target
+    return final
+
+
+def write_run(
+    evaluation,
+    out_dir: str | os.PathLike,
+    *,
+    inputs: dict[str, Any],
+    command: str = "",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write the run folder atomically; returns the written paths."""
+    with staging(out_dir) as tmp:
+        files: dict[str, Path] = {}
+        results = evaluation.member_results
+        path = tmp / "members.parquet"
+        results.to_parquet(path, index=False)
+        files["members"] = path
+        for name, table in _tables(evaluation).items():
+            path = tmp / f"{name}.csv"
+            table.to_csv(path, index=False, float_format="%.6g")
+            files[name] = path
+        if evaluation.regions is not None:
+            path = tmp / "county_summary.gpkg"
+            county_wide(evaluation).to_file(path, driver="GPKG", layer="county_summary")
+            files["county_summary_gpkg"] = path
+        manifest = build_manifest(evaluation, inputs=inputs, command=command, extra=extra)
+        manifest["outputs"] = {p.name: file_sha256(p) for p in files.values()}
+        path = tmp / "manifest.json"
+        path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
+        files["manifest"] = path
+        return publish(files, out_dir)
+
+
+def write_tables(
+    out_dir: str | os.PathLike,
+    tables: dict[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    *,
+    parquet: tuple[str, ...] = (),
+) -> dict[str, Path]:
+    """Write tables as CSV (and Parquet for the names in ``parquet``) plus a manifest.
+
+    Atomic like :func:`write_run`: a temporary folder beside ``out_dir``,
+    moved in only when every file is complete.
+    """
+    with staging(out_dir) as tmp:
+        files: dict[str, Path] = {}
+        for name, table in tables.items():
+            path = tmp / f"{name}.csv"
+            table.to_csv(path, index=False, float_format="%.6g")
+            files[f"{name}.csv"] = path
+            if name in parquet:
+                path = tmp / f"{name}.parquet"
+                table.to_parquet(path, index=False)
+                files[f"{name}.parquet"] = path
+        manifest = dict(manifest, outputs={n: file_sha256(p) for n, p in files.items()})
+        path = tmp / "manifest.json"
+        path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
+        files["manifest.json"] = path
+        return publish(files, out_dir)

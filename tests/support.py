@@ -1,0 +1,97 @@
+"""Shared test support: data paths, the command-line runner and the toy road.
+
+Test modules import helpers from here (never from each other); fixtures built
+on them live in ``conftest.py``.
+
+The toy road: nodes n0..n6 on a north-south line, 0.01 degree apart, joined by
+a local street of 1 mile per hop at 30 mph (2 minutes a mile), plus a highway
+bypass n0 <-> n6 of 8 miles at 80 mph (6 minutes). From n0:
+
+    node      n1  n2  n3  n4  n5  n6
+    miles      1   2   3   4   5   6   (street)
+    minutes    2   4   6   8  10   6   (n6 by the highway; n5 = min(10, 6 + 2))
+
+A spur n7, 1 mile north of n6, lies outside both counties (``counties()``:
+county A holds n0..n3, county B n4..n6).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from shapely.geometry import box
+
+from adequacy import RoadGraph
+from adequacy.units import MPH_TO_METERS_PER_SECOND
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+BOSTON_PBF = DATA / "osm" / "boston_ma.osm.pbf"
+REISTERSTOWN_PBF = DATA / "osm" / "reisterstown_md.osm.pbf"
+IDAHO_ROADS = DATA / "roads" / "eastern_idaho_tiger2023.parquet"
+
+
+def run_cli(*args, env_cache: Path) -> subprocess.CompletedProcess:
+    """Run ``adequacy ARGS`` in a subprocess with its own graph cache."""
+    env = dict(os.environ, ADEQUACY_CACHE_DIR=str(env_cache), COLUMNS="120")
+    return subprocess.run(
+        [sys.executable, "-m", "adequacy.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+
+
+# ---------------------------------------------------------------------------
+# the toy road
+# ---------------------------------------------------------------------------
+MILE = 1609.344
+LON = -100.0
+
+
+def lat_of(i: int) -> float:
+    return 40.0 + 0.01 * i
+
+
+def toy_road() -> RoadGraph:
+    """The toy road graph (see the module docstring)."""
+    u, v, miles, mph = [], [], [], []
+    for i in range(6):
+        u += [i, i + 1]
+        v += [i + 1, i]
+        miles += [1, 1]
+        mph += [30, 30]
+    u += [0, 6, 6, 7]
+    v += [6, 0, 7, 6]
+    miles += [8, 8, 1, 1]
+    mph += [80, 80, 30, 30]
+    meters = np.array(miles, float) * MILE
+    seconds = meters / (np.array(mph, float) * MPH_TO_METERS_PER_SECOND)
+    lat = [lat_of(i) for i in range(7)] + [lat_of(16)]
+    return RoadGraph.from_edges(
+        u, v, meters, seconds, [LON] * 8, lat, meta={"source": "toy", "profile": {"name": "toy"}}
+    )
+
+
+def counties():
+    # county A holds n0..n3, county B n4..n6; n7 is outside both
+    return gpd.GeoDataFrame(
+        {
+            "fips": ["00001", "00002"],
+            "name": ["A", "B"],
+            "population": [1000, 10],
+            "area_sq_mi": [1.0, 1.0],
+        },
+        geometry=[
+            box(LON - 0.01, lat_of(0) - 0.005, LON + 0.01, lat_of(3) + 0.005),
+            box(LON - 0.01, lat_of(4) - 0.005, LON + 0.01, lat_of(6) + 0.005),
+        ],
+        crs=4326,
+    )

@@ -1,0 +1,105 @@
+"""The judge decides once, with one tolerance: engine, continuity of care, recruitment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adequacy import RoadGraph, evaluate
+from adequacy.engine.judge import (
+    members_short,
+    qualifies,
+    ratio_passes,
+    share_passes,
+    within,
+)
+from adequacy.units import METERS_PER_MILE, MPH_TO_METERS_PER_SECOND
+from adequacy.whatif import continuity_of_care, recruit, run_whatif
+
+STEP_MILES = 0.1  # three hops of 0.1 mile sum to 482.80320000000006 m > 0.3 mi = 482.8032 m
+LAT0, LON = 45.0, -90.0
+DLAT = STEP_MILES * METERS_PER_MILE / 111_195.0  # about 0.1 mile of latitude
+
+
+def lat_of(i: int) -> float:
+    return LAT0 + i * DLAT
+
+
+@pytest.fixture(scope="module")
+def line() -> RoadGraph:
+    """Nodes 0..3 on a line, 0.1 mile apart both ways, at 30 mph."""
+    u = [0, 1, 1, 2, 2, 3]
+    v = [1, 0, 2, 1, 3, 2]
+    meters = np.full(6, STEP_MILES * METERS_PER_MILE)
+    seconds = meters / (30 * MPH_TO_METERS_PER_SECOND)
+    return RoadGraph.from_edges(
+        u, v, meters, seconds, [LON] * 4, [lat_of(i) for i in range(4)], meta={"source": "line"}
+    )
+
+
+def test_the_edge_sum_really_lands_past_the_limit_in_floating_point():
+    total = 0.0
+    for _ in range(3):
+        total += STEP_MILES * METERS_PER_MILE
+    assert total > 0.3 * METERS_PER_MILE  # the case the tolerance exists for
+    assert within(total, 0.3 * METERS_PER_MILE)
+    assert not within(0.3 * METERS_PER_MILE * 1.000001, 0.3 * METERS_PER_MILE)
+    assert not within(1.0, np.nan)  # no limit set: never within
+
+
+def test_a_provider_exactly_at_the_limit_qualifies_everywhere(line, tmp_path):
+    """Engine, continuity of care and recruitment agree on a provider exactly 0.3 mi away."""
+    members = pd.DataFrame(
+        {
+            "member_id": ["m0"],
+            "lat": [lat_of(0)],
+            "lon": [LON],
+            "county_fips": ["00001"],
+            "pcp_id": ["P0"],
+        }
+    )
+    providers = pd.DataFrame(
+        {
+            "provider_id": ["P0", "P3"],
+            "provider_type": ["pcp", "pcp"],
+            "lat": [lat_of(0), lat_of(3)],
+            "lon": [LON, LON],
+        }
+    )
+    std = {
+        "name": "line",
+        "version": "1",
+        "threshold": 0.5,
+        "rules": [{"id": "pcp", "provider_type": "pcp", "count": 2, "miles": 0.3}],
+    }
+    base = evaluate(members, providers, line, std, workers=1)
+    row = base.member_results.iloc[0]
+    assert row["meets"] and row["n_qualifying"] == 2  # P3, 3 hops away, is within 0.3 mi
+
+    w = run_whatif(base, {"terminate": ["P0"]})
+    displaced, summary = continuity_of_care(w)
+    assert displaced["options_within_standard"].tolist() == [1]
+    assert displaced["assigned_pcp"].tolist() == ["P3"]
+    assert bool(summary["absorbed"].iloc[0])
+
+    # recruitment: a candidate at node 3 brings the member (who now lacks a 2nd PCP) in
+    solo = evaluate(members, providers.iloc[:1], line, std, workers=1)
+    cand = pd.DataFrame(
+        {"provider_id": ["C3"], "provider_type": ["pcp"], "lat": [lat_of(3)], "lon": [LON]}
+    )
+    picks = recruit(solo, "pcp", candidates=cand, top=1).picks
+    assert picks["candidate"].tolist() == ["C3"] and picks["newly_meeting"].tolist() == [1]
+
+
+def test_share_and_ratio_decisions():
+    assert share_passes(9, 10, 0.9) and not share_passes(8, 10, 0.9)
+    assert not share_passes(0, 0, 0.9)  # no members: no pass
+    assert list(share_passes(np.array([9, 8]), np.array([10, 10]), 0.9)) == [True, False]
+    assert members_short(10, 8, 0.9) == 1 and members_short(10, 9, 0.9) == 0
+    assert members_short(7, 0, 0.95) == 7  # 95% of 7 is 6.65: all 7 needed
+    assert ratio_passes(200.0, 200.0) is True and ratio_passes(201.0, 200.0) is False
+    assert ratio_passes(5.0, np.nan) is None
+    ok_d, ok_t = np.array([True, False]), np.array([False, False])
+    assert list(qualifies(ok_d, ok_t, np.array([False, True]))) == [True, False]
+    assert list(qualifies(None, ok_t, np.array([False, False]))) == [False, False]
