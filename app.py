@@ -20,6 +20,7 @@ from adequacy.errors import InputError
 
 st.set_page_config(page_title="adequacy: network adequacy", layout="wide")
 
+from adequacy.frontend.appointments_view import appointments_page  # noqa: E402
 from adequacy.frontend.sources import (  # noqa: E402 - after set_page_config
     BUNDLED_COUNTIES,
     builtin_standards_titles,
@@ -58,6 +59,7 @@ def demo_evaluation(region: str, standards: str):
         graph,
         standards,
         claims=scenario.claims,
+        survey=scenario.survey,
         regions=scenario.regions,
     )
 
@@ -85,6 +87,7 @@ def uploaded_evaluation(files: dict, road: str, standards):
             road_graph(path, class_column),
             standards,
             claims=tables["claims"],
+            survey=tables["survey"],
             regions=tables["regions"] if tables["regions"] is not None else str(BUNDLED_COUNTIES),
         )
     return cache[key]
@@ -147,7 +150,7 @@ def sidebar():
             demo = build_demo(region)
             return evaluate(
                 demo.members, demo.providers, demo.graph, standards,
-                claims=demo.claims, regions=demo.regions,
+                claims=demo.claims, regions=demo.regions, survey=demo.survey,
             )  # fmt: skip
         return demo_evaluation(region, standards)
     if source == "Upload files":
@@ -160,6 +163,9 @@ def sidebar():
             "claims": st.sidebar.file_uploader("Claims (optional)", type=["csv", "parquet"]),
             "regions": st.sidebar.file_uploader(
                 "County polygons (optional)", type=["gpkg", "geojson"]
+            ),
+            "survey": st.sidebar.file_uploader(
+                "Appointment survey (optional)", type=["csv", "parquet"]
             ),
         }
         road = st.sidebar.selectbox("Road network", [*ROADS, OTHER_ROADS], key="road")
@@ -225,7 +231,12 @@ def headline(evaluation, rule_id: str, language: str) -> None:
             f"threshold {r['threshold']:.0%}",
             delta_color="off",
         )
-        cols[1].metric("Counties failing", f"{int((~rows['passes']).sum())} of {len(rows)}")
+        cols[1].metric(
+            "Counties failing",
+            f"{int((rows['verdict'] == 'fail').sum())} of {len(rows)}",
+            "service area fails" if r["verdict"] == "fail" else "service area passes",
+            delta_color="inverse" if r["verdict"] == "fail" else "normal",
+        )
         ratio = r.get("members_per_provider")
         limit = r.get("ratio_limit")
         cols[2].metric(
@@ -254,9 +265,10 @@ def map_page(evaluation, rule_id: str, language: str) -> None:
     rows = rule_rows(evaluation, rule_id, language)
     st.dataframe(
         rows[
-            ["county_fips", "county", "members", "share_meeting", "passes", "providers",
-             "members_per_provider", "ratio_passes", "median_miles", "median_minutes"]
-        ].sort_values("share_meeting"),
+            ["county_fips", "county", "verdict", "verdict_reasons", "members", "share_meeting",
+             "share_passes", "providers", "members_per_provider", "ratio_passes", "findings",
+             "median_miles", "median_minutes"]
+        ].sort_values(["verdict", "share_meeting"]),
         hide_index=True,
         width="stretch",
     )  # fmt: skip
@@ -309,8 +321,9 @@ def drill_page(evaluation, rule_id: str, language: str) -> None:
     st.subheader("Every rule in this county")
     st.dataframe(
         table[table["county_fips"] == fips][
-            ["rule", "language", "members", "share_meeting", "threshold", "passes",
-             "providers", "members_per_provider", "ratio_limit", "ratio_passes"]
+            ["rule", "language", "verdict", "verdict_reasons", "members", "share_meeting",
+             "threshold", "providers", "members_per_provider", "ratio_limit", "ratio_passes",
+             "findings"]
         ],
         hide_index=True, width="stretch",
     )  # fmt: skip
@@ -336,8 +349,9 @@ def language_page(evaluation) -> None:
     if len(lang):
         st.subheader("Language-concordant access")
         st.dataframe(
-            lang[["county_fips", "county", "language", "rule", "members", "share_meeting",
-                  "passes", "providers", "members_per_provider", "ratio_passes"]],
+            lang[["county_fips", "county", "language", "rule", "prevalent", "verdict",
+                  "verdict_reasons", "members", "share_meeting", "providers",
+                  "members_per_provider", "ratio_passes"]],
             hide_index=True, width="stretch",
         )  # fmt: skip
 
@@ -396,7 +410,8 @@ def whatif_page(evaluation, rule_id: str, language: str) -> None:
         ]
         st.dataframe(
             moved[["rule", "language", "county_fips", "share_before", "share_after",
-                   "status_change", "gained", "lost", "providers_before", "providers_after",
+                   "verdict_before", "verdict_after", "status_change", "verdict_reasons_after",
+                   "gained", "lost", "providers_before", "providers_after",
                    "members_per_provider_before", "members_per_provider_after"]],
             hide_index=True, width="stretch",
         )  # fmt: skip
@@ -409,6 +424,8 @@ def whatif_page(evaluation, rule_id: str, language: str) -> None:
     if st.button("Rank candidate sites", key="recruit"):
         r = recruit(evaluation, rule_id, language=language or None, top=5)
         st.caption(f"{r.failing_members:,} members fail; candidates: {r.candidate_source}")
+        if r.message:
+            st.warning(r.message)
         st.dataframe(r.picks, hide_index=True, width="stretch")
         st.dataframe(r.counties, hide_index=True, width="stretch")
 
@@ -460,7 +477,9 @@ def main() -> None:
         f"{std.title or std.name} ({std.label}) · road data: {evaluation.graph.profile_label}"
     )
     headline(evaluation, rule_id, language)
-    tabs = st.tabs(["County map", "County drill-down", "Languages", "What-if", "Downloads"])
+    tabs = st.tabs(
+        ["County map", "County drill-down", "Languages", "Appointments", "What-if", "Downloads"]
+    )
     try:
         with tabs[0]:
             map_page(evaluation, rule_id, language)
@@ -469,8 +488,10 @@ def main() -> None:
         with tabs[2]:
             language_page(evaluation)
         with tabs[3]:
-            whatif_page(evaluation, rule_id, language)
+            appointments_page(st, evaluation.appointment_compliance)
         with tabs[4]:
+            whatif_page(evaluation, rule_id, language)
+        with tabs[5]:
             downloads_page(evaluation, rule_id, language)
     except InputError as exc:
         st.error(str(exc))

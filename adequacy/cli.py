@@ -109,6 +109,8 @@ def _run(
     period,
     class_column,
     out: Path,
+    survey=None,
+    appointment_standards="seed-manual",
     command: str,
     extra=None,
 ) -> None:
@@ -128,6 +130,8 @@ def _run(
             claims=claims,
             regions=regions,
             census_languages=languages,
+            survey=survey,
+            appointment_standards=appointment_standards,
             quarter=_period_quarter(period),
             progress=update,
         )
@@ -143,6 +147,7 @@ def _run(
                 "claims": claims,
                 "regions": regions,
                 "census_languages": languages,
+                "survey": survey,
                 "road_network": network,
                 "standards": evaluation.standards.path or evaluation.standards.name,
             },
@@ -171,25 +176,40 @@ def _print_result(evaluation) -> None:
         ("rule", "left"),
         ("standard", "left"),
         ("meeting", "right"),
-        ("failing counties", "right"),
         ("members/provider", "right"),
+        ("failing counties", "right"),
+        ("verdict", "left"),
     ):
         table.add_column(col, justify=justify)
     area = evaluation.service_area_summary
-    for _, r in area[area["language"] == ""].iterrows():
-        ok = "green" if r["passes"] else "red"
+    base = area[area["language"] == ""]
+    for _, r in base.iterrows():
+        ok = "green" if r["share_passes"] else "red"
         ratio = "–"
         if r["ratio_passes"] is not None and not pd_isna(r["ratio_passes"]):
             colour = "green" if r["ratio_passes"] else "red"
             ratio = f"[{colour}]{r['members_per_provider']:,.0f}[/] (≤{r['ratio_limit']:,.0f})"
+        verdict = "[green]pass[/]" if r["verdict"] == "pass" else "[bold red]FAIL[/]"
+        if r["findings"]:
+            verdict += " [yellow](findings)[/]"
         table.add_row(
             r["label"].replace("High-volume specialist", "HV"),
             r["standard"].split(";")[0].replace(" within ", " in "),
             f"[{ok}]{r['share_meeting']:.1%}[/] (≥{r['threshold']:.0%})",
-            f"{r['counties_failing']}/{r['counties']}",
             ratio,
+            f"{r['counties_failing']}/{r['counties']}",
+            verdict,
         )
     console.print(table)
+    failing = base[base["verdict"] == "fail"]
+    console.print(
+        f"[bold]{len(failing)} of {len(base)} rules failing[/] in the service area"
+        + (": " + ", ".join(failing["label"]) if len(failing) else "")
+    )
+    for _, r in failing.iterrows():
+        console.print(f"  {r['label']}: {r['verdict_reasons']}")
+    for _, r in base[base["findings"] != ""].iterrows():
+        console.print(f"  finding, {r['label']}: {r['findings']}")
     m = evaluation.members
     console.print(
         f"members {len(m):,}: {int(m['in_service_area'].sum()):,} in "
@@ -199,10 +219,11 @@ def _print_result(evaluation) -> None:
     )
     lang = evaluation.language_summary
     if len(lang):
-        fails = lang[~lang["passes"]]
+        prevalent = lang[lang["prevalent"].astype(bool)]
+        fails = prevalent[prevalent["verdict"] == "fail"]
         console.print(
-            f"language concordance: {lang['language'].nunique()} languages, "
-            f"{len(fails)} failing (county, language, rule) combinations"
+            f"language concordance: {prevalent['language'].nunique()} prevalent languages, "
+            f"{len(fails)} of {len(prevalent)} (county, language, rule) combinations failing"
         )
     if len(evaluation.panel_findings):
         console.print(f"panel findings: {len(evaluation.panel_findings)}")
@@ -237,6 +258,12 @@ def evaluate(
     class_column: Annotated[
         str | None, typer.Option(help="Road-lines files: road-class column")
     ] = None,
+    survey: Annotated[
+        Path | None, typer.Option(help="Appointment-availability survey answers")
+    ] = None,
+    appointment_standards: Annotated[
+        str, typer.Option(help="Wait-time standards YAML or built-in name")
+    ] = "seed-manual",
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
     _run(
@@ -251,6 +278,8 @@ def evaluate(
         class_column=class_column,
         out=out,
         command=" ".join(["adequacy", *sys.argv[1:]]),
+        survey=survey,
+        appointment_standards=appointment_standards,
     )
 
 
@@ -281,6 +310,7 @@ def demo(
         standards=standards,
         claims=inputs["claims"],
         regions=inputs["regions"],
+        survey=inputs["survey"],
         languages=None,
         period=period,
         class_column=spec.class_column,
@@ -421,9 +451,12 @@ def recruit(
         f"{result.failing_members:,} members fail; {result.candidates_considered:,} candidates "
         f"({result.candidate_source})"
     )
+    if result.message:
+        console.print(f"[yellow]{result.message}[/]")
     for _, r in result.picks.iterrows():
         console.print(
             f"  {r['rank']:>2}. {r['candidate']:<22} +{r['newly_meeting']:,} members "
+            f"({r['newly_meeting_in_failing_counties']:,} in failing counties) "
             f"(total {r['total_newly_meeting']:,}; service area {r['share_meeting_after']:.1%})"
         )
     for _, r in result.counties.iterrows():

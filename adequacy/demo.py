@@ -15,8 +15,10 @@ hospitals inside the road extract (acute care and rehabilitation facilities).
 Synthetic, and marked ``synthetic = true`` in every row and every output:
 members (placed along residential roads in proportion to county population),
 primary care, OB/GYN, specialist and urgent-care practices (with languages,
-panel sizes and some closed panels), out-of-network candidates, and claims.
-Member and provider ids start with ``SYN-``.
+panel sizes and some closed panels), out-of-network candidates, claims, and an
+appointment availability survey of a sample of in-network practitioners (``survey``,
+drawn from a random stream of its own so that the members and providers do not depend
+on it). Member and provider ids start with ``SYN-``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from adequacy.engine.judge import county_of
 from adequacy.errors import InputError
 from adequacy.inputs.regions import BUNDLED_COUNTIES, read_regions
 from adequacy.network import RoadGraph, load_road_graph
+from adequacy.runs.write import gpkg_date
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 HOSPITALS = DATA_DIR / "facilities" / "hifld_hospitals_2020.csv"
@@ -122,6 +125,7 @@ class DemoScenario:
     providers: pd.DataFrame
     claims: pd.DataFrame
     regions: Any  # GeoDataFrame of the service-area counties
+    survey: pd.DataFrame | None = None  # synthetic appointment availability survey
 
     def write_inputs(self, folder: str | os.PathLike) -> dict[str, Path]:
         """Write the inputs as files that ``adequacy evaluate`` reads again."""
@@ -133,10 +137,14 @@ class DemoScenario:
             "claims": folder / "claims.csv",
             "regions": folder / "regions.gpkg",
         }
+        if self.survey is not None:
+            paths["survey"] = folder / "survey.csv"
+            self.survey.to_csv(paths["survey"], index=False)
         self.members.to_csv(paths["members"], index=False)
         self.providers.to_csv(paths["providers"], index=False)
         self.claims.to_csv(paths["claims"], index=False)
-        self.regions.to_file(paths["regions"], driver="GPKG")
+        with gpkg_date():  # the run's date (SOURCE_DATE_EPOCH), not the clock's
+            self.regions.to_file(paths["regions"], driver="GPKG")
         return paths
 
 
@@ -160,7 +168,9 @@ def build_demo(
     providers = pd.concat([hospitals, practices], ignore_index=True)
     members["pcp_id"] = _assign_pcps(members, providers, rng)
     claims = _claims(len(members), rng)
-    return DemoScenario(spec, seed, graph, members, providers, claims, counties)
+    # the survey has a stream of its own: the members and providers above never depend on it
+    survey = _survey(providers, np.random.default_rng([seed, 1]))
+    return DemoScenario(spec, seed, graph, members, providers, claims, counties, survey)
 
 
 # ---------------------------------------------------------------------------
@@ -421,3 +431,64 @@ def _claims(n_members: int, rng) -> pd.DataFrame:
     volume = np.array([SPECIALTIES[s][1] for s in names])
     counts = np.round(volume * n_members * 0.4 * rng.uniform(0.95, 1.05, len(names)))
     return pd.DataFrame({"specialty": names, "claim_count": counts.astype(int), "synthetic": True})
+
+
+def _survey(providers: pd.DataFrame, rng) -> pd.DataFrame:
+    """A synthetic appointment availability survey: about a third of the in-network
+    practitioners (PCPs, OB/GYNs, specialists, urgent care), each asked about the five
+    services, with some answers beyond the standards' limits."""
+    kinds = ["pcp", "obgyn", "specialist", "urgent_care"]
+    pool = providers[providers["in_network"] & providers["provider_type"].isin(kinds)]
+    ids = pool["provider_id"].drop_duplicates().to_numpy()
+    n = min(len(ids), max(10, round(len(ids) * 0.3)))
+    chosen = ids[np.sort(rng.choice(len(ids), n, replace=False))]
+    rows = []
+    for pid in chosen:
+
+        def wait() -> float:  # minutes from the appointment time to being seen
+            return float(round(rng.gamma(2.0, 9.0)))
+
+        rows += [
+            {"service": "emergency", "days_to_appointment": float(rng.random() < 0.08)},
+            {
+                "service": "urgent",
+                "days_to_appointment": float(rng.choice([0, 1, 2, 3], p=[0.5, 0.38, 0.08, 0.04])),
+                "office_wait_minutes": wait(),
+            },
+            {
+                "service": "routine_symptomatic",
+                "days_to_appointment": float(rng.poisson(4.0)),
+                "office_wait_minutes": wait(),
+                "callback_hours": float(round(rng.exponential(1.5), 1)),
+                "callback_type": "clinical",
+            },
+            {
+                "service": "routine_nonsymptomatic",
+                "days_to_appointment": float(round(rng.gamma(3.0, 6.0))),
+                "office_wait_minutes": wait(),
+                "callback_hours": float(round(rng.exponential(16.0))),
+                "callback_type": "administrative",
+            },
+            {
+                "service": "after_hours",
+                "compliant": "yes" if rng.random() < 0.88 else "no",
+                "callback_hours": float(round(rng.exponential(1.0), 1)),
+                "callback_type": "clinical",
+            },
+        ]
+        for row in rows[-5:]:
+            row["provider_id"] = pid
+    columns = [
+        "provider_id",
+        "service",
+        "days_to_appointment",
+        "compliant",
+        "office_wait_minutes",
+        "callback_hours",
+        "callback_type",
+    ]
+    survey = pd.DataFrame(rows).reindex(columns=columns)
+    survey["callback_type"] = survey["callback_type"].fillna("")
+    survey["compliant"] = survey["compliant"].fillna("")
+    survey["synthetic"] = True
+    return survey

@@ -27,6 +27,7 @@ def test_demo_command_writes_the_run_folder(tmp_path, graph_cache):
     proc = run_cli("demo", "--region", "eastern-idaho", "--out", out, env_cache=graph_cache)
     assert proc.returncode == 0, proc.stderr
     assert "SYNTHETIC DEMO DATA" in proc.stdout and "Primary care" in proc.stdout
+    assert "rules failing" in proc.stdout
     for name in (
         "members.parquet",
         "county_summary.csv",
@@ -52,7 +53,7 @@ def test_demo_command_writes_the_run_folder(tmp_path, graph_cache):
     assert county["synthetic"].all()
     gpkg = gpd.read_file(out / "county_summary.gpkg")
     assert set(gpkg["county_fips"]) == set(county["county_fips"])
-    assert "share_primary_care" in gpkg.columns and "pass_acute_care" in gpkg.columns
+    assert "share_primary_care" in gpkg.columns and "verdict_acute_care" in gpkg.columns
 
 
 def test_evaluate_reproduces_the_same_tables(tmp_path, demo_inputs, graph_cache):

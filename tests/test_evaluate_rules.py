@@ -233,7 +233,8 @@ def test_language_concordance(toy):
     lang = ev.language_summary
     assert lang["language"].tolist() == ["Spanish"]
     row = lang.iloc[0]
-    assert (row["members"], row["share_meeting"], row["passes"]) == (2, 0.0, False)
+    assert (row["members"], row["share_meeting"], row["share_passes"]) == (2, 0.0, False)
+    assert row["verdict"] == "fail" and row["prevalent"]
     assert row["providers"] == 0  # ES is in county B, these members in county A
     assert row["basis"] == "members"
 
@@ -321,8 +322,8 @@ def test_plan_summary_splits_members_by_plan(toy):
     # Medicaid: n0 meets, n5 does not (5 miles); the member outside the area is not counted
     assert plans.loc["Medicaid", "members"] == 2 and plans.loc["Medicaid", "meeting"] == 1
     assert plans.loc["Medicaid", "share_meeting"] == pytest.approx(0.5)
-    assert bool(plans.loc["Medicaid", "passes"])  # threshold 0.5
-    assert plans.loc["Commercial", "meeting"] == 1 and bool(plans.loc["Commercial", "passes"])
+    assert plans.loc["Medicaid", "verdict"] == "pass"  # threshold 0.5
+    assert plans.loc["Commercial", "meeting"] == 1 and plans.loc["Commercial", "verdict"] == "pass"
 
 
 def test_region_class_combine_is_its_own(toy):
@@ -348,3 +349,82 @@ def test_region_class_combine_is_its_own(toy):
     r = result_of(run(toy, m, p, std))
     assert bool(r.loc["m0", "meets"])  # urban, 'or': 6 minutes are within 7
     assert not bool(r.loc["m1", "meets"])  # rural, 'and': 4 minutes yes, but 2 miles > 1
+
+
+# ---------------------------------------------------------------------------
+# the verdict: every binding component, everywhere
+# ---------------------------------------------------------------------------
+def fails(value) -> bool:
+    """A component column that says 'fails' (False, not blank)."""
+    return not pd.isna(value) and not bool(value)
+
+
+def test_a_failing_ratio_fails_the_rule_where_distance_passes(toy):
+    """Three members at n0, one PCP at n1 (1 mile): every member is within 2 miles, so the
+    time/distance share is 100%, but 3 members per provider breaks a 1:2 ratio."""
+    m = members([0, 0, 0])
+    m["plan"] = "Medicaid"
+    ev = run(toy, m, providers([("P", "pcp", 1, {})]), standards(miles=2, ratio={
+        "members_per_provider": 2}))  # fmt: skip
+    county = ev.county_summary.set_index("county_fips").loc["00001"]
+    area = ev.service_area_summary.iloc[0]
+    plan = ev.plan_summary.iloc[0]
+    for row in (county, area, plan):
+        assert row["share_meeting"] == 1.0 and bool(row["share_passes"])
+        assert row["members_per_provider"] == 3.0 and fails(row["ratio_passes"])
+        assert row["verdict"] == "fail"
+        assert "3 members per provider; at most 2 allowed" in row["verdict_reasons"]
+    assert area["counties_failing"] == 1
+
+
+def test_a_ratio_that_does_not_bind_is_a_finding(toy):
+    m = members([0, 0, 0])
+    std = standards(miles=2, ratio={"members_per_provider": 2}, binding={"ratio": False})
+    ev = run(toy, m, providers([("P", "pcp", 1, {})]), std)
+    area = ev.service_area_summary.iloc[0]
+    assert area["verdict"] == "pass" and area["verdict_reasons"] == ""
+    assert "3 members per provider" in area["findings"]
+
+
+def test_ratio_scope_service_area_leaves_counties_alone(toy):
+    """County B has its member but no provider (ratio infinite there); checked only
+    over the service area (2 members, 1 provider: 1:2 passes)."""
+    m = members([0, 4])
+    std = standards(miles=8, ratio={"members_per_provider": 2, "scope": "service_area"})
+    ev = run(toy, m, providers([("P", "pcp", 1, {})]), std)
+    county = ev.county_summary.set_index("county_fips")
+    assert pd.isna(county.loc["00002", "ratio_passes"])  # not checked in counties
+    assert set(county["verdict"]) == {"pass"}
+    assert bool(ev.service_area_summary.iloc[0]["ratio_passes"])
+
+
+def test_too_few_providers_in_a_county_fails_it(toy):
+    """min_providers 1: county B (n4..n6) has a member within reach (of P at n1? no: 3
+    miles, limit 4) but no provider of its own."""
+    m = members([0, 4])
+    ev = run(toy, m, providers([("P", "pcp", 1, {})]), standards(miles=4, min_providers=1))
+    county = ev.county_summary.set_index("county_fips")
+    assert bool(county.loc["00002", "share_passes"])  # n4 -> n1 is 3 miles
+    assert fails(county.loc["00002", "min_providers_passes"])
+    assert county.loc["00002", "verdict"] == "fail"
+    assert "0 providers in the county; 1 required" in county.loc["00002", "verdict_reasons"]
+    assert county.loc["00001", "verdict"] == "pass"
+    assert pd.isna(ev.service_area_summary.iloc[0]["min_providers_passes"])  # county-level
+
+
+@pytest.mark.parametrize("binding", [False, True])
+def test_a_language_failure_is_a_finding_unless_binding(toy, binding):
+    """As in test_language_concordance: everyone has an English-speaking PCP at 1 mile,
+    but the two Spanish speakers' only Spanish-speaking PCP is 5 miles away."""
+    m = members([0, 0, 1], ["Spanish", "Spanish", "English"])
+    p = providers([("EN", "pcp", 1, {}), ("ES", "pcp", 5, {"languages": "Spanish"})])
+    std = standards(miles=2, languages=True, binding={"languages": binding})
+    ev = run(toy, m, p, std, min_language_members=2)
+    county = ev.county_summary.set_index("county_fips").loc["00001"]
+    area = ev.service_area_summary.set_index("language")
+    assert bool(county["share_passes"]) and fails(county["languages_passes"])
+    assert area.loc["Spanish", "verdict"] == "fail"  # the language's own result
+    for row in (county, area.loc[""]):
+        text = row["verdict_reasons"] if binding else row["findings"]
+        assert "Spanish: 0.0% of members within" in text
+        assert row["verdict"] == ("fail" if binding else "pass")

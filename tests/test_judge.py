@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from support import LON as TOY_LON
+from support import counties
+from support import lat_of as toy_lat
 
 from adequacy import RoadGraph, evaluate
 from adequacy.engine.judge import (
@@ -103,3 +106,34 @@ def test_share_and_ratio_decisions():
     ok_d, ok_t = np.array([True, False]), np.array([False, False])
     assert list(qualifies(ok_d, ok_t, np.array([False, True]))) == [True, False]
     assert list(qualifies(None, ok_t, np.array([False, False]))) == [False, False]
+
+
+def test_whatif_status_change_reads_the_verdict(toy):
+    """Two members at n0 and two PCPs at n1 meet a 1:1 ratio; terminating one leaves the
+    distance share at 100% but 2 members per provider: the county now fails."""
+    members = pd.DataFrame({"member_id": ["a", "b"], "lat": [toy_lat(0)] * 2, "lon": TOY_LON})
+    providers = pd.DataFrame(
+        {
+            "provider_id": ["P1", "P2"],
+            "provider_type": "pcp",
+            "lat": [toy_lat(1)] * 2,
+            "lon": TOY_LON,
+        }
+    )
+    std = {
+        "name": "toy",
+        "version": "1",
+        "threshold": 0.5,
+        "rules": [
+            {"id": "r", "provider_type": "pcp", "miles": 2, "ratio": {"members_per_provider": 1}}
+        ],
+    }
+    base = evaluate(members, providers, toy, std, regions=counties(), workers=1)
+    assert set(base.county_summary["verdict"]) == {"pass"}
+    delta = run_whatif(base, {"terminate": ["P2"]}).delta.set_index("county_fips")
+    for where in ("00001", "ALL"):
+        row = delta.loc[where]
+        assert row["share_before"] == row["share_after"] == 1.0  # distance unchanged
+        assert (row["verdict_before"], row["verdict_after"]) == ("pass", "fail")
+        assert row["status_change"] == "now fails"
+        assert "2 members per provider; at most 1 allowed" in row["verdict_reasons_after"]

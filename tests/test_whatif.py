@@ -348,11 +348,216 @@ def test_recruitment_greedy_order(toy, tmp_path):
     assert list(r.picks["candidate"]) == ["C1", "C4"]
     assert list(r.picks["newly_meeting"]) == [4, 3]
     assert list(r.picks["total_newly_meeting"]) == [4, 7]
+    # both counties fail (no one meets), so everyone brought in is in a failing county;
+    # C1 brings county A 4 of the 3 it needs, C4 brings county B 2 of the 1 it needs
+    assert list(r.picks["newly_meeting_in_failing_counties"]) == [4, 3]
+    assert list(r.picks["counties_reaching_threshold"]) == [1, 1]
+    assert r.message == ""
     targets = r.counties.set_index("county_fips")
     # county A (n0..n3, 5 members) needs 3 more: pick 1; county B (n4, n5) needs 1: pick 2
     assert targets.loc["00001", "members_short"] == 3
     assert targets.loc["00001", "picks_to_threshold"] == 1
     assert targets.loc["00002", "picks_to_threshold"] == 2
+
+
+PCP_WITHIN_1_5_MILES = {
+    "name": "toy",
+    "version": "1",
+    "threshold": 0.5,
+    "rules": [{"id": "pc", "provider_type": "pcp", "count": 1, "miles": 1.5}],
+}
+
+
+def _toy_sites(**nodes):
+    """PCP rows named by keyword, each at a toy-road node."""
+    return pd.DataFrame(
+        {
+            "provider_id": list(nodes),
+            "provider_type": "pcp",
+            "lat": [lat_of(n) for n in nodes.values()],
+            "lon": LON,
+        }
+    )
+
+
+def _toy_members(nodes):
+    members = pd.DataFrame(
+        {"member_id": [f"m{i}" for i in range(len(nodes))], "lat": [lat_of(n) for n in nodes]}
+    )
+    members["lon"] = LON
+    return members
+
+
+@pytest.fixture
+def toy_one_county_fails(toy):
+    """County A (n0..n3) passes with three failing members; county B (n4..n6) fails.
+
+    The in-network PCP at n1 reaches n0, n1, n2 (1 mile each) within 1.5 miles, not
+    n3 (2 miles). County A: n0 x2, n1, n2 meet, n3 x3 fail: 4/7 >= 50%, passes.
+    County B: n5, n6 fail: 0/2, one member short of 50%. The member at the spur n7
+    is outside both counties (not in the service area).
+    """
+    members = _toy_members([0, 0, 1, 2, 3, 3, 3, 5, 6, 7])
+    base = evaluate(
+        members, _toy_sites(IN=1), toy, PCP_WITHIN_1_5_MILES, regions=counties(), workers=1
+    )
+    cs = base.county_summary.set_index("county_fips")
+    fails = cs["verdict"].eq("fail") if "verdict" in cs.columns else ~cs["passes"]
+    assert not fails["00001"] and fails["00002"]  # the premise, from the county table
+    return base
+
+
+def test_recruitment_closes_the_failing_county_before_raw_coverage(toy_one_county_fails):
+    base = toy_one_county_fails
+    # CA at n3 brings n3 x3 (all in passing county A; n2 already meets): 3 members.
+    # CB at n6 brings n5 and n6 (failing county B; the n7 member is outside): 2 members.
+    # Raw coverage would pick CA first; closing gaps picks CB, which takes B to 2/2.
+    r = recruit(base, "pc", candidates=_toy_sites(CA=3, CB=6), top=5)
+    assert r.message == ""
+    assert list(r.picks["candidate"]) == ["CB", "CA"]
+    assert list(r.picks["newly_meeting_in_failing_counties"]) == [2, 0]
+    assert list(r.picks["counties_reaching_threshold"]) == [1, 0]
+    assert list(r.picks["newly_meeting"]) == [2, 3]
+    assert list(r.picks["total_newly_meeting"]) == [2, 5]
+    # 9 members in the service area, 4 meeting before: 6/9 after CB, 9/9 after CA
+    np.testing.assert_allclose(r.picks["share_meeting_after"], [6 / 9, 1.0])
+    targets = r.counties.set_index("county_fips")
+    assert list(targets.index) == ["00002"]  # only B fails
+    assert targets.loc["00002", "members_short"] == 1
+    assert targets.loc["00002", "picks_to_threshold"] == 1
+
+
+def test_recruitment_ranks_counties_brought_to_threshold_before_raw_coverage(toy):
+    """Three counties: P (n0..n2) passes, A (n3, n4) and B (n5, n6) fail.
+
+    The in-network PCP at n0 reaches n0 and n1. P: n0 x2, n1 meet, n2 x2 fail: 3/5.
+    A: n3 x2, n4 x4: 0/6, 3 short. B: n5, n6: 0/2, 1 short. Within 1.5 miles:
+    X at n2 brings n2 x2 (P) and n3 x2 (A): 2 in failing counties, no county over, 4;
+    Y at n6 brings n5, n6 (B): 2 in failing counties, B over its threshold, 2;
+    W at n4 brings n3 x2, n4 x4 (A) and n5 (B): 7, both A and B over.
+    """
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    def rows(first, last):
+        return box(LON - 0.01, lat_of(first) - 0.005, LON + 0.01, lat_of(last) + 0.005)
+
+    regions = gpd.GeoDataFrame(
+        {
+            "fips": ["00010", "00020", "00030"],
+            "name": ["P", "A", "B"],
+            "population": [100, 100, 100],
+            "area_sq_mi": [1.0, 1.0, 1.0],
+        },
+        geometry=[rows(0, 2), rows(3, 4), rows(5, 6)],
+        crs=4326,
+    )
+    members = _toy_members([0, 0, 1, 2, 2, 3, 3, 4, 4, 4, 4, 5, 6])
+    base = evaluate(
+        members, _toy_sites(IN=0), toy, PCP_WITHIN_1_5_MILES, regions=regions, workers=1
+    )
+    # X and Y tie on members in failing counties (2 each): Y closes B, so Y goes first
+    r = recruit(base, "pc", candidates=_toy_sites(X=2, Y=6), top=5)
+    assert list(r.picks["candidate"]) == ["Y", "X"]
+    assert list(r.picks["newly_meeting_in_failing_counties"]) == [2, 2]
+    assert list(r.picks["counties_reaching_threshold"]) == [1, 0]
+    assert list(r.picks["newly_meeting"]) == [2, 4]
+    # with W: W first (7); then Y brings only n6 (n5 is taken), 1 in B, which already
+    # passes after W (the running count), and X brings n2 x2 in P only (n3 is taken)
+    r = recruit(base, "pc", candidates=_toy_sites(X=2, Y=6, W=4), top=5)
+    assert list(r.picks["candidate"]) == ["W", "Y", "X"]
+    assert list(r.picks["newly_meeting_in_failing_counties"]) == [7, 1, 0]
+    assert list(r.picks["counties_reaching_threshold"]) == [2, 0, 0]
+    assert list(r.picks["newly_meeting"]) == [7, 1, 2]
+    targets = r.counties.set_index("county_fips")
+    assert targets.loc["00020", "picks_to_threshold"] == 1
+    assert targets.loc["00030", "picks_to_threshold"] == 1
+
+
+@pytest.mark.parametrize("top", [0, -3])
+def test_recruitment_needs_at_least_one_pick(toy_one_county_fails, top):
+    from adequacy.errors import InputError
+
+    with pytest.raises(InputError, match=f"--top {top}.*at least 1") as err:
+        recruit(toy_one_county_fails, "pc", candidates=_toy_sites(CB=6), top=top)
+    assert "\n" not in str(err.value)
+
+
+def test_recruitment_says_why_no_candidate_helps(toy, toy_one_county_fails):
+    base = toy_one_county_fails
+    # C0 at n0 reaches n0..n1 only (members who already meet): nothing to bring in
+    r = recruit(base, "pc", candidates=_toy_sites(C0=0), top=3)
+    assert r.picks.empty
+    assert "no candidate site brings any failing member within 1.5 mi" in r.message
+    # CA brings members of passing county A only: a pick, but it closes no gap
+    r = recruit(base, "pc", candidates=_toy_sites(CA=3), top=3)
+    assert list(r.picks["candidate"]) == ["CA"]
+    assert "no candidate site brings a member of a failing county (B)" in r.message
+    assert "only counties that already pass" in r.message
+    # everyone meets: nothing to recruit for
+    members = _toy_members([0, 1, 2])
+    everyone = evaluate(
+        members, _toy_sites(IN=1), toy, PCP_WITHIN_1_5_MILES, regions=counties(), workers=1
+    )
+    r = recruit(everyone, "pc", candidates=_toy_sites(CB=6), top=3)
+    assert r.picks.empty and r.failing_members == 0
+    assert r.message.startswith("no member fails this rule")
+
+
+def test_recruitment_on_eastern_idaho_raises_a_failing_county_first(idaho_base):
+    """The first pick brings members of a failing county to the standard (networkx check)."""
+    import networkx as nx
+
+    from adequacy.units import METERS_PER_MILE, MPH_TO_METERS_PER_SECOND
+
+    _, base = idaho_base
+    cs = base.county_summary.assign(rule=lambda t: t["rule"].astype(str))
+    fails = cs["verdict"].eq("fail") if "verdict" in cs.columns else ~cs["passes"].astype(bool)
+    by_rule = fails.groupby(cs["rule"]).agg(["any", "all"])
+    # the first rule failing in some counties but not all, with out-of-network candidates
+    rule = next(
+        r
+        for r in base.standards.rules
+        if r.id in by_rule.index and by_rule.loc[r.id, "any"] and not by_rule.loc[r.id, "all"]
+    )
+    failing = set(cs.loc[fails & (cs["rule"] == rule.id), "county_fips"].astype(str))
+    r = recruit(base, rule.id, top=3)
+    assert r.message == ""
+    first = r.picks.iloc[0]
+    assert first["newly_meeting_in_failing_counties"] > 0
+    # independently: the failing members one provider short whom the site reaches within
+    # the limits of their county class (the site's and the member's legs included)
+    res = base.member_results
+    part = res[(res["rule"] == rule.id) & (res["language"] == "")]
+    one_short = part[
+        ~part["meets"] & part["in_service_area"] & (part["n_qualifying"] == rule.count - 1)
+    ]
+    rows = pd.Index(base.members["member_id"]).get_indexer(one_short["member_id"])
+    site = snap_points(base.graph, [[first["lon"], first["lat"]]])
+    speed = base.settings.snap_speed_mph * MPH_TO_METERS_PER_SECOND
+    legs = base.member_snap.meters[rows]
+    cost = {}
+    for weight, site_leg, member_legs in (
+        ("meters", site.meters[0], legs),
+        ("seconds", site.meters[0] / speed, legs / speed),
+    ):
+        g = base.graph.to_networkx(weight).reverse(copy=False)
+        reach = nx.single_source_dijkstra_path_length(g, int(site.node[0]), weight=weight)
+        nodes = base.member_snap.node[rows]
+        cost[weight] = site_leg + np.array([reach.get(int(n), np.inf) for n in nodes])
+        cost[weight] += member_legs
+    limits = [rule.limits_for(c) for c in one_short["region_class"].astype(str)]
+    miles = np.array([np.nan if lim.miles is None else lim.miles for lim in limits])
+    minutes = np.array([np.nan if lim.minutes is None else lim.minutes for lim in limits])
+    both = np.array([lim.combine == "and" for lim in limits])
+    ok_m = cost["meters"] <= miles * METERS_PER_MILE * (1 + 1e-9)
+    ok_s = cost["seconds"] <= minutes * 60 * (1 + 1e-9)
+    brought = np.where(both, ok_m & ok_s, ok_m | ok_s)
+    in_failing = one_short["county_fips"].astype(str).isin(failing).to_numpy()
+    assert first["newly_meeting"] == int(brought.sum())
+    assert first["newly_meeting_in_failing_counties"] == int((brought & in_failing).sum()) > 0
+    # and the county targets count them in their failing counties
+    assert r.counties["brought_in_by_picks"].sum() >= first["newly_meeting_in_failing_counties"]
 
 
 @pytest.mark.slow

@@ -5,10 +5,12 @@ Owns, in reading order: ``standards`` (the rule model and its YAML sets),
 decides whether a provider qualifies, a share or ratio passes, which county
 a point is in and how large a panel is), ``engine`` (one k-nearest search per
 provider key, members judged from its labels), ``summaries`` and ``panels``
-(the tables), and ``evaluate`` (the pipeline). Uses :mod:`adequacy.inputs`,
+(the tables), ``appointments`` (wait-time survey compliance) and
+``evaluate`` (the pipeline). Uses :mod:`adequacy.inputs`,
 :mod:`adequacy.network` and :mod:`adequacy.routing`.
 """
 
+from adequacy.engine.appointments import appointment_compliance, load_appointment_standards
 from adequacy.engine.engine import Engine, MemberState, Search, SearchKey
 from adequacy.engine.evaluate import Evaluation, evaluate
 from adequacy.engine.settings import Settings, parse_period
@@ -21,6 +23,8 @@ from adequacy.engine.standards import (
 )
 
 __all__ = [
+    "appointment_compliance",
+    "load_appointment_standards",
     "DEFAULT_STANDARDS",
     "Engine",
     "Evaluation",

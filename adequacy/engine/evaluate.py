@@ -36,6 +36,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adequacy.engine.appointments import (
+    DEFAULT_APPOINTMENT_STANDARDS,
+    AppointmentStandards,
+    appointment_compliance,
+    load_appointment_standards,
+)
+from adequacy.engine.appointments import OUTPUT_COLUMNS as APPOINTMENT_COLUMNS
 from adequacy.engine.engine import Engine, MemberState, Progress, Search, SearchKey, rule_variants
 from adequacy.engine.judge import OUTSIDE, county_of
 from adequacy.engine.panels import panel_findings
@@ -51,6 +58,7 @@ from adequacy.inputs.schemas import (
     read_members,
     read_providers,
 )
+from adequacy.inputs.surveys import read_survey
 from adequacy.network import RoadGraph, load_road_graph
 from adequacy.routing import Snap, snap_points
 
@@ -76,6 +84,8 @@ class Evaluation:
     plan_summary: pd.DataFrame
     high_volume_specialists: pd.DataFrame
     outside_service_area: pd.DataFrame
+    appointment_compliance: pd.DataFrame
+    appointment_standards: AppointmentStandards
     regions: Any
     graph: RoadGraph
     settings: Settings
@@ -113,6 +123,8 @@ def evaluate(
     claims: Any = None,
     regions: Any = None,
     census_languages: Any = None,
+    survey: Any = None,
+    appointment_standards: Any = DEFAULT_APPOINTMENT_STANDARDS,
     settings: Settings | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
@@ -141,6 +153,11 @@ def evaluate(
         Census table of speakers per county and language (prevalent at
         ``min_census_speakers``); without it, languages spoken by at least
         ``min_language_members`` members of a county are evaluated.
+    survey, appointment_standards
+        Appointment-availability survey answers (path or frame; see
+        :func:`adequacy.inputs.surveys.read_survey`) and the wait-time standards
+        they are judged by (see :mod:`adequacy.engine.appointments`). Without a
+        survey, ``appointment_compliance`` is empty.
     settings
         A :class:`Settings` (quarter, count cap, report horizon, snapping,
         language thresholds); default ``Settings()``.
@@ -159,6 +176,8 @@ def evaluate(
     members = read_members(members)
     providers = read_providers(providers, extra_types=standards.provider_types)
     claims_table = read_claims(claims) if claims is not None else None
+    survey_table = read_survey(survey) if survey is not None else None
+    appointment_std = load_appointment_standards(appointment_standards)
     census = read_census_languages(census_languages) if census_languages is not None else None
     if not isinstance(graph, RoadGraph):
         tick("loading road graph", 0, 1)
@@ -220,7 +239,18 @@ def evaluate(
         results, members, providers, expanded, region_table, prevalent, blocks=block_index
     )
     panel = panel_findings(providers, members)
-    plans = plan_summary(results, members, expanded, block_index)
+    plans = plan_summary(results, members, providers, expanded, block_index)
+    if survey_table is not None:
+        names = (
+            dict(zip(region_table["fips"], region_table["name"], strict=True))
+            if (region_table is not None)
+            else None
+        )
+        appointments = appointment_compliance(
+            survey_table, providers, appointment_std, county_names=names
+        )
+    else:
+        appointments = pd.DataFrame(columns=APPOINTMENT_COLUMNS)
     tick("done", 1, 1)
     return Evaluation(
         members=members,
@@ -235,6 +265,8 @@ def evaluate(
         plan_summary=plans,
         high_volume_specialists=hv_table,
         outside_service_area=outside,
+        appointment_compliance=appointments,
+        appointment_standards=appointment_std,
         regions=region_table,
         graph=graph,
         settings=settings,

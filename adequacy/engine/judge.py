@@ -9,7 +9,10 @@ Every decision the product reports is made here, with one tolerance each:
   more members a county needs to pass (:func:`members_short`);
 - whether an **access ratio** passes (:func:`ratio_passes`);
 - which **county** a point lies in (:func:`county_of`);
-- a PCP's **panel size** (:func:`panel_sizes`).
+- a PCP's **panel size** (:func:`panel_sizes`);
+- the **verdict** of a rule in a county, the service area, a plan or a
+  language: its components (access share, ratio, minimum providers,
+  language results), which of them bind, and why it fails (:func:`verdict`).
 
 The engine, the summaries, what-if, continuity of care and recruitment all
 call these; none of them compares a cost with a limit on its own.
@@ -21,6 +24,7 @@ the rule model of :mod:`adequacy.engine.standards`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -110,6 +114,15 @@ def members_short(members: int, meeting: int, threshold: float) -> int:
     return max(0, need - int(meeting))
 
 
+def providers_needed(members: float, providers: float, limit: float) -> float:
+    """More providers (or FTE, on an FTE basis) needed for ``members / providers`` to be
+    at most ``limit``; 0 when the ratio passes or no ratio is set (NaN limit)."""
+    if limit is None or not np.isfinite(limit) or limit <= 0:
+        return 0.0
+    needed = math.ceil(float(members) / float(limit) - SHARE_TOLERANCE)
+    return float(max(0.0, needed - float(providers)))
+
+
 def ratio_passes(members_per_provider, limit):
     """Whether members per provider is at most the limit; None where no ratio is set.
 
@@ -173,3 +186,66 @@ def panel_sizes(providers: pd.DataFrame, members: pd.DataFrame | None = None) ->
     per_pcp["assigned_members"] = per_pcp.index.map(assigned).fillna(0).astype(int)
     per_pcp["panel"] = np.maximum(per_pcp["panel_size"], per_pcp["assigned_members"])
     return per_pcp
+
+
+# ---------------------------------------------------------------------------
+# the verdict
+# ---------------------------------------------------------------------------
+PASS = "pass"
+FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One part of a verdict: its status (True/False; None where it does not apply),
+    whether it binds (a binding failure fails the rule) and a short reason."""
+
+    name: str
+    passes: bool | None
+    binding: bool
+    reason: str = ""
+
+
+def verdict(components: list[Component]) -> tuple[str, str, str]:
+    """The overall verdict of a rule in a county, service area, plan or language.
+
+    Returns ``(verdict, reasons, findings)``: ``"fail"`` when any binding
+    component fails, else ``"pass"``; the reasons of the failing binding
+    components; and the reasons of failing components that do not bind
+    (findings, reported beside a passing verdict, never hidden).
+    """
+    failing = [c for c in components if c.passes is False]
+    reasons = "; ".join(c.reason for c in failing if c.binding)
+    findings = "; ".join(c.reason for c in failing if not c.binding)
+    return (FAIL if reasons else PASS), reasons, findings
+
+
+def access_component(meeting: int, members: int, threshold: float, standard: str) -> Component:
+    """The time/distance share against the threshold (always binding)."""
+    ok = bool(share_passes(meeting, members, threshold))
+    share = meeting / members if members else float("nan")
+    reason = f"{share:.1%} of members within {standard}; {threshold:.0%} needed"
+    return Component("access", ok, True, reason)
+
+
+def ratio_component(members_per_provider: float, limit: float, binding: bool) -> Component:
+    """Members per provider against the access ratio (None where no ratio is checked)."""
+    ok = ratio_passes(members_per_provider, limit)
+    if ok is None:
+        return Component("ratio", None, binding)
+    per = (
+        "no provider"
+        if not np.isfinite(members_per_provider)
+        else f"{members_per_provider:,.0f} members per provider"
+    )
+    return Component("ratio", ok, binding, f"{per}; at most {limit:,.0f} allowed")
+
+
+def min_providers_component(providers: float, minimum: int | None, binding: bool) -> Component:
+    """Providers of the type in the county against the rule's minimum (None: no minimum)."""
+    if minimum is None:
+        return Component("min_providers", None, binding)
+    ok = bool(providers >= minimum)
+    return Component(
+        "min_providers", ok, binding, f"{providers:g} providers in the county; {minimum} required"
+    )

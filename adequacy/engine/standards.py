@@ -45,6 +45,8 @@ SET_KEYS = {
     "urban_density_per_sq_mi": "people per square mile at which a county is urban",
     "annual_quarter": "quarter (1-4) in which annual rules are reported",
     "provider_types": "extra provider types this set defines",
+    "binding": "default for every rule: which verdict components bind "
+    "({ratio, min_providers, languages})",
     "rules": "the list of rules",
 }
 RULE_KEYS = {
@@ -62,11 +64,21 @@ RULE_KEYS = {
     "ratio": "access ratio: {members_per_provider, basis, closed_panels}",
     "cadence": "'quarterly' or 'annual'",
     "languages": "also evaluate per prevalent language over concordant providers",
+    "min_providers": "at least this many in-network providers of the type in each county",
+    "binding": "which verdict components fail the rule: {ratio, min_providers, languages}",
 }
 RATIO_KEYS = {
     "members_per_provider": "at most this many members per provider",
     "basis": "'headcount' or 'fte'",
     "closed_panels": "'exclude' closed panels from the count, or 'count' them",
+    "scope": "where the ratio is checked: 'both' (each county and the service area), "
+    "'county' or 'service_area'",
+}
+BINDING_KEYS = {
+    "ratio": "a failing access ratio fails the rule (default true)",
+    "min_providers": "too few providers in a county fails the rule (default true)",
+    "languages": "a failing language-concordant result fails the rule (default false: "
+    "reported as a finding)",
 }
 LIMIT_KEYS = {"miles": "distance limit", "minutes": "time limit", "combine": "'or' or 'and'"}
 
@@ -78,6 +90,24 @@ class Ratio:
     members_per_provider: float
     basis: str = "headcount"
     closed_panels: str = "count"
+    scope: str = "both"
+
+    def applies_to(self, level: str) -> bool:
+        """Whether the ratio is checked at ``level`` ('county' or 'service_area')."""
+        return self.scope in ("both", level)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Which verdict components fail a rule when they fail.
+
+    The time/distance share always binds. A non-binding component that fails
+    is reported as a finding beside a passing verdict, never hidden.
+    """
+
+    ratio: bool = True
+    min_providers: bool = True
+    languages: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +146,8 @@ class Rule:
     by_region_class: Mapping[str, Limits] = field(default_factory=dict)
     ratio: Ratio | None = None
     languages: bool = False
+    min_providers: int | None = None
+    binding: Binding = field(default_factory=Binding)
 
     def limits_for(self, region_class: str | None) -> Limits:
         """The limits for members in a region of this class."""
@@ -147,6 +179,8 @@ class Rule:
             text += f"; {cls}: {limits.text()}"
         if self.ratio is not None:
             text += f"; 1:{self.ratio.members_per_provider:g}"
+        if self.min_providers is not None:
+            text += f"; at least {self.min_providers} per county"
         return text
 
     def sentence(self) -> str:
@@ -167,6 +201,8 @@ class Rule:
             text += f" ({cls} counties: {limits.text(short=False)})"
         if self.ratio is not None:
             text += f"; at most {self.ratio.members_per_provider:,.0f} members per provider"
+        if self.min_providers is not None:
+            text += f"; at least {self.min_providers} in-network providers in each county"
         cadence = "annually" if self.cadence == "annual" else self.cadence
         return text + f". Reported {cadence}."
 
@@ -265,6 +301,8 @@ class StandardsSet:
                 },
                 ratio=Ratio(**r["ratio"]) if r.get("ratio") else None,
                 languages=bool(r.get("languages")),
+                min_providers=r.get("min_providers"),
+                binding=Binding(**(r.get("binding") or {})),
             )
             for r in data.get("rules") or []
         )
@@ -305,6 +343,8 @@ class StandardsSet:
                     "cadence": r.cadence,
                     "ratio": vars(r.ratio) if r.ratio else None,
                     "languages": r.languages,
+                    "min_providers": r.min_providers,
+                    "binding": vars(r.binding),
                     "describe": r.describe(),
                 }
                 for r in self.rules
@@ -397,6 +437,22 @@ def _limits(label: str, where: str, data: Any, default_combine: str = "or") -> L
     return Limits(miles, minutes, combine)
 
 
+def _binding(label: str, where: str, data: Any, default: Binding) -> Binding:
+    if data is None:
+        return default
+    if not isinstance(data, Mapping):
+        raise InputError(
+            f"{label}: {where}: must be a mapping such as {{ratio: true, languages: false}}"
+        )
+    _unknown_keys(f"{where}.", data, BINDING_KEYS, label)
+    values = vars(default).copy()
+    for key, value in data.items():
+        if not isinstance(value, bool):
+            raise InputError(f"{label}: {where}.{key}: must be true or false, not {value!r}")
+        values[key] = value
+    return Binding(**values)
+
+
 def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
     _unknown_keys("", data, SET_KEYS, label)
     for key in ("name", "rules"):
@@ -410,6 +466,7 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
     if quarter not in (1, 2, 3, 4):
         raise InputError(f"{label}: annual_quarter: must be 1, 2, 3 or 4, not {quarter!r}")
     extra_types = tuple(str(t) for t in data.get("provider_types", []) or [])
+    default_binding = _binding(label, "binding", data.get("binding"), Binding())
     rules_data = data["rules"]
     if not isinstance(rules_data, list) or not rules_data:
         raise InputError(f"{label}: rules: must be a non-empty list of rules")
@@ -476,6 +533,12 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
                     rdata.get("closed_panels", "count"),
                     ("count", "exclude"),
                 ),
+                _choice(
+                    label,
+                    f"{where}.ratio.scope",
+                    rdata.get("scope", "both"),
+                    ("both", "county", "service_area"),
+                ),
             )
         specialty = item.get("specialty")
         top = item.get("top", 5)
@@ -484,6 +547,16 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
         languages = item.get("languages", False)
         if not isinstance(languages, bool):
             raise InputError(f"{label}: {where}.languages: must be true or false")
+        min_providers = item.get("min_providers")
+        if min_providers is not None and (
+            isinstance(min_providers, bool)
+            or not isinstance(min_providers, int)
+            or min_providers < 1
+        ):
+            raise InputError(
+                f"{label}: {where}.min_providers: must be a whole number of at least 1"
+            )
+        binding = _binding(label, f"{where}.binding", item.get("binding"), default_binding)
         rules.append(
             Rule(
                 id=rule_id,
@@ -505,6 +578,8 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
                 by_region_class=by_class,
                 ratio=ratio,
                 languages=languages,
+                min_providers=min_providers,
+                binding=binding,
             )
         )
     return StandardsSet(

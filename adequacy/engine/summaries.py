@@ -13,14 +13,22 @@ judge and the rule model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from adequacy.engine.engine import Block, SearchKey, provider_rows
-from adequacy.engine.judge import ratio_passes, share_passes
-from adequacy.engine.standards import Rule
+from adequacy.engine.judge import (
+    FAIL,
+    Component,
+    access_component,
+    min_providers_component,
+    ratio_component,
+    verdict,
+)
+from adequacy.engine.standards import Rule, StandardsSet
 
 #: Columns of the rule tables (county, language, service area, outside, plan).
 RULE_COLUMNS = [
@@ -37,27 +45,34 @@ FIGURE_COLUMNS = [
     "members",
     "meeting",
     "share_meeting",
-    "passes",
+    "share_passes",
     "providers",
     "members_per_provider",
     "ratio_limit",
     "ratio_passes",
+    "min_providers",
+    "min_providers_passes",
 ]
+#: The overall verdict: "pass" or "fail" (any binding component failing), why it fails,
+#: and failing components that do not bind (findings).
+VERDICT_COLUMNS = ["languages_passes", "verdict", "verdict_reasons", "findings"]
 COUNTY_COLUMNS = [
     *RULE_COLUMNS,
     "county_fips",
     "county",
     *FIGURE_COLUMNS,
+    *VERDICT_COLUMNS,
     "off_road_members",
     "median_miles",
     "median_minutes",
 ]
-SERVICE_AREA_COLUMNS = [*RULE_COLUMNS, *FIGURE_COLUMNS, "counties", "counties_failing",
-                        "off_road_members"]  # fmt: skip
+SERVICE_AREA_COLUMNS = [*RULE_COLUMNS, *FIGURE_COLUMNS, *VERDICT_COLUMNS, "counties",
+                        "counties_failing", "off_road_members"]  # fmt: skip
 OUTSIDE_COLUMNS = [*RULE_COLUMNS, "members", "meeting", "share_meeting", "median_miles",
                    "median_minutes"]  # fmt: skip
 PLAN_COLUMNS = ["plan", "rule", "label", "members", "meeting", "share_meeting", "threshold",
-                "passes"]  # fmt: skip
+                "share_passes", "providers", "members_per_provider", "ratio_limit",
+                "ratio_passes", "verdict", "verdict_reasons", "findings"]  # fmt: skip
 
 
 def member_results_table(
@@ -120,28 +135,42 @@ def member_results_table(
 
 
 def summarise(results, members, providers, standards, regions, prevalent, blocks=None):
-    """County, service-area, outside-area and language summaries of member results.
+    """County, service-area, outside-area and language summaries of member results,
+    each row with its verdict.
 
-    ``blocks`` (``Evaluation.blocks``) locates each rule's rows as a slice,
-    which is much faster than finding them by comparing codes.
+    Language rows are judged on their own (access, ratio, minimum providers); rows
+    over all members then gain the language component from the prevalent languages'
+    rows of the same rule and county (or service area). The service-area table holds
+    a row per language as well. ``blocks`` (``Evaluation.blocks``) locates each rule's
+    rows as a slice, which is much faster than finding them by comparing codes.
     """
     county, area, outside = _summaries(
         results, members, providers, standards, regions, language=None, blocks=blocks
     )
-    language_summary, _, _ = _summaries(
+    language_county, language_area, _ = _summaries(
         results, members, providers, standards, regions, language="all", blocks=blocks
     )
-    if len(language_summary):
-        language_summary = language_summary.merge(
-            prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
-            on=["county_fips", "language"],
-            how="left",
-        )
-        language_summary["prevalent"] = language_summary["basis"].notna()
-    return county, area, outside, language_summary
+    language_county = language_county.merge(
+        prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
+        on=["county_fips", "language"],
+        how="left",
+    )
+    language_county["prevalent"] = language_county["basis"].notna()
+    language_county = judge_rows(language_county, standards)
+    language_area = judge_rows(language_area, standards)
+    county = judge_rows(county, standards, language_county)
+    area = judge_rows(area, standards, language_area)
+    area = pd.concat([area, language_area], ignore_index=True) if len(language_area) else area
+    both = pd.concat([county, language_county], ignore_index=True)
+    failing = both[both["verdict"] == FAIL].groupby(["rule", "language"]).size()
+    area["counties_failing"] = [
+        int(failing.get((r, lang), 0))
+        for r, lang in zip(area["rule"], area["language"], strict=True)
+    ]
+    return county, area, outside, language_county
 
 
-def plan_summary(results, members, standards, blocks) -> pd.DataFrame:
+def plan_summary(results, members, providers, standards, blocks) -> pd.DataFrame:
     """Per plan (the members' ``plan`` column) and rule: members in the service area,
     how many meet the rule, the share and pass/fail against the rule's threshold."""
     plan_code, plans = pd.factorize(members["plan"].astype(str))
@@ -151,6 +180,8 @@ def plan_summary(results, members, standards, blocks) -> pd.DataFrame:
     for rule in standards.rules:
         if (rule.id, "") not in blocks:
             continue
+        key = SearchKey(rule.provider_type, rule.specialty, None)
+        total_providers, _ = provider_count(providers, provider_rows(providers, key), rule)
         start, rows = blocks[(rule.id, "")]
         keep = inside[rows]
         codes = plan_code[rows][keep]
@@ -159,16 +190,16 @@ def plan_summary(results, members, standards, blocks) -> pd.DataFrame:
         m = np.bincount(codes, weights=met, minlength=len(plans))
         for i, plan in enumerate(plans):
             if n[i]:
+                figures = row_figures(int(n[i]), int(m[i]), rule, total_providers, "service_area")
+                components = figures.pop("_components")
                 rows_out.append(
                     {
                         "plan": plan,
                         "rule": rule.id,
                         "label": rule.label,
-                        "members": int(n[i]),
-                        "meeting": int(m[i]),
-                        "share_meeting": float(m[i] / n[i]),
                         "threshold": rule.threshold,
-                        "passes": bool(share_passes(m[i], n[i], rule.threshold)),
+                        **figures,
+                        **dict(zip(VERDICT_COLUMNS[1:], verdict(components), strict=True)),
                     }
                 )
     return pd.DataFrame(rows_out, columns=PLAN_COLUMNS)
@@ -233,6 +264,11 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
             key = SearchKey(rule.provider_type, rule.specialty, lang or None)
             rows = provider_rows(providers, key)
             total_providers, by_county = provider_count(providers, rows, rule)
+            heads = (
+                provider_count(providers, rows, replace(rule, ratio=None))[1]
+                if rule.min_providers is not None
+                else by_county
+            )
             inside = part[part["in_service_area"]]
             grouped = inside.groupby("county_fips", observed=True).agg(
                 members=("meets", "size"),
@@ -259,7 +295,14 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
                         **base,
                         "county_fips": fips,
                         "county": names.get(fips, ""),
-                        **_row_figures(g["members"], g["meeting"], rule, by_county.get(fips, 0.0)),
+                        **row_figures(
+                            g["members"],
+                            g["meeting"],
+                            rule,
+                            by_county.get(fips, 0.0),
+                            "county",
+                            heads.get(fips, 0.0),
+                        ),
                         "off_road_members": int(g["off_road"]),
                         "median_miles": g["median_miles"],
                         "median_minutes": g["median_minutes"],
@@ -270,17 +313,11 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
                 area_rows.append(
                     {
                         **base,
-                        **_row_figures(n_in, inside["meets"].sum(), rule, total_providers),
-                        "counties": int(grouped.shape[0]),
-                        "counties_failing": int(
-                            sum(
-                                1
-                                for r in county_rows
-                                if r["rule"] == rule.id
-                                and r["language"] == lang
-                                and not r["passes"]
-                            )
+                        **row_figures(
+                            n_in, inside["meets"].sum(), rule, total_providers, "service_area"
                         ),
+                        "counties": int(grouped.shape[0]),
+                        "counties_failing": 0,  # counted once the county verdicts are known
                         "off_road_members": int(inside["off_road"].sum()),
                     }
                 )
@@ -296,29 +333,90 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
                         "median_minutes": float(out["minutes"].median()),
                     }
                 )
-    county = pd.DataFrame(county_rows, columns=COUNTY_COLUMNS)
-    area = pd.DataFrame(area_rows, columns=SERVICE_AREA_COLUMNS)
+    county = pd.DataFrame(county_rows, columns=[*COUNTY_COLUMNS, "_components"])
+    area = pd.DataFrame(area_rows, columns=[*SERVICE_AREA_COLUMNS, "_components"])
     outside = pd.DataFrame(outside_rows, columns=OUTSIDE_COLUMNS)
     if regions is not None and language is None and len(county):
         county = _add_region_columns(county, regions)
     return county, area, outside
 
 
-def _row_figures(n_members, n_meeting, rule: Rule, providers: float) -> dict[str, Any]:
+def row_figures(
+    n_members, n_meeting, rule: Rule, providers: float, level: str, heads: float | None = None
+) -> dict[str, Any]:
+    """Counts, shares and the components of the verdict of one rule at one level
+    ('county' or 'service_area'); ``heads`` is the providers in the county by headcount
+    (for a minimum number of providers)."""
     share = float(n_meeting) / float(n_members) if n_members else float("nan")
     with np.errstate(divide="ignore"):
         per = float(n_members) / providers if providers else float("inf")
+    checked = rule.ratio is not None and rule.ratio.applies_to(level)
     limit = rule.ratio.members_per_provider if rule.ratio else float("nan")
+    minimum = rule.min_providers if level == "county" else None
+    components = [
+        access_component(int(n_meeting), int(n_members), rule.threshold, rule.describe()),
+        ratio_component(per, limit if checked else float("nan"), rule.binding.ratio),
+        min_providers_component(heads or 0.0, minimum, rule.binding.min_providers),
+    ]
     return {
         "members": int(n_members),
         "meeting": int(n_meeting),
         "share_meeting": share,
-        "passes": bool(share_passes(n_meeting, n_members, rule.threshold)),
+        "share_passes": components[0].passes,
         "providers": float(providers),
         "members_per_provider": per,
         "ratio_limit": limit,
-        "ratio_passes": ratio_passes(per, limit),
+        "ratio_passes": components[1].passes,
+        "min_providers": minimum,
+        "min_providers_passes": components[2].passes,
+        "_components": components,
     }
+
+
+def judge_rows(table: pd.DataFrame, standards: StandardsSet, language_rows=None) -> pd.DataFrame:
+    """Fill the verdict columns of a summary table from its rows' components.
+
+    ``language_rows`` (judged already) adds the language component to rows over all
+    members: it fails when a prevalent language's own verdict fails for the same rule
+    (and county, matched on ``county_fips`` when both tables have it).
+    """
+    table = table.copy()
+    rules = {r.id: r for r in standards.rules}
+    failing_languages: dict[tuple, list[str]] = {}
+    evaluated: set[tuple] = set()
+    if language_rows is not None and len(language_rows):
+        by_county = "county_fips" in table.columns and "county_fips" in language_rows.columns
+        rows = language_rows
+        if "prevalent" in rows.columns:
+            rows = rows[rows["prevalent"].astype(bool)]
+        for r in rows.itertuples(index=False):
+            key = (r.rule, r.county_fips) if by_county else (r.rule,)
+            evaluated.add(key)
+            if r.verdict == FAIL:
+                failing_languages.setdefault(key, []).append(f"{r.language}: {r.verdict_reasons}")
+    out = {c: [] for c in VERDICT_COLUMNS}
+    for i, r in enumerate(table.itertuples(index=False)):
+        rule = rules[r.rule]
+        components = list(table["_components"].iat[i])
+        if language_rows is not None and rule.languages:
+            key = (r.rule, r.county_fips) if "county_fips" in table.columns else (r.rule,)
+            if key in evaluated:
+                fails = failing_languages.get(key, [])
+                components.append(
+                    Component(
+                        "languages",
+                        not fails,
+                        rule.binding.languages,
+                        "language-concordant access fails (" + "; ".join(fails) + ")",
+                    )
+                )
+        lang = next((c for c in components if c.name == "languages"), None)
+        out["languages_passes"].append(lang.passes if lang is not None else None)
+        for col, value in zip(VERDICT_COLUMNS[1:], verdict(components), strict=True):
+            out[col].append(value)
+    for col, values in out.items():
+        table[col] = pd.Series(values, index=table.index, dtype=object)
+    return table.drop(columns="_components")
 
 
 def _add_region_columns(county: pd.DataFrame, regions) -> pd.DataFrame:

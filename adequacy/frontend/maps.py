@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from adequacy.report.style import FAIL_COLOUR, OSM_ATTRIBUTION, PASS_COLOUR, SYNTHETIC_NOTE
+from adequacy.report.style import (
+    FAIL_COLOUR,
+    OSM_ATTRIBUTION,
+    PASS_COLOUR,
+    SYNTHETIC_NOTE,
+    map_value,
+)
 
 
 def _attribution(evaluation) -> str:
@@ -49,7 +55,9 @@ def county_map(evaluation, rule_id: str, language: str = "", *, height: int = 52
     fips = regions["fips"].to_numpy()
     share = pd.Series(fips).map(rows["share_meeting"]).to_numpy(dtype=float)
     members = pd.Series(fips).map(rows["members"]).fillna(0).astype(int).to_numpy()
-    passes = pd.Series(fips).map(rows["passes"]).to_numpy()
+    verdict = pd.Series(fips).map(rows["verdict"]).to_numpy()
+    reasons = pd.Series(fips).map(rows["verdict_reasons"]).fillna("").to_numpy()
+    passes = np.where(verdict == "fail", False, np.where(verdict == "pass", True, None))
     geojson = json.loads(regions[["fips", "name", "geometry"]].to_json())
     for feature in geojson["features"]:
         feature["id"] = feature["properties"]["fips"]
@@ -62,14 +70,19 @@ def county_map(evaluation, rule_id: str, language: str = "", *, height: int = 52
     ]
     text = [
         f"{name} ({f})<br>{'no members' if np.isnan(s) else f'{s:.1%} meet'}"
-        f" · {m:,} members · {'–' if pd.isna(p) else 'passes' if bool(p) else 'FAILS'}"
-        for name, f, s, m, p in zip(regions["name"], fips, share, members, passes, strict=True)
+        f" · {m:,} members · {'–' if p is None else 'passes' if p else 'FAILS: ' + why}"
+        for name, f, s, m, p, why in zip(
+            regions["name"], fips, share, members, passes, reasons, strict=True
+        )
     ]
+    shown = np.array(
+        [map_value(s, p is False, threshold) for s, p in zip(share, passes, strict=True)]
+    )
     fig = go.Figure(
         go.Choroplethmap(
             geojson=geojson,
             locations=fips,
-            z=np.nan_to_num(share, nan=-1.0),
+            z=np.nan_to_num(shown, nan=-1.0),
             zmin=0.0,
             zmax=1.0,
             colorscale=scale,

@@ -3,8 +3,8 @@
 Owns the file reader and problem collector (``tables``), the members,
 providers, claims and Census-language schemas (``schemas``), county polygons
 and their urban/rural class (``regions``), prevalent languages
-(``languages``), what-if scenario files (``scenario``) and uploads read in
-memory (``uploads``). Uses only :mod:`adequacy.errors` and
+(``languages``), what-if scenario files (``scenario``) and appointment-availability
+surveys (``surveys``). Uses only :mod:`adequacy.errors` and
 :mod:`adequacy.units`. Coordinates are WGS84 longitude/latitude.
 """
 
@@ -16,6 +16,7 @@ from adequacy.inputs.schemas import (
     read_members,
     read_providers,
 )
+from adequacy.inputs.surveys import read_survey
 
 __all__ = [
     "Scenario",
@@ -26,4 +27,5 @@ __all__ = [
     "read_providers",
     "read_regions",
     "read_scenario",
+    "read_survey",
 ]

@@ -17,7 +17,7 @@ a run folder (written by ``adequacy evaluate`` or ``adequacy demo``) and writes:
 ``summary.csv`` (and ``comparison.csv`` with a previous run)
     The report's own tables.
 ``county_summary.gpkg``
-    The run's county polygons with ``share_<rule>``/``pass_<rule>`` columns.
+    The run's county polygons with ``share_<rule>``/``verdict_<rule>`` columns.
 ``manifest.json``
     The run folder, its inputs' hashes, the period, the rules included and
     left out, the previous run and the hash of every file written.

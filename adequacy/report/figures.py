@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from adequacy.report.formatting import integer, number, ordinal, percent
-from adequacy.report.style import FAIL_COLOUR, OSM_ATTRIBUTION, PASS_COLOUR, SYNTHETIC_NOTE
+from adequacy.report.style import (
+    FAIL_COLOUR,
+    OSM_ATTRIBUTION,
+    PASS_COLOUR,
+    SYNTHETIC_NOTE,
+    map_value,
+)
 from adequacy.report.tables import flag, rule_rows
 from adequacy.runs.read import Run
 
@@ -80,8 +86,9 @@ def county_figure(run: Run, rule: dict, *, height: int = 460):
     ):
         share = number(rows["share_meeting"].get(fips)) if fips in rows.index else math.nan
         members = number(rows["members"].get(fips)) if fips in rows.index else 0
-        passes = flag(rows["passes"].get(fips)) if fips in rows.index else None
-        fill = "#e9e9e9" if math.isnan(share) else sample_colorscale(scale, [share])[0]
+        passes = flag(rows["verdict"].get(fips)) if fips in rows.index else None
+        value = map_value(share, passes is False, threshold)
+        fill = "#e9e9e9" if math.isnan(share) else sample_colorscale(scale, [value])[0]
         xs, ys = _polygon_xy(geom)
         verdict = "passes" if passes else "FAILS" if passes is False else "no members"
         fig.add_trace(

@@ -16,7 +16,9 @@ from typing import Any
 import pandas as pd
 
 from adequacy import __version__
+from adequacy.engine.appointments import load_appointment_standards
 from adequacy.engine.standards import StandardsSet
+from adequacy.report.appointments import appointments_section
 from adequacy.report.formatting import Doc
 from adequacy.report.method import method_section
 from adequacy.report.sections import (
@@ -158,6 +160,14 @@ def render_html(
         )
     language_section(doc, run, rules)
     panel_section(doc, run)
+    doc.h2("Appointment availability")
+    appointment_std = run.manifest.get("appointment_standards")
+    doc.add(
+        appointments_section(
+            run.tables["appointment_compliance"],
+            load_appointment_standards(appointment_std) if appointment_std else None,
+        )
+    )
     outside_section(doc, run, rules)
     method_section(doc, run, rule_set, excluded, period_label, command, previous)
 

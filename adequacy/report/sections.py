@@ -62,8 +62,12 @@ def summary_section(
     ids = [r["id"] for r in rules]
     county = rule_rows(run.tables["county_summary"], ids)
     doc.h2("Summary")
-    n_fail_rules = int((summary["passes"].map(flag) == False).sum())  # noqa: E712
-    fail_counties = county[county["passes"].map(flag) == False]  # noqa: E712
+    n_fail_rules = int((summary["verdict"].map(flag) == False).sum())  # noqa: E712
+    fail_counties = county[county["verdict"].map(flag) == False]  # noqa: E712
+    language = run.tables["language_summary"]
+    prevalent = language["prevalent"].map(flag).fillna(False).astype(bool)
+    language = language[language["rule"].isin(ids) & prevalent]
+    n_language_fail = int((language["verdict"].map(flag) == False).sum())  # noqa: E712
     n_counties = county["county_fips"].nunique()
     cards = [
         ("Members", integer(counts.get("members")), ""),
@@ -74,6 +78,11 @@ def summary_section(
             "Counties failing any rule",
             f"{fail_counties['county_fips'].nunique()} of {n_counties}",
             "bad" if len(fail_counties) else "good",
+        ),
+        (
+            "Language-concordant results failing",
+            f"{n_language_fail} of {len(language)}",
+            "bad" if n_language_fail else "good",
         ),
     ]
     doc.add(
@@ -88,9 +97,13 @@ def summary_section(
     doc.add(
         f"<p>This report covers <b>{escape(period_label)}</b>: {len(rules)} rule"
         f"{'s' if len(rules) != 1 else ''} of the standards set. A county passes a rule when "
-        "the share of its members who meet the standard is at least the rule's threshold. "
-        "Green cells pass, red cells fail; the figure is the share of members meeting the "
-        "standard.</p>"
+        "every binding part of the rule passes there: the share of its members within the "
+        "time and distance limits reaches the rule's threshold and, where the rule sets them, "
+        "the access ratio and the minimum number of providers are met (language-concordant "
+        "results bind only where the rule says so; otherwise a failing one is a finding). "
+        "Green cells pass, red cells fail; the figure is the share of members within the "
+        "time and distance limits, so a red cell with a high share fails on another part "
+        "(see the rule's section).</p>"
     )
     if excluded:
         items = "".join(
@@ -107,7 +120,7 @@ def summary_section(
     ]
     share = {
         (r, f): (s, p)
-        for r, f, s, p in county[["rule", "county_fips", "share_meeting", "passes"]].itertuples(
+        for r, f, s, p in county[["rule", "county_fips", "share_meeting", "verdict"]].itertuples(
             index=False
         )
     }
@@ -124,7 +137,7 @@ def summary_section(
     total: list[Any] = ["Service area"]
     ratio_row: list[Any] = ["Members per provider"]
     for rid in ids:
-        f = flag(area.at[rid, "passes"])
+        f = flag(area.at[rid, "verdict"])
         total.append((percent(area.at[rid, "share_meeting"]), "pass" if f else "fail"))
         rf = flag(area.at[rid, "ratio_passes"]) if "ratio_passes" in area else None
         if rf is None:
@@ -194,7 +207,7 @@ def rule_section(
     """
     rid = rule["id"]
     county = rule_rows(run.tables["county_summary"], [rid])
-    doc.h3(rule["label"], badge(summary_row["passes"], "Meets standard", "Below standard"))
+    doc.h3(rule["label"], badge(summary_row["verdict"], "Meets standard", "Below standard"))
     doc.add(f'<div class="standard"><b>Standard.</b> {escape(standard.sentence())}</div>')
     n_fail = int(summary_row.get("counties_failing") or 0)
     members = integer(summary_row["members"])
@@ -203,10 +216,16 @@ def rule_section(
         f"<p>Across the service area, <b>{percent(summary_row['share_meeting'])}</b> of {members} "
         f"members meet the standard (threshold {float(rule['threshold']):.0%}); "
         f"<b>{not_meeting}</b> do not. "
-        f"{n_fail} of {integer(summary_row.get('counties'))} counties are below the threshold"
+        f"{n_fail} of {integer(summary_row.get('counties'))} counties fail the rule"
         + (f": {escape(summary_row['failing_counties'])}." if n_fail else ".")
         + "</p>"
     )
+    reasons = str(summary_row.get("verdict_reasons") or "")
+    findings = str(summary_row.get("findings") or "")
+    if reasons:
+        doc.add(f'<p class="verdict-why"><b>Fails in the service area:</b> {escape(reasons)}.</p>')
+    if findings:
+        doc.add(f'<p class="verdict-why"><b>Findings (not binding):</b> {escape(findings)}.</p>')
     if run.counties is not None:
         fig = county_figure(run, rule)
         figures.append(figure_html(fig, f"map-{_slug(rid)}"))
@@ -231,10 +250,11 @@ def rule_section(
         "Providers",
         "Members per provider",
         "Ratio",
+        "Verdict",
         "Median miles",
         "Median minutes",
     ]
-    align = "lrrrrcrrcrr"
+    align = "lrrrrcrrccrr"
     settings = run.manifest.get("settings") or {}
     horizon_miles = max(number(settings.get("max_report_miles")), number(rule.get("miles")) or 0)
     horizon_minutes = max(
@@ -253,17 +273,18 @@ def rule_section(
         }
     rows = []
     for _, r in county.iterrows():
-        f = flag(r["passes"])
+        f = flag(r["verdict"])
         row: list[Any] = [
             f"{escape(r['county'])} <span class='note'>{escape(r['county_fips'])}</span>",
             integer(r["members"]),
             integer(r["meeting"]),
             (integer(number(r["members"]) - number(r["meeting"])), "fail" if f is False else ""),
             (percent(r["share_meeting"]), "na" if f is None else "pass" if f else "fail"),
-            badge(r["passes"]),
+            badge(r["share_passes"]),
             integer(r["providers"]),
             per_provider(r["members_per_provider"]),
             badge(r["ratio_passes"]),
+            badge(r["verdict"]),
             distance(r.get("median_miles"), "mi", horizon_miles),
             distance(r.get("median_minutes"), "min", horizon_minutes),
         ]
@@ -359,7 +380,7 @@ def language_section(doc: Doc, run: Run, rules: list[dict]) -> None:
     cells = {
         (la, f, ru): (s, p)
         for la, f, ru, s, p in lang[
-            ["language", "county_fips", "rule", "share_meeting", "passes"]
+            ["language", "county_fips", "rule", "share_meeting", "verdict"]
         ].itertuples(index=False)
     }
     groups = lang.drop_duplicates(["language", "county_fips"]).sort_values(

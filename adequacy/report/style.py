@@ -21,3 +21,12 @@ SYNTHETIC_NOTE = {
     "xanchor": "left",
     "font": {"size": 11, "color": FAIL_COLOUR},
 }
+
+
+def map_value(share: float, fails: bool | None, threshold: float) -> float:
+    """The value a county is coloured by: its share meeting the time/distance standard,
+    kept below the threshold's colour when the verdict fails (a county that fails on its
+    ratio or minimum providers is never drawn green)."""
+    if fails and share >= threshold:
+        return min(max(threshold, 0.01), 0.99) * 0.998
+    return share

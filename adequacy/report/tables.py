@@ -76,11 +76,13 @@ def select_rules(
 
 
 def flag(value: Any) -> bool | None:
-    """True/False of a pass column read from CSV (blank: None)."""
+    """True/False of a pass column or a verdict ('pass'/'fail') read from CSV (blank: None)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, str):
-        return {"true": True, "false": False}.get(value.strip().lower())
+        return {"true": True, "false": False, "pass": True, "fail": False}.get(
+            value.strip().lower()
+        )
     return bool(value)
 
 
@@ -102,10 +104,10 @@ def compare_runs(
     'newly fails', 'newly passes', 'still fails', 'still passes', 'no members',
     'not in previous run' or 'not in this run'.
     """
-    cols = ["rule", "county_fips", "county", "label", "members", "share_meeting", "passes"]
+    cols = ["rule", "county_fips", "county", "label", "members", "share_meeting", "verdict"]
     now = rule_rows(current, rule_ids)[cols]
     before = previous[(previous["language"] == ALL_MEMBERS) & previous["rule"].isin(rule_ids)]
-    before = before[["rule", "county_fips", "county", "members", "share_meeting", "passes"]]
+    before = before[["rule", "county_fips", "county", "members", "share_meeting", "verdict"]]
     merged = now.merge(
         before, on=["rule", "county_fips"], how="outer", suffixes=("", "_previous"), indicator=True
     )
@@ -118,7 +120,7 @@ def compare_runs(
     ).round(6)
     status = []
     for side, was, now_pass in zip(
-        merged["_merge"], merged["passes_previous"], merged["passes"], strict=True
+        merged["_merge"], merged["verdict_previous"], merged["verdict"], strict=True
     ):
         was, now_pass = flag(was), flag(now_pass)
         if side == "left_only":
@@ -148,8 +150,8 @@ def compare_runs(
             "share_meeting_previous",
             "share_meeting",
             "change_pp",
-            "passes_previous",
-            "passes",
+            "verdict_previous",
+            "verdict",
             "status_change",
         ]
     ].reset_index(drop=True)
@@ -170,7 +172,7 @@ def summary_table(
     area = rule_rows(run.tables["service_area_summary"], ids)
     county = rule_rows(run.tables["county_summary"], ids)
     failing = {
-        rid: "; ".join(part.loc[part["passes"].map(flag) == False, "county"])  # noqa: E712
+        rid: "; ".join(part.loc[part["verdict"].map(flag) == False, "county"])  # noqa: E712
         for rid, part in county.groupby("rule", sort=False)
     }
     cols = [
@@ -182,7 +184,10 @@ def summary_table(
         "members",
         "meeting",
         "share_meeting",
-        "passes",
+        "share_passes",
+        "verdict",
+        "verdict_reasons",
+        "findings",
         "counties",
         "counties_failing",
         "providers",

@@ -40,7 +40,18 @@ COLUMN_NOTES = {
     "members": "Members (headcount) in the county, service area or group",
     "meeting": "Members who meet the standard",
     "share_meeting": "Share of members who meet the standard (meeting / members)",
-    "passes": "True when share_meeting is at least the threshold; blank when there are no members",
+    "share_passes": "True when share_meeting is at least the threshold (the time/distance "
+    "component of the verdict)",
+    "verdict": "pass or fail: fails when any binding component fails (time/distance share, "
+    "access ratio, minimum providers; language results where the rule makes them binding)",
+    "verdict_reasons": "Why the verdict fails: the failing binding components",
+    "findings": "Failing components that do not bind (e.g. language-concordant access), "
+    "reported beside the verdict",
+    "min_providers": "Fewest in-network providers of the type the rule requires in a county",
+    "min_providers_passes": "True when the county has at least min_providers providers "
+    "(blank: no minimum)",
+    "languages_passes": "True when every prevalent language's own verdict passes (blank: the "
+    "rule evaluates no language there)",
     "providers": "In-network providers of the rule's type (and specialty) counted for the ratio",
     "members_per_provider": "Members per provider (∞: no provider)",
     "ratio_limit": "Most members per provider the standard allows (blank: no ratio standard)",
@@ -75,7 +86,7 @@ COLUMN_NOTES = {
     "members_previous": "Members in the previous run",
     "share_meeting_previous": "Share of members meeting the standard in the previous run",
     "change_pp": "Change of share_meeting since the previous run, in percentage points",
-    "passes_previous": "passes in the previous run",
+    "verdict_previous": "verdict in the previous run",
     "status_change": "newly fails, newly passes, still fails, still passes, or not in one run",
     "newly_failing": "Counties that pass in the previous run and fail in this one",
     "newly_passing": "Counties that fail in the previous run and pass in this one",

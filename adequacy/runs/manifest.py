@@ -4,6 +4,12 @@
 source and speed profile, snapping, the standards, the :class:`Settings`,
 package versions, the time, notes, and the hash of every output file.
 
+The time (``created_utc``) is the run's one date: the clock's, or, when the
+environment sets ``SOURCE_DATE_EPOCH`` (an integer Unix time, the
+reproducible-builds convention), that time, so the same inputs give the same
+bytes whenever they are run. Everything else dated by the run (the
+GeoPackage, the report) takes its date from ``created_utc``.
+
 Owns: building and reading manifests, JSON encoding of numpy values. Uses:
 :mod:`adequacy.hashing`.
 """
@@ -38,6 +44,27 @@ PACKAGES = (
     "osmium",
     "pyyaml",
 )
+
+
+CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # ``created_utc``: ISO 8601, UTC, to the second
+
+
+def run_time() -> datetime:
+    """The time a run records: ``SOURCE_DATE_EPOCH`` when set, else now (UTC, whole seconds).
+
+    A malformed ``SOURCE_DATE_EPOCH`` is an error, as the convention asks,
+    rather than silently falling back to the clock.
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return datetime.fromtimestamp(int(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InputError(
+            f"SOURCE_DATE_EPOCH={raw!r}: give an integer Unix time (seconds since "
+            "1970-01-01 UTC), or unset it to use the current time"
+        ) from None
 
 
 def package_versions() -> dict[str, str]:
@@ -75,7 +102,7 @@ def build_manifest(
     meta = graph.meta
     return {
         "adequacy_version": __version__,
-        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": run_time().strftime(CREATED_FORMAT),
         "command": command,
         "synthetic": evaluation.synthetic,
         "inputs": describe_inputs(inputs),
@@ -102,6 +129,7 @@ def build_manifest(
             "snap_speed_mph": evaluation.settings.snap_speed_mph,
         },
         "standards": evaluation.standards.to_dict(),
+        "appointment_standards": evaluation.appointment_standards.to_dict(),
         "settings": evaluation.manifest_settings(),
         "counts": {
             "members": int(len(evaluation.members)),

@@ -44,12 +44,15 @@ TEXT_COLUMNS = (
     "finding",
     "provider_id",
     "practice_id",
+    "verdict",
+    "verdict_reasons",
+    "findings",
 )
 #: Columns a run table must have to be read (the tables' own column lists).
 REQUIRED_COLUMNS = {
     "county_summary": tuple(COUNTY_COLUMNS),
     "service_area_summary": tuple(SERVICE_AREA_COLUMNS),
-    "language_summary": ("rule", "language", "county_fips", "share_meeting", "passes"),
+    "language_summary": ("rule", "language", "county_fips", "share_meeting", "verdict"),
     "prevalent_languages": ("county_fips", "language", "members"),
     "panel_findings": tuple(PANEL_COLUMNS),
     "high_volume_specialists": ("rank", "specialty"),
@@ -202,6 +205,8 @@ def evaluate_run(run_dir: str | os.PathLike, *, progress=None) -> tuple[Evaluati
         claims=paths.get("claims"),
         regions=paths.get("regions"),
         census_languages=paths.get("census_languages"),
+        survey=paths.get("survey"),
+        appointment_standards=manifest.get("appointment_standards") or "seed-manual",
         settings=Settings.from_dict(manifest.get("settings")),
         progress=progress,
     ), manifest

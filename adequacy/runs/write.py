@@ -20,8 +20,14 @@ only when all of them are complete, so a failure never leaves a partial run.
 Every table carries a ``synthetic`` column, true when any input row was
 synthetic (the demo).
 
-Owns: ``write_run``, ``write_tables`` and the staging/publish pair every
-atomic output folder uses. Uses: the manifest.
+The same inputs give the same bytes: the GeoPackage's one date
+(``gpkg_contents.last_change``, which GDAL would take from the clock) is the
+manifest's ``created_utc``, itself ``SOURCE_DATE_EPOCH`` when that is set; and
+:func:`write_tables` leaves wall-clock timings out of its manifest.
+
+Owns: ``write_run``, ``write_tables``, the staging/publish pair every
+atomic output folder uses, and ``gpkg_date`` (a GeoPackage's date). Uses: the
+manifest.
 """
 
 from __future__ import annotations
@@ -31,13 +37,17 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from adequacy.hashing import file_sha256
-from adequacy.runs.manifest import build_manifest, json_default
+from adequacy.runs.manifest import CREATED_FORMAT, build_manifest, json_default, run_time
+
+OGR_CURRENT_DATE = "OGR_CURRENT_DATE"  # GDAL's option: the date GPKG files record
+VOLATILE = ("timings_seconds",)  # never the same twice: left out of manifests
 
 TABLES = (
     "county_summary",
@@ -48,6 +58,7 @@ TABLES = (
     "plan_summary",
     "high_volume_specialists",
     "outside_service_area",
+    "appointment_compliance",
 )
 
 
@@ -62,7 +73,7 @@ def _tables(evaluation) -> dict[str, pd.DataFrame]:
 
 
 def county_wide(evaluation):
-    """One row per county with ``share_<rule>``/``pass_<rule>`` columns, as a GeoDataFrame."""
+    """One row per county with ``share_<rule>``/``verdict_<rule>`` columns, as a GeoDataFrame."""
     import geopandas as gpd
 
     regions = evaluation.regions
@@ -74,12 +85,33 @@ def county_wide(evaluation):
         part = summary[summary["rule"] == rule.id].set_index("county_fips")
         col = rule.id.replace(":", "_")
         wide[f"share_{col}"] = wide["county_fips"].map(part["share_meeting"])
-        passes = wide["county_fips"].map(part["passes"])
-        wide[f"pass_{col}"] = passes
-        failing += (passes == False).astype(int)  # noqa: E712 - NaN (no members) is not a fail
+        verdict = wide["county_fips"].map(part["verdict"])
+        wide[f"verdict_{col}"] = verdict
+        failing += (verdict == "fail").astype(int)  # no members (NaN) is not a fail
     wide["rules_failing"] = failing
     wide["synthetic"] = evaluation.synthetic
     return gpd.GeoDataFrame(wide, geometry="geometry", crs=4326)
+
+
+@contextmanager
+def gpkg_date(created_utc: str | None = None):
+    """GeoPackages written inside carry ``created_utc`` as their date, not the clock's.
+
+    GDAL stamps ``gpkg_contents.last_change`` with the current time unless its
+    ``OGR_CURRENT_DATE`` option is set; this sets it (in the GeoPackage's
+    format, ``YYYY-MM-DDTHH:MM:SS.sssZ``) and restores the previous value.
+    Without ``created_utc``: :func:`run_time` (``SOURCE_DATE_EPOCH`` or now).
+    """
+    import pyogrio
+
+    when = run_time() if created_utc is None else datetime.strptime(created_utc, CREATED_FORMAT)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    previous = pyogrio.get_gdal_config_option(OGR_CURRENT_DATE)
+    pyogrio.set_gdal_config_options({OGR_CURRENT_DATE: stamp})
+    try:
+        yield stamp
+    finally:
+        pyogrio.set_gdal_config_options({OGR_CURRENT_DATE: previous})
 
 
 @contextmanager
@@ -119,6 +151,7 @@ def write_run(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the run folder atomically; returns the written paths."""
+    manifest = build_manifest(evaluation, inputs=inputs, command=command, extra=extra)
     with staging(out_dir) as tmp:
         files: dict[str, Path] = {}
         results = evaluation.member_results
@@ -131,9 +164,11 @@ def write_run(
             files[name] = path
         if evaluation.regions is not None:
             path = tmp / "county_summary.gpkg"
-            county_wide(evaluation).to_file(path, driver="GPKG", layer="county_summary")
+            with gpkg_date(manifest["created_utc"]):
+                county_wide(evaluation).to_file(
+                    path, driver="GPKG", layer="county_summary", engine="pyogrio"
+                )
             files["county_summary_gpkg"] = path
-        manifest = build_manifest(evaluation, inputs=inputs, command=command, extra=extra)
         manifest["outputs"] = {p.name: file_sha256(p) for p in files.values()}
         path = tmp / "manifest.json"
         path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
@@ -151,7 +186,8 @@ def write_tables(
     """Write tables as CSV (and Parquet for the names in ``parquet``) plus a manifest.
 
     Atomic like :func:`write_run`: a temporary folder beside ``out_dir``,
-    moved in only when every file is complete.
+    moved in only when every file is complete. Equal inputs give equal bytes:
+    wall-clock timings (a ``timings_seconds`` key of ``manifest``) are left out.
     """
     with staging(out_dir) as tmp:
         files: dict[str, Path] = {}
@@ -163,7 +199,8 @@ def write_tables(
                 path = tmp / f"{name}.parquet"
                 table.to_parquet(path, index=False)
                 files[f"{name}.parquet"] = path
-        manifest = dict(manifest, outputs={n: file_sha256(p) for n, p in files.items()})
+        manifest = {k: v for k, v in manifest.items() if k not in VOLATILE}
+        manifest["outputs"] = {n: file_sha256(p) for n, p in files.items()}
         path = tmp / "manifest.json"
         path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
         files["manifest.json"] = path

@@ -1,8 +1,10 @@
-"""Recruitment targets: where new providers would bring the most members within a rule.
+"""Recruitment targets: where new providers would close a rule's failing counties.
 
-:func:`recruit` ranks candidate sites greedily by how many members who now
-fail a rule each would bring within it (maximum coverage), and says after
-which pick each failing county reaches its threshold.
+:func:`recruit` ranks candidate sites greedily, first by how many members of
+failing counties each would bring within a rule, then by how many failing
+counties it would bring to their threshold, and only then by raw coverage;
+it says after which pick each failing county reaches its threshold, and why
+when no candidate helps.
 
 Owns: ``recruit`` and ``Recruitment``. Uses: the judge (who qualifies, how
 many members a county is short), :mod:`adequacy.routing` (bounded reach
@@ -20,6 +22,7 @@ import pandas as pd
 from adequacy.engine.engine import SearchKey, provider_rows
 from adequacy.engine.evaluate import Evaluation
 from adequacy.engine.judge import (
+    FAIL,
     member_limits,
     members_short,
     qualifies,
@@ -36,11 +39,27 @@ from adequacy.units import MPH_TO_METERS_PER_SECOND
 class Recruitment:
     rule: str
     language: str
-    picks: pd.DataFrame  # rank, candidate, newly meeting, running total
+    picks: pd.DataFrame  # rank, candidate, newly meeting (in failing counties), running total
     counties: pd.DataFrame  # failing counties: picks needed to reach the threshold
     candidates_considered: int
     failing_members: int
     candidate_source: str = "file"
+    #: Empty when the picks close gaps; otherwise why no candidate does (one line).
+    message: str = ""
+
+
+PICKS_COLUMNS = [
+    "rank",
+    "candidate",
+    "lon",
+    "lat",
+    "newly_meeting_in_failing_counties",
+    "counties_reaching_threshold",
+    "newly_meeting",
+    "moved_closer",
+    "total_newly_meeting",
+    "share_meeting_after",
+]
 
 
 def recruit(
@@ -52,18 +71,29 @@ def recruit(
     top: int = 10,
     sample_sites: int = 300,
     seed: int = 0,
+    counties: list[str] | None = None,
 ) -> Recruitment:
-    """Rank candidate sites by the failing members each would bring within a rule.
+    """Rank candidate sites by how far each would close the rule's failing counties.
 
-    Greedy maximum coverage: each pick is the candidate that makes the most
-    members who now fail the rule meet it, counting only members not already
-    brought in by earlier picks (a member who needs two more providers counts
-    when the second arrives; ties go to the candidate that moves the most such
-    members closer). Candidates: provider rows (``candidates``: a file or
-    DataFrame in roster format), else the base roster's out-of-network
-    providers of the rule's type, else ``sample_sites`` road nodes sampled
-    where failing members live.
+    Greedy: each pick is the candidate with the best score, in this order:
+    members newly meeting the rule who live in a county failing it (the
+    county summary's verdict), failing counties it brings to their threshold
+    (:func:`~adequacy.engine.judge.members_short` on the running count),
+    members newly meeting anywhere, members moved closer. Only members not
+    already brought in by earlier picks count (a member who needs two more
+    providers counts when the second arrives), and the same provider at
+    another site adds nothing more. Candidates: provider rows
+    (``candidates``: a file or DataFrame in roster format), else the base
+    roster's out-of-network providers of the rule's type, else
+    ``sample_sites`` road nodes sampled where failing members live.
+    ``counties`` (FIPS codes) limits the failing members to those counties.
+    ``message`` says why when no candidate helps. ``top`` must be at least 1.
     """
+    if int(top) < 1:
+        raise InputError(
+            f"--top {top}: the number of picks must be at least 1; use --top 1 or more"
+        )
+    top = int(top)
     try:
         rule = base.standards.rule(rule_id)
     except Exception:  # noqa: BLE001
@@ -75,9 +105,11 @@ def recruit(
     start, block_rows = base.blocks[(rule.id, lang)]
     res = base.member_results.iloc[start : start + len(block_rows)]
     fail = ~res["meets"].to_numpy() & res["in_service_area"].to_numpy()
+    if counties is not None:  # only the failing members of these counties
+        fail &= res["county_fips"].astype(str).isin(set(counties)).to_numpy()
     f_rows = block_rows[fail]
     need = (rule.count - res["n_qualifying"].to_numpy()[fail]).astype(int)
-    counties = res["county_fips"].astype(str).to_numpy()[fail]
+    member_county = res["county_fips"].astype(str).to_numpy()[fail]
 
     # candidate sites
     source = "file"
@@ -105,25 +137,23 @@ def recruit(
             )
             source = "road nodes where failing members live"
     cand = cand.reset_index(drop=True)
-    picks_cols = [
-        "rank",
-        "candidate",
-        "lon",
-        "lat",
-        "newly_meeting",
-        "moved_closer",
-        "total_newly_meeting",
-        "share_meeting_after",
-    ]
-    if not len(cand) or not len(f_rows):
+    what = f"rule {rule.id}" + (f" [{lang}]" if lang else "")
+    if not len(f_rows) or not len(cand):
+        if not len(f_rows):
+            message = f"no member fails this rule: every member in the service area meets {what}"
+        elif candidates is not None:
+            message = "no candidates: the --candidates roster has no provider rows"
+        else:
+            message = f"no candidates: no out-of-network provider or road node for {what}"
         return Recruitment(
             rule.id,
             lang,
-            pd.DataFrame(columns=picks_cols),
-            _county_targets(base, rule, lang, counties, []),
+            pd.DataFrame(columns=PICKS_COLUMNS),
+            _county_targets(base, rule, lang, member_county, [], counties),
             len(cand),
             len(f_rows),
             source,
+            message,
         )
     snap = snap_points(base.graph, cand[["lon", "lat"]].to_numpy(), what="candidates")
     speed = base.settings.snap_speed_mph
@@ -154,6 +184,23 @@ def recruit(
             ok.append(within(scratch[member_node] + leg, lim))
             scratch[nodes] = np.inf
         cover.append(np.flatnonzero(qualifies(ok[0], ok[1], both)))
+    # failing counties: which one each failing member lives in (-1: a passing county)
+    failing = _failing_counties(base, rule.id, lang)
+    fail_fips = failing["county_fips"].astype(str).tolist()
+    member_fail = pd.Index(fail_fips).get_indexer(member_county)
+    county_members = failing["members"].to_numpy(dtype=int)
+    county_meeting = failing["meeting"].to_numpy(dtype=int).copy()  # the running count
+    thresholds = failing["threshold"].to_numpy(dtype=float)
+
+    def reaching(add: np.ndarray) -> int:
+        """Failing counties that ``add`` more members meeting bring to their threshold."""
+        return sum(
+            1
+            for k in np.flatnonzero(add)
+            if members_short(county_members[k], county_meeting[k], thresholds[k]) > 0
+            and members_short(county_members[k], county_meeting[k] + add[k], thresholds[k]) == 0
+        )
+
     remaining = need.copy()
     taken = np.zeros(len(cand), dtype=bool)
     ids = cand["provider_id"].astype(str).to_numpy()
@@ -162,21 +209,31 @@ def recruit(
     base_meeting = int(res["meets"].to_numpy()[res["in_service_area"].to_numpy()].sum())
     n_inside = int(res["in_service_area"].sum())
     for rank in range(1, top + 1):
-        best, best_score = -1, (0, 0)
+        best, best_score, best_add = -1, (0, 0, 0, 0), None
         for i in range(len(cand)):
             if taken[i]:
                 continue
             c = cover[i]
             r = remaining[c]
-            score = (int((r == 1).sum()), int((r > 0).sum()))
+            newly = c[r == 1]
+            in_fail = member_fail[newly]
+            in_fail = in_fail[in_fail >= 0]
+            add = np.bincount(in_fail, minlength=len(fail_fips))
+            score = (
+                len(in_fail),  # members newly meeting in failing counties
+                reaching(add) if len(in_fail) else 0,  # failing counties brought over
+                len(newly),  # members newly meeting anywhere
+                int((r > 1).sum()),  # members moved closer (still short of the count)
+            )
             if score > best_score:
-                best, best_score = i, score
+                best, best_score, best_add = i, score, add
         if best < 0:
             break
         taken |= ids == ids[best]  # the same provider at another site adds nothing more
         c = cover[best]
         newly = c[remaining[c] == 1]
         remaining[c] = np.maximum(remaining[c] - 1, 0)
+        county_meeting += best_add
         total += len(newly)
         order_meeting.append(newly)
         picks.append(
@@ -185,33 +242,73 @@ def recruit(
                 "candidate": ids[best],
                 "lon": float(cand["lon"].iat[best]),
                 "lat": float(cand["lat"].iat[best]),
+                "newly_meeting_in_failing_counties": best_score[0],
+                "counties_reaching_threshold": best_score[1],
                 "newly_meeting": len(newly),
-                "moved_closer": best_score[1] - len(newly),
+                "moved_closer": best_score[3],
                 "total_newly_meeting": total,
                 "share_meeting_after": (base_meeting + total) / n_inside if n_inside else np.nan,
             }
         )
+    picks = pd.DataFrame(picks, columns=PICKS_COLUMNS)
+    limits = _limits_text(rule, state.class_code[f_rows], state.class_names)
+    considered = f"{len(cand):,} considered: {'--candidates' if source == 'file' else source}"
+    message = ""
+    if not len(picks):
+        message = f"no candidate site brings any failing member within {limits} ({considered})"
+    elif len(fail_fips) and picks["newly_meeting_in_failing_counties"].sum() == 0:
+        county_names = failing.get("county", pd.Series("", index=failing.index)).fillna("")
+        names = ", ".join(str(n) or f for n, f in zip(county_names, fail_fips, strict=True))
+        message = (
+            f"no candidate site brings a member of a failing county ({names}) to the "
+            f"standard, {rule.count} within {limits} ({considered})"
+        )
+        if picks["newly_meeting"].sum():
+            message += "; the picks raise only counties that already pass"
     return Recruitment(
         rule.id,
         lang,
-        pd.DataFrame(picks, columns=picks_cols),
-        _county_targets(base, rule, lang, counties, order_meeting),
+        picks,
+        _county_targets(base, rule, lang, member_county, order_meeting, counties),
         len(cand),
         len(f_rows),
         source,
+        message,
     )
 
 
-def _county_targets(base, rule, lang, counties, order_meeting) -> pd.DataFrame:
-    """For each county failing the rule: members short of the threshold, picks to get there."""
-    table = base.county_summary if not lang else base.language_summary
-    rows = table[(table["rule"] == rule.id) & (table["language"] == lang) & ~table["passes"]]
+def _failing_counties(base: Evaluation, rule_id: str, lang: str) -> pd.DataFrame:
+    """The rows of the county summary (the language summary for a language) of one
+    rule and language whose verdict fails."""
+    table = base.language_summary if lang else base.county_summary
+    return table[
+        (table["rule"] == rule_id) & (table["language"] == lang) & (table["verdict"] == FAIL)
+    ]
+
+
+def _limits_text(rule, class_code: np.ndarray, class_names: list[str]) -> str:
+    """'15 mi or 30 min', or per county class where the failing members' classes differ."""
+    by_text: dict[str, list[str]] = {}
+    for code in np.unique(class_code):
+        name = class_names[code]
+        by_text.setdefault(rule.limits_for(name).text(), []).append(str(name))
+    if len(by_text) <= 1:
+        return next(iter(by_text), rule.limits.text())
+    return "; ".join(f"{text} ({', '.join(names)})" for text, names in by_text.items())
+
+
+def _county_targets(base, rule, lang, member_county, order_meeting, only=None) -> pd.DataFrame:
+    """For each county failing the rule (of ``only``, when given): members short of the
+    threshold, picks to get there."""
+    rows = _failing_counties(base, rule.id, lang)
+    if only is not None:
+        rows = rows[rows["county_fips"].isin(set(only))]
     out = []
     for _, r in rows.iterrows():
         short = members_short(r["members"], r["meeting"], r["threshold"])
-        got, reached = 0, None
+        got, reached = 0, (0 if short == 0 else None)  # 0: fails for another reason
         for rank, newly in enumerate(order_meeting, start=1):
-            got += int((counties[newly] == r["county_fips"]).sum())
+            got += int((member_county[newly] == r["county_fips"]).sum())
             if got >= short and reached is None:
                 reached = rank
         out.append(

@@ -26,9 +26,15 @@ import pandas as pd
 
 from adequacy.engine.engine import Block, Engine, Search, SearchKey, provider_rows, rule_variants
 from adequacy.engine.evaluate import Evaluation
-from adequacy.engine.judge import OUTSIDE, county_of, ratio_passes, share_passes
+from adequacy.engine.judge import FAIL, OUTSIDE, PASS, county_of
 from adequacy.engine.panels import panel_findings
-from adequacy.engine.summaries import plan_summary, provider_count, summarise
+from adequacy.engine.summaries import (
+    judge_rows,
+    plan_summary,
+    provider_count,
+    row_figures,
+    summarise,
+)
 from adequacy.errors import InputError
 from adequacy.inputs.scenario import Scenario, read_scenario
 from adequacy.inputs.schemas import read_providers
@@ -382,7 +388,8 @@ def _provider_figures(providers: pd.DataFrame, rule, lang: str) -> tuple[float, 
 
 
 def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, affected):
-    """Per rule, language and county (and the service area, county ALL): before and after.
+    """Per rule, language and county (and the service area, county ALL): before and after,
+    with the verdict before and after judged the same way as the summaries.
 
     Provider counts are worked out again only for the ``affected`` (rule,
     language) pairs, whose providers changed; the others keep theirs.
@@ -390,19 +397,25 @@ def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, aff
     state = base.member_state
     if state.delta_base is None:  # the 'before' half depends on the base only
         cols = ["rule", "language", "county_fips", "members", "meeting", "threshold"]
-        cols += ["ratio_limit", "providers"]
+        cols += ["ratio_limit", "providers", "verdict"]
+        language = base.language_summary[[*cols, "prevalent"]]
         county = pd.concat(
-            [base.county_summary[cols], base.language_summary[cols]]
-            if len(base.language_summary)
-            else [base.county_summary[cols]],
-            ignore_index=True,
+            [base.county_summary[cols].assign(prevalent=False), language], ignore_index=True
         )
-        area = base.service_area_summary.assign(county_fips="ALL")[cols]
-        table = pd.concat([county, area], ignore_index=True)
-        state.delta_base = table.rename(
-            columns={"meeting": "meeting_before", "providers": "providers_before"}
+        area = base.service_area_summary.assign(county_fips="ALL", prevalent=True)
+        table = pd.concat([county, area[[*cols, "prevalent"]]], ignore_index=True)
+        table = table.rename(
+            columns={
+                "meeting": "meeting_before",
+                "providers": "providers_before",
+                "verdict": "verdict_before",
+            }
         )
+        rules = {r.id: r for r in base.standards.rules}
+        table["heads_before"] = _heads(base.providers, table, rules)
+        state.delta_base = table
     table = state.delta_base.copy()
+    rules = {r.id: r for r in base.standards.rules}
 
     inside = changes[changes["in_service_area"].astype(bool)] if len(changes) else changes
     gained = inside[inside["change"] == "gains access"] if len(inside) else inside
@@ -448,24 +461,20 @@ def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, aff
     table["meeting_after"] = table["meeting_before"] + table["gained"] - table["lost"]
     table["share_before"] = table["meeting_before"] / table["members"]
     table["share_after"] = table["meeting_after"] / table["members"]
-    table["passes_before"] = share_passes(
-        table["meeting_before"], table["members"], table["threshold"]
-    )
-    table["passes_after"] = share_passes(
-        table["meeting_after"], table["members"], table["threshold"]
-    )
     table["providers_after"] = prov_after
+    table["heads_after"] = _heads(providers, table, rules)
     with np.errstate(divide="ignore"):
         for when in ("before", "after"):
             p = table[f"providers_{when}"].to_numpy(dtype=float)
             per = np.where(p > 0, table["members"] / np.where(p > 0, p, 1), np.inf)
             table[f"members_per_provider_{when}"] = per
-            limit = table["ratio_limit"].to_numpy(dtype=float)
-            table[f"ratio_passes_{when}"] = ratio_passes(per, limit)
+    judged = _verdicts(table, base.standards, "after")
+    for col in ("share_passes", "ratio_passes", "verdict", "verdict_reasons", "findings"):
+        table[f"{col}_after"] = judged[col]
     table["status_change"] = np.select(
         [
-            table["passes_before"] & ~table["passes_after"],
-            ~table["passes_before"] & table["passes_after"],
+            (table["verdict_before"] == PASS) & (table["verdict_after"] == FAIL),
+            (table["verdict_before"] == FAIL) & (table["verdict_after"] == PASS),
         ],
         ["now fails", "now passes"],
         "",
@@ -480,9 +489,12 @@ def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, aff
         "share_before",
         "share_after",
         "threshold",
-        "passes_before",
-        "passes_after",
+        "share_passes_after",
+        "verdict_before",
+        "verdict_after",
         "status_change",
+        "verdict_reasons_after",
+        "findings_after",
         "gained",
         "lost",
         "providers_before",
@@ -490,10 +502,55 @@ def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, aff
         "members_per_provider_before",
         "members_per_provider_after",
         "ratio_limit",
-        "ratio_passes_before",
         "ratio_passes_after",
     ]
     return table[order]
+
+
+def _heads(providers: pd.DataFrame, table: pd.DataFrame, rules) -> list[float]:
+    """Providers by headcount per delta row, for rules with a minimum number per county."""
+    counts = {}
+    for rule_id, lang in set(zip(table["rule"], table["language"], strict=True)):
+        rule = rules[rule_id]
+        if rule.min_providers is not None:
+            _, by_county = _provider_figures(providers, replace(rule, ratio=None), lang)
+            counts[(rule_id, lang)] = by_county
+    return [
+        float(counts[(r, lang)].get(f, 0.0)) if (r, lang) in counts else np.nan
+        for r, lang, f in zip(table["rule"], table["language"], table["county_fips"], strict=True)
+    ]
+
+
+def _verdicts(table: pd.DataFrame, standards, when: str) -> pd.DataFrame:
+    """The verdict columns of every delta row from its ``*_{when}`` figures, judged by
+    :func:`adequacy.engine.summaries.judge_rows` as the summaries are."""
+    rules = {r.id: r for r in standards.rules}
+    frame = table[["rule", "language", "county_fips", "prevalent"]].copy()
+    frame["_components"] = [
+        row_figures(
+            members,
+            meeting,
+            rules[r],
+            providers,
+            "service_area" if fips == "ALL" else "county",
+            heads,
+        )["_components"]
+        for r, fips, members, meeting, providers, heads in zip(
+            table["rule"],
+            table["county_fips"],
+            table["members"],
+            table[f"meeting_{when}"],
+            table[f"providers_{when}"],
+            table[f"heads_{when}"],
+            strict=True,
+        )
+    ]
+    language = judge_rows(frame[frame["language"] != ""], standards)
+    overall = judge_rows(frame[frame["language"] == ""], standards, language)
+    judged = pd.concat([overall, language]).loc[table.index]
+    judged["share_passes"] = [c[0].passes for c in frame["_components"]]
+    judged["ratio_passes"] = [c[1].passes for c in frame["_components"]]
+    return judged
 
 
 def _materialise(whatif: WhatIf) -> Evaluation:
@@ -539,7 +596,7 @@ def _materialise(whatif: WhatIf) -> Evaluation:
         language_summary=language_summary,
         outside_service_area=outside,
         panel_findings=panel_findings(providers[providers["in_network"]], base.members),
-        plan_summary=plan_summary(results, base.members, base.standards, base.blocks),
+        plan_summary=plan_summary(results, base.members, providers, base.standards, base.blocks),
         notes=notes,
         searches=engine.searches,
         provider_snap=engine.provider_snap,
