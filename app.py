@@ -21,6 +21,7 @@ from adequacy.errors import InputError
 st.set_page_config(page_title="adequacy: network adequacy", layout="wide")
 
 from adequacy.frontend.appointments_view import appointments_page  # noqa: E402
+from adequacy.frontend.deficiencies_view import deficiencies_page  # noqa: E402
 from adequacy.frontend.sources import (  # noqa: E402 - after set_page_config
     BUNDLED_COUNTIES,
     builtin_standards_titles,
@@ -478,7 +479,15 @@ def main() -> None:
     )
     headline(evaluation, rule_id, language)
     tabs = st.tabs(
-        ["County map", "County drill-down", "Languages", "Appointments", "What-if", "Downloads"]
+        [
+            "County map",
+            "County drill-down",
+            "Deficiencies",
+            "Languages",
+            "Appointments",
+            "What-if",
+            "Downloads",
+        ]
     )
     try:
         with tabs[0]:
@@ -486,12 +495,14 @@ def main() -> None:
         with tabs[1]:
             drill_page(evaluation, rule_id, language)
         with tabs[2]:
-            language_page(evaluation)
+            deficiencies_page(st, evaluation)
         with tabs[3]:
-            appointments_page(st, evaluation.appointment_compliance)
+            language_page(evaluation)
         with tabs[4]:
-            whatif_page(evaluation, rule_id, language)
+            appointments_page(st, evaluation.appointment_compliance)
         with tabs[5]:
+            whatif_page(evaluation, rule_id, language)
+        with tabs[6]:
             downloads_page(evaluation, rule_id, language)
     except InputError as exc:
         st.error(str(exc))

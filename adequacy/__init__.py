@@ -7,7 +7,8 @@ The sub-packages, in the order a member's row travels through them:
 ``inputs`` (read and validate), ``network`` (road graphs), ``routing``
 (snapping and the k-nearest search), ``engine`` (standards, the judge,
 evaluation and summaries), ``runs`` (the run folder), ``whatif`` (scenarios
-applied incrementally), ``report`` (the quarterly report) and ``frontend``
+applied incrementally, recruitment), ``findings`` (the deficiency workpaper,
+members outside the area), ``report`` (the quarterly report) and ``frontend``
 (what the Streamlit app draws). ``cli`` and ``demo`` sit on top.
 """
 

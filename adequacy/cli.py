@@ -111,10 +111,12 @@ def _run(
     out: Path,
     survey=None,
     appointment_standards="seed-manual",
+    supply=None,
     command: str,
     extra=None,
 ) -> None:
     from adequacy.engine import evaluate
+    from adequacy.findings import deficiencies, outside_candidates
     from adequacy.network import load_road_graph
     from adequacy.runs import write_run
 
@@ -135,12 +137,17 @@ def _run(
             quarter=_period_quarter(period),
             progress=update,
         )
+        update("deficiency workpaper", 0, 1)
+        found = deficiencies(evaluation, supply=supply)
+        outside, by_county = outside_candidates(evaluation, supply=supply)
+        findings = {**found.tables(), "outside_candidates": outside, "outside_by_county": by_county}
         update("writing outputs", 0, 1)
         paths = write_run(
             evaluation,
             out,
             command=command,
             extra=extra,
+            findings=findings,
             inputs={
                 "members": members,
                 "providers": providers,
@@ -148,15 +155,38 @@ def _run(
                 "regions": regions,
                 "census_languages": languages,
                 "survey": survey,
+                "supply": supply,
                 "road_network": network,
                 "standards": evaluation.standards.path or evaluation.standards.name,
             },
         )
     _print_result(evaluation)
+    _print_findings(found, by_county)
     typer.echo(
         f"\nwrote {len(paths)} files to {out}/ (members.parquet, county_summary.csv, "
         "county_summary.gpkg, manifest.json, ...)"
     )
+
+
+def _print_findings(found, by_county) -> None:
+    from rich.console import Console
+
+    console = Console()
+    d = found.counties
+    if len(d):
+        oon = int(found.members["out_of_network_within_limits"].sum())
+        closes = int(d["recruitment_closes_gap"].sum())
+        console.print(
+            f"deficiencies: {len(d)} failing (county, rule) rows; {len(found.members):,} "
+            f"(member, rule) gaps, {oon:,} with an out-of-network provider within the limits; "
+            f"recruitment closes {closes} (deficiencies.csv, deficient_members.csv)"
+        )
+    if len(by_county):
+        where = ", ".join(
+            f"{r.residence_county or r.residence_county_fips} ({r.members})"
+            for r in by_county.head(5).itertuples(index=False)
+        )
+        console.print(f"members outside the service area live in: {where} (outside_candidates.csv)")
 
 
 def _print_result(evaluation) -> None:
@@ -264,6 +294,10 @@ def evaluate(
     appointment_standards: Annotated[
         str, typer.Option(help="Wait-time standards YAML or built-in name")
     ] = "seed-manual",
+    supply: Annotated[
+        Path | None,
+        typer.Option(help="Every provider in the market (roster format): out-of-network supply"),
+    ] = None,
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
     _run(
@@ -280,6 +314,7 @@ def evaluate(
         command=" ".join(["adequacy", *sys.argv[1:]]),
         survey=survey,
         appointment_standards=appointment_standards,
+        supply=supply,
     )
 
 

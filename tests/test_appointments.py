@@ -123,7 +123,7 @@ def test_compliance_by_hand(survey_path):
     # PCP, Bonneville, urgent: P1 complies, P2 does not -> 1 of 2 = 50%, below 90%
     r = _row(table, "pcp", "16019", "urgent")
     assert (r["providers_surveyed"], r["responses"], r["judged"], r["compliant"]) == (2, 2, 2, 1)
-    assert r["share_compliant"] == 0.5 and r["passes"] == False  # noqa: E712
+    assert r["share_compliant"] == 0.5 and r["verdict"] == "fail"
     assert r["county"] == "Bonneville" and r["day_limit"] == 1
     assert r["median_days"] == 1.5  # (1 + 2) / 2
     assert r["share_within_day_limit"] == 0.5  # 1 day ok, 2 days not
@@ -142,13 +142,13 @@ def test_compliance_by_hand(survey_path):
     # PCP, Bonneville, after hours: 3 answers, 2 judged, none complies
     r = _row(table, "pcp", "16019", "after_hours")
     assert (r["providers_surveyed"], r["responses"], r["judged"], r["compliant"]) == (2, 3, 2, 0)
-    assert r["share_compliant"] == 0.0 and r["passes"] == False  # noqa: E712
+    assert r["share_compliant"] == 0.0 and r["verdict"] == "fail"
     assert math.isnan(r["day_limit"])
     assert r["share_callbacks_in_time"] == 0.5  # 2 h <= 8 h, 9 h > 8 h
     assert r["share_clinical_callbacks_within_hour"] == 0.0  # neither within 1 h
     # PCP, Madison: P3's "yes" is its verdict though 10 days > 7
     r = _row(table, "pcp", "16065", "routine_symptomatic")
-    assert (r["judged"], r["compliant"], r["share_compliant"], r["passes"]) == (1, 1, 1.0, True)
+    assert (r["judged"], r["compliant"], r["share_compliant"], r["verdict"]) == (1, 1, 1.0, "pass")
     assert r["share_within_day_limit"] == 0.0
     r = _row(table, "pcp", "16065", "routine_nonsymptomatic")
     assert (r["compliant"], r["share_within_day_limit"], r["share_callbacks_in_time"]) == (0, 0, 1)
@@ -173,7 +173,7 @@ def test_limits_come_from_the_yaml(survey_path):
     r = _row(table, "pcp", "16019", "routine_symptomatic")
     assert r["share_compliant"] == 1.0 and r["share_seen_within_wait_limit"] == 1.0
     after = _row(table, "pcp", "16019", "after_hours")
-    assert after["passes"] == False and after["threshold"] == 0.5  # noqa: E712
+    assert after["verdict"] == "fail" and after["threshold"] == 0.5  # noqa: E712
 
 
 def test_every_survey_problem_is_listed_at_once(tmp_path):

@@ -37,6 +37,10 @@ def test_demo_command_writes_the_run_folder(tmp_path, graph_cache):
         "language_summary.csv",
         "panel_findings.csv",
         "high_volume_specialists.csv",
+        "deficiencies.csv",
+        "deficient_members.csv",
+        "outside_candidates.csv",
+        "appointment_compliance.csv",
     ):
         assert (out / name).exists(), name
     manifest = json.loads((out / "manifest.json").read_text())

@@ -426,5 +426,5 @@ def test_a_language_failure_is_a_finding_unless_binding(toy, binding):
     assert area.loc["Spanish", "verdict"] == "fail"  # the language's own result
     for row in (county, area.loc[""]):
         text = row["verdict_reasons"] if binding else row["findings"]
-        assert "Spanish: 0.0% of members within" in text
+        assert "Spanish: 0.0% of members have 1 within 2 mi; 50% needed" in text
         assert row["verdict"] == ("fail" if binding else "pass")

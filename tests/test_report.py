@@ -124,6 +124,15 @@ def test_report_holds_every_county_and_rule(run_dir, report_dir):
     assert file_sha256(report_dir / "county_summary.gpkg") == file_sha256(
         run_dir / "county_summary.gpkg"
     )
+    # deficiencies: a section, and one DRAFT exception request per failing county x rule
+    failing = pd.read_csv(run_dir / "deficiencies.csv", dtype=TEXT)
+    assert len(failing) and "<h2" in html and "Deficiencies</h2>" in html
+    drafts = sorted(report_dir.glob("exception-*.html"))
+    assert len(drafts) == len(failing)
+    page = drafts[0].read_text()
+    assert "DRAFT" in page and "contracting efforts" in page and "SYN-M" not in page
+    book = openpyxl.load_workbook(report_dir / "report.xlsx", read_only=True)
+    assert {"deficiencies", "exception_drafts", "appointments"} <= set(book.sheetnames)
 
 
 def _sheet(workbook, name: str) -> pd.DataFrame:

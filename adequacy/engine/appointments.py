@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from adequacy.engine.judge import share_passes
+from adequacy.engine.judge import FAIL, PASS, share_passes
 from adequacy.engine.standards import _number, _unknown_keys
 from adequacy.errors import InputError
 from adequacy.inputs.surveys import SERVICES, SURVEY_COLUMNS, read_survey
@@ -67,7 +67,7 @@ OUTPUT_COLUMNS = [
     "compliant",
     "share_compliant",
     "threshold",
-    "passes",
+    "verdict",
     "day_limit",
     "median_days",
     "share_within_day_limit",
@@ -362,8 +362,9 @@ def appointment_compliance(
 
     Columns (:data:`OUTPUT_COLUMNS`): ``providers_surveyed`` (distinct providers),
     ``responses``, ``judged`` (answers with a verdict), ``compliant``,
-    ``share_compliant`` (compliant / judged), ``threshold`` and ``passes`` (share at least
-    the threshold; None when nothing was judged), ``day_limit`` (days; NaN: none),
+    ``share_compliant`` (compliant / judged), ``threshold`` and ``verdict`` ("pass" when
+    the share is at least the threshold, judged by :func:`~adequacy.engine.judge.share_passes`;
+    None when nothing was judged), ``day_limit`` (days; NaN: none),
     ``median_days``, ``share_within_day_limit``, ``median_office_wait_minutes``,
     ``share_seen_within_wait_limit``, ``share_callbacks_in_time`` (each call against its
     type's limit), ``share_clinical_callbacks_within_hour`` and ``synthetic`` (any
@@ -415,8 +416,8 @@ def appointment_compliance(
         share = np.where(table["judged"] > 0, table["compliant"] / table["judged"], np.nan)
     table["share_compliant"] = share
     table["threshold"] = std.threshold
-    table["passes"] = [
-        None if not j else bool(share_passes(c, j, std.threshold))
+    table["verdict"] = [
+        None if not j else (PASS if share_passes(c, j, std.threshold) else FAIL)
         for c, j in zip(table["compliant"], table["judged"], strict=True)
     ]
     table["service_label"] = [std.service(s).label for s in table["service"]]

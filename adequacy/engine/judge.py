@@ -224,7 +224,7 @@ def access_component(meeting: int, members: int, threshold: float, standard: str
     """The time/distance share against the threshold (always binding)."""
     ok = bool(share_passes(meeting, members, threshold))
     share = meeting / members if members else float("nan")
-    reason = f"{share:.1%} of members within {standard}; {threshold:.0%} needed"
+    reason = f"{share:.1%} of members have {standard}; {threshold:.0%} needed"
     return Component("access", ok, True, reason)
 
 

@@ -354,7 +354,7 @@ def row_figures(
     limit = rule.ratio.members_per_provider if rule.ratio else float("nan")
     minimum = rule.min_providers if level == "county" else None
     components = [
-        access_component(int(n_meeting), int(n_members), rule.threshold, rule.describe()),
+        access_component(int(n_meeting), int(n_members), rule.threshold, _standard(rule)),
         ratio_component(per, limit if checked else float("nan"), rule.binding.ratio),
         min_providers_component(heads or 0.0, minimum, rule.binding.min_providers),
     ]
@@ -371,6 +371,16 @@ def row_figures(
         "min_providers_passes": components[2].passes,
         "_components": components,
     }
+
+
+def _standard(rule: Rule) -> str:
+    """'2 within 15 mi or 30 min' (the limits of the rule's county classes where it has some)."""
+    text = f"{rule.count} within {rule.limits.text()}"
+    if rule.by_region_class:
+        text += (
+            " (" + "; ".join(f"{c}: {lim.text()}" for c, lim in rule.by_region_class.items()) + ")"
+        )
+    return text
 
 
 def judge_rows(table: pd.DataFrame, standards: StandardsSet, language_rows=None) -> pd.DataFrame:

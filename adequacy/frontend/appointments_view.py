@@ -21,7 +21,7 @@ HEADERS = {
     "judged": "Judged",
     "compliant": "Compliant",
     "share_compliant": "Share compliant",
-    "passes": "Meets standard",
+    "verdict": "Meets standard",
     "day_limit": "Day limit",
     "median_days": "Median days to appointment",
     "share_within_day_limit": "Within day limit",
@@ -50,8 +50,8 @@ def appointments_page(st: Any, table: pd.DataFrame) -> None:
     view = table[list(HEADERS)].copy()
     for column in SHARES:
         view[column] = pd.to_numeric(view[column], errors="coerce") * 100.0
-    passes = view["passes"].astype(str).str.strip().str.lower()
-    view["passes"] = passes.map({"true": "yes", "false": "no"}).fillna("–")
+    verdict = view["verdict"].astype(str).str.strip().str.lower()
+    view["verdict"] = verdict.map({"pass": "yes", "fail": "no"}).fillna("–")
     config = {
         HEADERS[c]: st.column_config.NumberColumn(HEADERS[c], format="%.1f%%") for c in SHARES
     }

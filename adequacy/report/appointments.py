@@ -112,7 +112,7 @@ def appointments_section(table: pd.DataFrame, standards: AppointmentStandards | 
     )
     rows = []
     for _, r in t.iterrows():
-        f = _flag(r["passes"])
+        f = _flag(r["verdict"])
         fips, county = escape(str(r["county_fips"])), escape(str(r["county"]))
         rows.append(
             [

@@ -45,6 +45,7 @@ from typing import Any
 from adequacy import __version__
 from adequacy.errors import InputError
 from adequacy.hashing import file_sha256
+from adequacy.report.deficiencies import exception_drafts
 from adequacy.report.page import plan_title, render_html
 from adequacy.report.tables import report_tables, select_rules
 from adequacy.report.workbook import write_workbook
@@ -90,6 +91,7 @@ def build_report(
             "check --period and the standards' cadences"
         )
     tables = report_tables(run, rules, before)
+    drafts, tables["exception_drafts"] = exception_drafts(run, rules)
     if command is None:
         command = " ".join(
             ["adequacy", "report", "--run", str(run_dir)]
@@ -138,6 +140,10 @@ def build_report(
         path.write_text(html, encoding="utf-8")
         files["html"] = path
         files["xlsx"] = write_workbook(tmp / "report.xlsx", tables, info, created)
+        for name, text in drafts.items():
+            path = tmp / name
+            path.write_text(text, encoding="utf-8")
+            files[name] = path
         for name in ("summary", "comparison"):
             if name in tables:
                 path = tmp / f"{name}.csv"
@@ -181,7 +187,12 @@ def build_report(
         path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
         files["manifest"] = path
         out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in ("comparison.csv", "county_summary.gpkg"):  # from an earlier build
-            if not (tmp / stale).exists():
-                (out_dir / stale).unlink(missing_ok=True)
+        stale = [
+            "comparison.csv",
+            "county_summary.gpkg",
+            *(p.name for p in out_dir.glob("exception-*.html")),
+        ]
+        for name in stale:  # from an earlier build
+            if not (tmp / name).exists():
+                (out_dir / name).unlink(missing_ok=True)
         return publish(files, out_dir)

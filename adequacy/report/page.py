@@ -19,6 +19,7 @@ from adequacy import __version__
 from adequacy.engine.appointments import load_appointment_standards
 from adequacy.engine.standards import StandardsSet
 from adequacy.report.appointments import appointments_section
+from adequacy.report.deficiencies import deficiency_section
 from adequacy.report.formatting import Doc
 from adequacy.report.method import method_section
 from adequacy.report.sections import (
@@ -158,6 +159,7 @@ def render_html(
         rule_section(
             doc, run, rule, rule_set.rule(rule["id"]), area.loc[rule["id"]], comparison, figures
         )
+    deficiency_section(doc, run, rules)
     language_section(doc, run, rules)
     panel_section(doc, run)
     doc.h2("Appointment availability")

@@ -458,6 +458,26 @@ def outside_section(doc: Doc, run: Run, rules: list[dict]) -> None:
     )
     if not len(table) or outside == 0:
         return
+    where = run.tables.get("outside_by_county")
+    if where is not None and len(where):
+        doc.add(
+            "<p>Where they live, for individual-specific contracts with providers near them "
+            "(the nearest providers of each type, in and out of network, per member are in "
+            "<code>outside_candidates.csv</code> in the run folder, by member ID only):</p>"
+        )
+        doc.add(
+            html_table(
+                ["County of residence", "Members"],
+                [
+                    [
+                        f"{escape(str(r['residence_county']))} "
+                        f"<span class='note'>{escape(str(r['residence_county_fips']))}</span>",
+                        integer(r["members"]),
+                    ]
+                    for _, r in where.iterrows()
+                ],
+            )
+        )
     rows = [
         [
             escape(r["label"]),

@@ -37,6 +37,11 @@ SHEETS = {  # workbook sheet -> run table (None: made by the report)
     "plan": "plan_summary",
     "outside_service_area": "outside_service_area",
     "high_volume_specialists": "high_volume_specialists",
+    "appointments": "appointment_compliance",
+    "deficiencies": "deficiencies",
+    "recruitment": "recruitment_picks",
+    "exception_providers": "exception_providers",
+    "outside_by_county": "outside_by_county",
     "comparison": None,
 }
 
@@ -232,6 +237,8 @@ def report_tables(
         elif sheet == "comparison":
             if comparison is not None:
                 out[sheet] = comparison
+        elif source not in run.tables:  # findings of a run written without them
+            continue
         else:
             table = run.tables[source]
             if "rule" in table.columns:

@@ -24,6 +24,52 @@ import pandas as pd
 from adequacy import __version__
 
 COLUMN_NOTES = {
+    # appointment availability
+    "service": "Service surveyed: emergency, urgent, routine_symptomatic, "
+    "routine_nonsymptomatic or after_hours",
+    "service_label": "The service in words",
+    "providers_surveyed": "Distinct providers with survey answers",
+    "responses": "Survey answers",
+    "judged": "Answers with a verdict (a compliant answer, or a measure with a limit)",
+    "compliant": "Answers that comply with the wait-time standards",
+    "share_compliant": "compliant / judged",
+    "day_limit": "Most days to the first appointment the standards allow (blank: none)",
+    "median_days": "Median days to the first appointment offered",
+    "share_within_day_limit": "Share of answers with days to appointment within the limit",
+    "median_office_wait_minutes": "Median minutes waited past the appointment time",
+    "share_seen_within_wait_limit": "Share seen within the office-wait limit (30 minutes)",
+    "share_callbacks_in_time": "Share of calls returned within their limit (clinical: the "
+    "same day; administrative: the business days allowed)",
+    "share_clinical_callbacks_within_hour": "Share of clinical calls returned within the hour",
+    # deficiencies
+    "members_not_meeting": "Members in the county who do not meet the time/distance standard",
+    "members_short": "More members who must meet the standard for the county to reach the "
+    "threshold",
+    "providers_needed_for_ratio": "More providers (FTE on an FTE basis) needed for the access "
+    "ratio (0: the ratio passes or is not checked here)",
+    "providers_short_of_minimum": "Providers short of the rule's minimum in the county",
+    "members_with_out_of_network_within_limits": "Unserved members with an out-of-network "
+    "provider within their limits (a contracting opportunity)",
+    "recruitment_sites": "Candidate sites that, recruited in this order, lift the county to "
+    "its threshold (blank: none found)",
+    "recruitment_closes_gap": "True when the recruitment sites lift the county to its threshold",
+    "recruitment_note": "What recruitment found, or why it cannot close the gap",
+    "candidate": "Candidate site: an out-of-network provider, a supply row or a road node",
+    "lon": "Longitude (WGS84)",
+    "lat": "Latitude (WGS84)",
+    "newly_meeting": "Members of the county brought to the standard by this pick",
+    "county_meeting_after": "Members of the county meeting the standard after this pick",
+    "county_share_after": "The county's share meeting the standard after this pick",
+    "network": "in: in-network provider; out: out-of-network provider",
+    "unserved_members_near": "Unserved members of the county with this provider among their "
+    "nearest",
+    "within_limits": "True when the provider is within the limits of at least one of them",
+    "residence_county_fips": "County FIPS code where members outside the service area live",
+    "residence_county": "County where members outside the service area live",
+    "file": "The draft's HTML file in the report folder",
+    "providers_within_limits": "Providers (in and out of network) within the limits of the "
+    "county's unserved members",
+    "providers_just_beyond": "Providers past the limits but within 1.5 times them",
     "plan": "The members' plan (product line), from the members file",
     "rule": "Rule id in the standards set (high-volume specialists: high_volume:<specialty>)",
     "label": "Name of the rule",

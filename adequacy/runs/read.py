@@ -35,6 +35,14 @@ from adequacy.hashing import file_sha256
 from adequacy.runs.manifest import read_manifest
 from adequacy.runs.write import TABLES
 
+#: Findings tables the report reads (counts and providers; never member rows).
+REPORTED_FINDINGS = (
+    "deficiencies",
+    "recruitment_picks",
+    "exception_providers",
+    "outside_by_county",
+)
+
 #: Text columns of the run tables (read as text, blanks as "").
 TEXT_COLUMNS = (
     *(c for c in RULE_COLUMNS if c != "threshold"),
@@ -47,6 +55,12 @@ TEXT_COLUMNS = (
     "verdict",
     "verdict_reasons",
     "findings",
+    "recruitment_sites",
+    "recruitment_note",
+    "candidate",
+    "network",
+    "residence_county_fips",
+    "residence_county",
 )
 #: Columns a run table must have to be read (the tables' own column lists).
 REQUIRED_COLUMNS = {
@@ -132,6 +146,10 @@ def read_run(run_dir: str | os.PathLike, *, members: bool = True, what: str = "r
         name: _read_table(_checked(folder / f"{name}.csv", manifest, what), name, what)
         for name in TABLES
     }
+    outputs = manifest.get("outputs") or {}
+    for name in REPORTED_FINDINGS:  # written by the command line; optional in a run
+        if f"{name}.csv" in outputs:
+            tables[name] = _read_table(_checked(folder / f"{name}.csv", manifest, what), name, what)
     results = None
     if members:
         path = _checked(folder / "members.parquet", manifest, what)

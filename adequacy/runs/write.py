@@ -60,6 +60,16 @@ TABLES = (
     "outside_service_area",
     "appointment_compliance",
 )
+#: Tables of :mod:`adequacy.findings` a run folder may hold (``adequacy evaluate`` and
+#: ``demo`` write them; a run written from Python without them is still complete).
+FINDINGS = (
+    "deficiencies",
+    "deficient_members",
+    "recruitment_picks",
+    "exception_providers",
+    "outside_candidates",
+    "outside_by_county",
+)
 
 
 def _tables(evaluation) -> dict[str, pd.DataFrame]:
@@ -149,8 +159,14 @@ def write_run(
     inputs: dict[str, Any],
     command: str = "",
     extra: dict[str, Any] | None = None,
+    findings: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Path]:
-    """Write the run folder atomically; returns the written paths."""
+    """Write the run folder atomically; returns the written paths.
+
+    ``findings`` are more tables by name, written as CSV beside the evaluation's
+    (the deficiency workpaper and the candidates for members outside the area of
+    :mod:`adequacy.findings`; see :data:`FINDINGS`).
+    """
     manifest = build_manifest(evaluation, inputs=inputs, command=command, extra=extra)
     with staging(out_dir) as tmp:
         files: dict[str, Path] = {}
@@ -158,7 +174,10 @@ def write_run(
         path = tmp / "members.parquet"
         results.to_parquet(path, index=False)
         files["members"] = path
-        for name, table in _tables(evaluation).items():
+        extra_tables = {
+            n: t.assign(synthetic=evaluation.synthetic) for n, t in (findings or {}).items()
+        }
+        for name, table in {**_tables(evaluation), **extra_tables}.items():
             path = tmp / f"{name}.csv"
             table.to_csv(path, index=False, float_format="%.6g")
             files[name] = path
