@@ -57,7 +57,9 @@ def outside_candidates(
     regions = read_regions(counties)
     names = dict(zip(regions["fips"], regions["name"], strict=True))
     fips = county_of(members["lon"].to_numpy()[rows], members["lat"].to_numpy()[rows], regions)
-    county_names = np.array([names.get(f, "outside every county given") for f in fips], dtype=object)
+    county_names = np.array(
+        [names.get(f, "outside every county given") for f in fips], dtype=object
+    )
     net, oon = in_network(ev), out_of_network(ev, supply)
     frames = []
     for ptype in dict.fromkeys(r.provider_type for r in ev.standards.rules):
