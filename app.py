@@ -26,7 +26,9 @@ from adequacy.frontend.sources import (  # noqa: E402 - after set_page_config
     BUNDLED_COUNTIES,
     builtin_standards_titles,
     bundled_roads,
+    demo_class_column,
     demo_regions,
+    speed_profiles,
 )
 from adequacy.frontend.uploads import digest, read_upload  # noqa: E402
 
@@ -40,19 +42,20 @@ HERE = Path(__file__).resolve().parent
 # cached work: the graph and the demo evaluations are shared, uploads are not
 # ---------------------------------------------------------------------------
 @st.cache_resource(show_spinner="Loading the road graph…")
-def road_graph(path: str, class_column: str | None):
+def road_graph(path: str, class_column: str | None, profile: str | None = None):
     from adequacy import load_road_graph
 
-    return load_road_graph(HERE / path, class_column=class_column)  # absolute paths stay
+    # absolute paths stay; profile None: the source's default (calibrated for OSM)
+    return load_road_graph(HERE / path, class_column=class_column, profile=profile)
 
 
 @st.cache_resource(show_spinner="Building and evaluating the demo…")
-def demo_evaluation(region: str, standards: str):
+def demo_evaluation(region: str, standards: str, profile: str | None = None):
     from adequacy import evaluate
     from adequacy.demo import REGIONS, build_demo
 
     spec = REGIONS[region]
-    graph = road_graph(str(spec.roads.relative_to(HERE)), spec.class_column)
+    graph = road_graph(str(spec.roads.relative_to(HERE)), spec.class_column, profile)
     scenario = build_demo(region)
     return evaluate(
         scenario.members,
@@ -70,11 +73,13 @@ def _upload_table(upload, what: str) -> pd.DataFrame | None:
     return None if upload is None else read_upload(upload.name, upload.getvalue(), what)
 
 
-def uploaded_evaluation(files: dict, road: str, standards):
+def uploaded_evaluation(files: dict, road: str, standards, profile: str | None = None):
     """Evaluate uploaded tables; kept in this session's state only."""
     from adequacy import evaluate
 
-    key = digest(*(f.getvalue() if f is not None else b"-" for f in files.values()), str(road))
+    key = digest(
+        *(f.getvalue() if f is not None else b"-" for f in files.values()), str(road), str(profile)
+    )
     cache = st.session_state.setdefault("_uploaded", {})
     if key not in cache:
         tables = {name: _upload_table(f, name) for name, f in files.items()}
@@ -85,7 +90,7 @@ def uploaded_evaluation(files: dict, road: str, standards):
         cache[key] = evaluate(
             tables["members"],
             tables["providers"],
-            road_graph(path, class_column),
+            road_graph(path, class_column, profile),
             standards,
             claims=tables["claims"],
             survey=tables["survey"],
@@ -121,6 +126,15 @@ def run_folder_evaluation(folder: str):
 # ---------------------------------------------------------------------------
 # sidebar: data in
 # ---------------------------------------------------------------------------
+def profile_choice(class_column: str | None) -> str | None:
+    """The drive-time profile, where the road source offers a choice (OpenStreetMap)."""
+    choices = speed_profiles(class_column)
+    if len(choices) < 2:
+        return None
+    label = st.sidebar.selectbox("Drive times", list(choices), key="profile")
+    return choices[label]
+
+
 def sidebar():
     st.sidebar.title("adequacy")
     st.sidebar.caption("Can members reach enough providers by road?")
@@ -144,16 +158,18 @@ def sidebar():
         regions = demo_regions()
         region = st.sidebar.selectbox("Region", list(regions), key="region",
                                       format_func=regions.get)  # fmt: skip
+        profile = profile_choice(demo_class_column(region))
         if not isinstance(standards, str):
             from adequacy import evaluate
             from adequacy.demo import build_demo
 
             demo = build_demo(region)
+            graph = road_graph(str(demo.region.roads), demo.region.class_column, profile)
             return evaluate(
-                demo.members, demo.providers, demo.graph, standards,
+                demo.members, demo.providers, graph, standards,
                 claims=demo.claims, regions=demo.regions, survey=demo.survey,
             )  # fmt: skip
-        return demo_evaluation(region, standards)
+        return demo_evaluation(region, standards, profile)
     if source == "Upload files":
         st.sidebar.caption(
             "Files stay in this session's memory only: nothing is written, logged or sent."
@@ -179,10 +195,11 @@ def sidebar():
                 st.info("Give the path of a road network file on the server.")
                 st.stop()
             road = (path, column or None)
+        profile = profile_choice((ROADS[road] if isinstance(road, str) else road)[1])
         if files["members"] is None or files["providers"] is None:
             st.info("Upload a members file and a providers file to evaluate them.")
             st.stop()
-        return uploaded_evaluation(files, road, standards)
+        return uploaded_evaluation(files, road, standards, profile)
     folder = st.sidebar.text_input("Run folder (the --out of adequacy evaluate/demo)")
     if not folder:
         st.info("Give the folder of an earlier run.")
@@ -465,12 +482,28 @@ def downloads_page(evaluation, rule_id: str, language: str) -> None:
         st.caption("Set up a what-if scenario to download it.")
 
 
+UNEXPECTED = (
+    "An unexpected problem ({name}) stopped this page. Nothing of your data was shown "
+    "or logged; please report it with the steps that led here."
+)
+
+
+def _show(exc: Exception) -> None:
+    """One line for any exception at the page boundary: the package's own message
+    (written to name files and rows, never cell values), else only the error's type,
+    since its text could hold a cell of an upload. Nothing is logged."""
+    if isinstance(exc, InputError):
+        st.error(str(exc))
+    else:
+        st.error(UNEXPECTED.format(name=type(exc).__name__))
+
+
 def main() -> None:
     try:
         evaluation = sidebar()
         rule_id, language = rule_choice(evaluation)
-    except InputError as exc:
-        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page boundary (st.stop is not an Exception)
+        _show(exc)
         st.stop()
     st.title("Network adequacy")
     std = evaluation.standards
@@ -504,8 +537,8 @@ def main() -> None:
             whatif_page(evaluation, rule_id, language)
         with tabs[6]:
             downloads_page(evaluation, rule_id, language)
-    except InputError as exc:
-        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page boundary (st.stop is not an Exception)
+        _show(exc)
 
 
 main()

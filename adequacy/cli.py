@@ -8,6 +8,7 @@ status 2, without a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -25,8 +26,15 @@ app = typer.Typer(
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
+FORCE = Annotated[
+    bool, typer.Option("--force", help="Replace an --out folder that holds other files")
+]
+
+
 def _friendly(func):
-    """Turn InputError into a short message and exit status 2."""
+    """Turn InputError into a short message and exit status 2; anything else into one
+    line without the exception's text (it could hold a cell of an input) and status 1.
+    ``ADEQUACY_DEBUG=1`` shows the traceback instead."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -35,6 +43,19 @@ def _friendly(func):
         except InputError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("ADEQUACY_DEBUG"):
+                raise
+            typer.secho(
+                f"error: an unexpected problem ({type(exc).__name__}) stopped the command; "
+                "nothing was written. Please report it; ADEQUACY_DEBUG=1 shows the details "
+                "(they may include input data)",
+                fg=typer.colors.RED,
+                err=True,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -112,8 +133,10 @@ def _run(
     survey=None,
     appointment_standards="seed-manual",
     supply=None,
+    profile=None,
     command: str,
     extra=None,
+    stage=None,
 ) -> None:
     from adequacy.engine import evaluate
     from adequacy.findings import deficiencies, outside_candidates
@@ -123,7 +146,7 @@ def _run(
     bar, update = _progress_bar()
     with bar:
         update("loading road graph", 0, 1)
-        graph = load_road_graph(network, class_column=class_column)
+        graph = load_road_graph(network, class_column=class_column, profile=profile)
         evaluation = evaluate(
             members,
             providers,
@@ -148,6 +171,7 @@ def _run(
             command=command,
             extra=extra,
             findings=findings,
+            stage=stage,
             inputs={
                 "members": members,
                 "providers": providers,
@@ -257,7 +281,7 @@ def _print_result(evaluation) -> None:
         )
     if len(evaluation.panel_findings):
         console.print(f"panel findings: {len(evaluation.panel_findings)}")
-    for note in evaluation.notes:
+    for note in [*evaluation.warnings, *evaluation.notes]:
         console.print(f"note: {note}")
     if evaluation.graph.meta.get("source_kind") == "osm":
         console.print("road data © OpenStreetMap contributors (ODbL)")
@@ -298,8 +322,18 @@ def evaluate(
         Path | None,
         typer.Option(help="Every provider in the market (roster format): out-of-network supply"),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"
+        ),
+    ] = None,
+    force: FORCE = False,
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
+    from adequacy.runs.write import check_out
+
+    check_out(out, force=force)
     _run(
         members,
         providers,
@@ -315,6 +349,7 @@ def evaluate(
         survey=survey,
         appointment_standards=appointment_standards,
         supply=supply,
+        profile=profile,
     )
 
 
@@ -328,31 +363,43 @@ def demo(
         str, typer.Option(help="Standards YAML or built-in set name")
     ] = "seed-manual",
     period: Annotated[str | None, typer.Option(help="Report quarter, e.g. 2026Q4")] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"
+        ),
+    ] = None,
+    force: FORCE = False,
 ) -> None:
     """Build the demo scenario (real roads and hospitals, synthetic members) and evaluate it."""
     from adequacy.demo import REGIONS, build_demo
+    from adequacy.runs.write import check_out, staging
 
     if region not in REGIONS:
         raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
+    check_out(out, force=force)
     scenario = build_demo(region, seed=seed)
-    inputs = scenario.write_inputs(out / "inputs")
     spec = scenario.region
-    typer.echo(f"demo region {spec.title}; seed {seed}; synthetic inputs in {out / 'inputs'}/")
-    _run(
-        inputs["members"],
-        inputs["providers"],
-        spec.roads,
-        standards=standards,
-        claims=inputs["claims"],
-        regions=inputs["regions"],
-        survey=inputs["survey"],
-        languages=None,
-        period=period,
-        class_column=spec.class_column,
-        out=out,
-        command=" ".join(["adequacy", *sys.argv[1:]]),
-        extra={"demo": {"region": region, "seed": seed}},
-    )
+    with staging(out) as stage:  # the inputs are part of the run folder, published whole
+        inputs = scenario.write_inputs(stage / "inputs")
+        typer.echo(f"demo region {spec.title}; seed {seed}; synthetic inputs in {out / 'inputs'}/")
+        _run(
+            inputs["members"],
+            inputs["providers"],
+            spec.roads,
+            standards=standards,
+            claims=inputs["claims"],
+            regions=inputs["regions"],
+            survey=inputs["survey"],
+            languages=None,
+            period=period,
+            class_column=spec.class_column,
+            out=out,
+            command=" ".join(["adequacy", *sys.argv[1:]]),
+            extra={"demo": {"region": region, "seed": seed}},
+            profile=profile,
+            stage=stage,
+        )
 
 
 def _base(run_dir: Path):
@@ -393,8 +440,12 @@ def whatif(
     base: Annotated[Path, typer.Option(help="Run folder of the base evaluation")],
     scenario: Annotated[Path, typer.Option(help="Scenario file (YAML or JSON)")],
     out: Annotated[Path, typer.Option(help="Output folder")],
+    force: FORCE = False,
 ) -> None:
     """Apply a scenario (providers added, joining, terminated) to a base run."""
+    from adequacy.runs.write import check_out
+
+    check_out(out, force=force)
 
     from adequacy.whatif import continuity_of_care, read_scenario, run_whatif
 
@@ -460,8 +511,12 @@ def recruit(
     ] = None,
     language: Annotated[str | None, typer.Option(help="Language-concordant rule")] = None,
     top: Annotated[int, typer.Option(help="Number of picks")] = 10,
+    force: FORCE = False,
 ) -> None:
     """Rank candidate sites by the failing members each would bring within a rule."""
+    from adequacy.runs.write import check_out
+
+    check_out(out, force=force)
 
     from adequacy.whatif import recruit as rank_candidates
 
@@ -516,8 +571,12 @@ def report(
         Path | None, typer.Option(help="Run folder of the previous quarter, to compare with")
     ] = None,
     plan: Annotated[str | None, typer.Option(help="Plan name for the report's title")] = None,
+    force: FORCE = False,
 ) -> None:
     """Write the quarterly report (HTML, workbook, GeoPackage) of a run folder."""
+    from adequacy.runs.write import check_out
+
+    check_out(out, force=force)
     import json
 
     from adequacy.report import build_report

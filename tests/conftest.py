@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import BOSTON_PBF, IDAHO_ROADS, REISTERSTOWN_PBF, toy_road
+from support import BOSTON_PBF, IDAHO_ROADS, REISTERSTOWN_PBF, osmnx_drive_graph, toy_road
 
 from adequacy import load_road_graph
 
@@ -61,3 +61,9 @@ def boston_osm_xml(tmp_path_factory) -> Path:
             writer.add_relation(obj)
     writer.close()
     return out
+
+
+@pytest.fixture(scope="session")
+def osmnx_drive(boston_osm_xml):
+    """osmnx's own drive graph of the Boston extract (an independent reader)."""
+    return osmnx_drive_graph(boston_osm_xml)

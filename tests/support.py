@@ -18,6 +18,7 @@ county A holds n0..n3, county B n4..n6).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,36 @@ def counties():
         ],
         crs=4326,
     )
+
+
+def osmnx_drive_graph(xml_path):
+    """osmnx's own graph of the file, cut down with osmnx's own 'drive' filter text."""
+    import osmnx as ox
+    from osmnx import _overpass
+
+    tags = set(ox.settings.useful_tags_way) | {"motor_vehicle", "motorcar", "access", "area"}
+    old = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = sorted(tags)
+    try:
+        G = ox.graph_from_xml(xml_path, simplify=False, retain_all=True)
+    finally:
+        ox.settings.useful_tags_way = old
+    conditions = re.findall(
+        r'\["([^"]+)"(?:!~"([^"]*)")?\]', _overpass._get_network_filter("drive")
+    )
+    assert any(key == "highway" and regex for key, regex in conditions)
+
+    def passes(data):
+        for key, regex in conditions:
+            value = data.get(key)
+            if not regex:
+                if value is None:
+                    return False
+            elif value is not None and re.search(regex, str(value)):
+                return False
+        return True
+
+    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not passes(d)]
+    G.remove_edges_from(drop)
+    G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
+    return ox.truncate.largest_component(G, strongly=True)

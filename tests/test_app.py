@@ -90,6 +90,16 @@ def test_bad_run_folder_shows_one_line(app, tmp_path, monkeypatch):
     # folders outside the allowed root are not opened at all
     at.text_input[0].set_value("/etc").run()
     assert any("only run folders under" in e.value for e in at.error)
+    # a run folder whose manifest breaks the reader in a way the package does not
+    # foresee (a non-package exception): one line at the page, no traceback, no values
+    bad = tmp_path / "odd-run"
+    bad.mkdir()
+    (bad / "manifest.json").write_text('{"adequacy_version": "0.1.0", "inputs": "Zebulon"}')
+    at.text_input[0].set_value(str(bad)).run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "An unexpected problem (AttributeError) stopped this page" in shown
+    assert "Zebulon" not in shown
 
 
 # ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ X9,urgent,0,,,,
 # line 3  P2 urgent: 2 days > 1                                        -> fails
 # line 4  P1 routine symptomatic: 7 days <= 7, but 35 min > 30         -> fails
 # line 5  P2 routine symptomatic: 3 <= 7, 25 <= 30, clinical 0.5 h <= 8 -> complies
-# line 6  P3 routine symptomatic: "yes" given (10 days > 7 is not used) -> complies
+# line 6  P3 routine symptomatic: "yes" given, but 10 days > 7 -> does not comply
 # line 7  P1 after hours: "no" given (its 2 h call is within 8 h)      -> fails
 # line 8  P2 after hours: clinical call 9 h > 8 h (same day)           -> fails
 # line 9  P1 after hours: 1 day, but after-hours care has no day limit -> no verdict
@@ -146,9 +146,9 @@ def test_compliance_by_hand(survey_path):
     assert math.isnan(r["day_limit"])
     assert r["share_callbacks_in_time"] == 0.5  # 2 h <= 8 h, 9 h > 8 h
     assert r["share_clinical_callbacks_within_hour"] == 0.0  # neither within 1 h
-    # PCP, Madison: P3's "yes" is its verdict though 10 days > 7
+    # PCP, Madison: P3 says "yes", but 10 days > 7: a measured failure is never overruled
     r = _row(table, "pcp", "16065", "routine_symptomatic")
-    assert (r["judged"], r["compliant"], r["share_compliant"], r["verdict"]) == (1, 1, 1.0, "pass")
+    assert (r["judged"], r["compliant"], r["share_compliant"], r["verdict"]) == (1, 0, 0.0, "fail")
     assert r["share_within_day_limit"] == 0.0
     r = _row(table, "pcp", "16065", "routine_nonsymptomatic")
     assert (r["compliant"], r["share_within_day_limit"], r["share_callbacks_in_time"]) == (0, 0, 1)

@@ -322,8 +322,17 @@ def test_plan_summary_splits_members_by_plan(toy):
     # Medicaid: n0 meets, n5 does not (5 miles); the member outside the area is not counted
     assert plans.loc["Medicaid", "members"] == 2 and plans.loc["Medicaid", "meeting"] == 1
     assert plans.loc["Medicaid", "share_meeting"] == pytest.approx(0.5)
-    assert plans.loc["Medicaid", "verdict"] == "pass"  # threshold 0.5
-    assert plans.loc["Commercial", "meeting"] == 1 and plans.loc["Commercial", "verdict"] == "pass"
+    assert bool(plans.loc["Medicaid", "share_passes"])  # threshold 0.5
+    assert plans.loc["Commercial", "meeting"] == 1 and bool(plans.loc["Commercial", "share_passes"])
+    # but county B (n5's county) fails the rule, so the network every plan uses fails it
+    area = ev.service_area_summary.iloc[0]
+    assert area["share_meeting"] == pytest.approx(2 / 3) and area["verdict"] == "fail"
+    assert "1 of 2 counties fail" in area["verdict_reasons"]
+    assert set(plans["verdict"]) == {"fail"}
+    assert (
+        "the network fails the rule (1 of 2 counties fail)"
+        in plans.loc["Medicaid", "verdict_reasons"]
+    )
 
 
 def test_region_class_combine_is_its_own(toy):

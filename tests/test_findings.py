@@ -8,6 +8,7 @@ Rule: one PCP within 2 miles, half the members of a county, at most 10 members p
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from support import LON, counties, lat_of
@@ -109,3 +110,45 @@ def test_a_supply_file_replaces_the_roster_out_of_network_rows(ev, tmp_path):
     # P1 is in the network already, so the supply's out-of-network provider is M6
     assert set(m["out_of_network_nearest"]) == {"M6"}
     assert m["out_of_network_miles"].to_dict() == pytest.approx({"m4": 2, "m5": 1, "m6": 0})
+
+
+def test_sites_never_claim_to_close_a_gap_the_ratio_keeps_open(toy):
+    """At 1:1, B's three members need three providers: OON5 lifts the share but one
+    provider is not enough, so recruitment must not say the gap is closed."""
+    nodes = [4, 5, 6]
+    members = pd.DataFrame(
+        {"member_id": [f"m{n}" for n in nodes], "lat": [lat_of(n) for n in nodes], "lon": LON}
+    )
+    providers = pd.DataFrame(
+        {
+            "provider_id": ["P1", "OON5"],
+            "provider_type": "pcp",
+            "lat": [lat_of(1), lat_of(5)],
+            "lon": LON,
+            "in_network": [True, False],
+        }
+    )
+    std = {**STANDARDS, "rules": [{**STANDARDS["rules"][0], "ratio": {"members_per_provider": 1}}]}
+    ev = evaluate(members, providers, toy, std, regions=counties(), workers=1)
+    r = deficiencies(ev).counties.set_index("county_fips").loc["00002"]
+    assert r["providers_needed_for_ratio"] == 3
+    assert r["recruitment_sites"] == "OON5" and not r["recruitment_closes_gap"]
+    assert "still fails on its access ratio" in r["recruitment_note"]
+
+
+def test_out_of_network_within_limits_needs_one_provider_within_both(toy):
+    """'and' (1.5 miles and 2.5 minutes): within both must hold for one provider."""
+    from adequacy.findings.deficiencies import _any_within
+
+    # per member, the nearest two providers by distance, and by time
+    found = {
+        "distance": (np.array([[1.0, 3.0], [1.0, 3.0]]), np.array([["A", "B"], ["A", "B"]])),
+        "time": (np.array([[1.0, 9.0], [2.0, 3.0]]), np.array([["B", "A"], ["A", "B"]])),
+    }
+    lim_m = np.full(2, 1.5 * 1609.344)
+    lim_s = np.full(2, 2.5 * 60.0)
+    ok = _any_within(found, lim_m, lim_s, np.array([True, True]))
+    # member 0: A within miles (1) but 9 min; B within minutes (1) but 3 mi -> no one provider
+    # member 1: A is 1 mi and 2 min -> within both
+    assert ok.tolist() == [False, True]
+    assert _any_within(found, lim_m, lim_s, np.array([False, False])).tolist() == [True, True]

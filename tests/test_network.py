@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import geopandas as gpd
@@ -26,44 +25,6 @@ def _edge_table(graph: RoadGraph) -> dict[tuple[int, int], tuple[float, float]]:
         old = table.get((a, b))
         table[(a, b)] = (m, s) if old is None else (min(old[0], m), min(old[1], s))
     return table
-
-
-def _osmnx_drive_graph(xml_path):
-    """osmnx's own graph of the file, cut down with osmnx's own 'drive' filter text."""
-    import osmnx as ox
-    from osmnx import _overpass
-
-    tags = set(ox.settings.useful_tags_way) | {"motor_vehicle", "motorcar", "access", "area"}
-    old = ox.settings.useful_tags_way
-    ox.settings.useful_tags_way = sorted(tags)
-    try:
-        G = ox.graph_from_xml(xml_path, simplify=False, retain_all=True)
-    finally:
-        ox.settings.useful_tags_way = old
-    conditions = re.findall(
-        r'\["([^"]+)"(?:!~"([^"]*)")?\]', _overpass._get_network_filter("drive")
-    )
-    assert any(key == "highway" and regex for key, regex in conditions)
-
-    def passes(data):
-        for key, regex in conditions:
-            value = data.get(key)
-            if not regex:
-                if value is None:
-                    return False
-            elif value is not None and re.search(regex, str(value)):
-                return False
-        return True
-
-    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not passes(d)]
-    G.remove_edges_from(drop)
-    G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
-    return ox.truncate.largest_component(G, strongly=True)
-
-
-@pytest.fixture(scope="module")
-def osmnx_drive(boston_osm_xml):
-    return _osmnx_drive_graph(boston_osm_xml)
 
 
 def test_pbf_and_xml_give_the_same_graph(boston, boston_osm_xml, graph_cache):
@@ -94,35 +55,46 @@ def test_graph_matches_osmnx_drive_graph_of_the_same_file(boston, osmnx_drive):
 
 
 @pytest.mark.slow
-def test_graphml_from_osmnx_gives_same_edges_and_speeds(boston, osmnx_drive, tmp_path):
+@pytest.mark.parametrize("profile", ["us-osm-default", "us-osm-calibrated"])
+def test_graphml_from_osmnx_gives_same_edges_and_speeds(osmnx_drive, tmp_path, profile):
     import osmnx as ox
 
     G = osmnx_drive
     path = tmp_path / "boston.graphml"
     ox.save_graphml(G, path)
-    graph = load_road_graph(path, cache_dir=tmp_path)
+    pbf = load_road_graph(BOSTON_PBF, profile=profile, cache_dir=tmp_path)
+    graph = load_road_graph(path, profile=profile, cache_dir=tmp_path)
     assert graph.meta["source_kind"] == "graphml"
-    ours, theirs = _edge_table(boston), _edge_table(graph)
+    ours, theirs = _edge_table(pbf), _edge_table(graph)
     common = ours.keys() & theirs.keys()
     assert len(common) >= 0.998 * max(len(ours), len(theirs))
-    # maxspeed and class defaults read from GraphML strings give the same travel times
-    diff = [abs(ours[e][1] - theirs[e][1]) for e in common]
-    assert max(diff) < 1e-6
+    # maxspeed, class defaults and signal tags read from GraphML strings give the same
+    # travel times; osmnx's graph lost the roads into pieces cut off from the rest, so a
+    # few nodes there are not intersections for it: at most that one delay apart
+    diff = np.array([abs(ours[e][1] - theirs[e][1]) for e in common])
+    if profile == "us-osm-default":
+        assert diff.max() < 1e-6
+    else:
+        off = diff[diff > 1e-6]
+        assert len(off) <= 0.005 * len(common)
+        assert np.allclose(off, 0.3)
 
 
 def test_downloaded_osmnx_graph_converts_through_the_local_path(osmnx_drive):
     """graph_from_place/graph_from_polygon hand osmnx's graph to graph_from_networkx."""
     G = osmnx_drive
-    graph = graph_from_networkx(G)
+    graph = graph_from_networkx(G, profile="us-osm-default")
     assert graph.n_nodes == len(G)
     assert graph.meta["profile"]["name"] == "us-osm-default"
+    assert graph_from_networkx(G).meta["profile"]["name"] == "us-osm-calibrated"  # default
     # speeds follow maxspeed where tagged: some motorway edges are not at the 65 mph default
     mph = graph.meters / graph.seconds / MPH_TO_METERS_PER_SECOND
     motorway = graph.class_names.index("motorway")
     assert set(np.round(mph[graph.edge_class == motorway])) > {65.0}
 
 
-def test_speeds_come_from_maxspeed_or_class(boston):
+def test_speeds_come_from_maxspeed_or_class(graph_cache):
+    boston = load_road_graph(BOSTON_PBF, profile="us-osm-default", cache_dir=graph_cache)
     mph = boston.meters / boston.seconds / MPH_TO_METERS_PER_SECOND
     residential = boston.edge_class == boston.class_names.index("residential")
     values = set(np.round(mph[residential], 6))
@@ -176,7 +148,7 @@ def test_road_lines_from_a_geodataframe_toy():
         ],
         crs="EPSG:4326",
     )
-    graph = load_road_graph(lines, class_column="kind")
+    graph = load_road_graph(lines, class_column="kind", profile="us-osm-default")
     assert graph.n_nodes == 4  # the overpass is its own component and is dropped
     assert graph.n_edges == 6
     mph = graph.meters / graph.seconds / MPH_TO_METERS_PER_SECOND

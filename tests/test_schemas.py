@@ -64,7 +64,8 @@ def test_member_problems_all_reported_at_once(tmp_path):
     assert msg.startswith(f"{path}: ")
     assert "duplicate member_id A1" in msg and "line 2" in msg and "line 3" in msg
     assert "lat is not a number at line 4" in msg
-    assert "missing coordinates at line 4 (id A3), line 5 (id A4)" in msg
+    assert "missing coordinates at line 5 (id A4)" in msg  # A3 is reported once, above
+    assert "line 4 (id A3)" not in msg
     assert "coordinates out of range at line 6 (id A5)" in msg and "swapped" in msg
     assert "language cannot be read at line 7, line 8" in msg
     # protected health information stays out: no coordinates or languages of rows are echoed
@@ -81,7 +82,32 @@ def test_empty_file(tmp_path):
     path = write(tmp_path, "members.csv", "")
     assert "is empty" in error_of(read_members, path)
     path = write(tmp_path, "members2.csv", "member_id,lat,lon\n")
-    assert "has no rows" in error_of(read_members, path)
+    assert "has a header but no rows; add one row per member" in error_of(read_members, path)
+
+
+def test_encodings_bom_crlf_and_a_repeated_column(tmp_path):
+    # Latin-1 with an accented name on line 3: named, with the encoding to use
+    path = tmp_path / "members.csv"
+    path.write_bytes(
+        "member_id,lat,lon,name\nm1,42.3,-71.0,Ann\nm2,42.3,-71.0,Ren\xe9e\n".encode("latin-1")
+    )
+    message = error_of(read_members, path)
+    assert "line 3 is not UTF-8" in message and "Latin-1" in message and "CSV UTF-8" in message
+    # a BOM and CRLF line endings keep working
+    path.write_bytes(b"\xef\xbb\xbfmember_id,lat,lon\r\nm1,42.3,-71.0\r\n")
+    assert read_members(path)["member_id"].tolist() == ["m1"]
+    # a second lat column is refused, not silently ignored
+    path.write_text("member_id,lat,lon,lat\nm1,42.3,-71.0,0\n")
+    assert "column lat appears more than once in the header (columns 2, 4)" in error_of(
+        read_members, path
+    )
+
+
+def test_negative_claim_counts(tmp_path):
+    path = write(tmp_path, "claims.csv", "specialty,claim_count\ncardiology,10\ndermatology,-4\n")
+    assert "claim_count is negative at line 3; give counts of 0 or more" in error_of(
+        read_claims, path
+    )
 
 
 def test_missing_file_and_unknown_type(tmp_path):

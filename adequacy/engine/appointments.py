@@ -15,7 +15,6 @@ Owns: :class:`AppointmentStandards`, :func:`load_appointment_standards` and
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +23,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from adequacy.engine.judge import FAIL, PASS, share_passes
 from adequacy.engine.standards import _number, _unknown_keys
 from adequacy.errors import InputError
 from adequacy.inputs.surveys import SERVICES, SURVEY_COLUMNS, read_survey
+from adequacy.inputs.yamlfile import read_yaml_mapping
 
 APPOINTMENT_STANDARDS_DIR = Path(__file__).resolve().parent / "appointment_standards"
 DEFAULT_APPOINTMENT_STANDARDS = "seed-manual"
@@ -168,30 +167,13 @@ def load_appointment_standards(
         return source
     if isinstance(source, Mapping):
         return _parse(dict(source), "appointment standards", "", str(source.get("sha256") or ""))
-    text = os.fspath(source)
-    path = Path(text)
-    if not path.exists() and text in builtin_appointment_standards():
-        path = APPOINTMENT_STANDARDS_DIR / f"{text}.yaml"
-    if not path.exists():
-        raise InputError(
-            f"{path}: appointment standards file not found; give a YAML file or one of the "
-            f"built-in sets: {', '.join(builtin_appointment_standards())}"
-        )
-    raw = path.read_bytes()
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(
-            f"{path}: is not valid YAML{where}; check indentation and colons"
-        ) from None
-    if not isinstance(data, dict):
-        raise InputError(
-            f"{path}: an appointment standards file is a mapping with name, "
-            "office_wait_minutes, callbacks and services"
-        )
-    return _parse(data, str(path), str(path), hashlib.sha256(raw).hexdigest())
+    data, path, sha = read_yaml_mapping(
+        source,
+        what="appointment standards",
+        builtin_dir=APPOINTMENT_STANDARDS_DIR,
+        shape="name, office_wait_minutes, callbacks and services",
+    )
+    return _parse(data, str(path), str(path), sha)
 
 
 def _mapping(label: str, where: str, data: Any, allowed: Mapping[str, str]) -> Mapping:
@@ -321,9 +303,17 @@ def response_verdicts(survey: Any, standards: Any = DEFAULT_APPOINTMENT_STANDARD
     checks = out[["days_ok", "wait_ok", "callback_ok"]].to_numpy()
     any_known = (~np.isnan(checks)).any(axis=1)
     any_fail = (checks == 0).any(axis=1)
-    derived = np.where(any_known, ~any_fail, None)
     given = out["compliant"]
-    out["verdict"] = np.where(given.isna().to_numpy(), derived, given.to_numpy(dtype=object))
+    has_given = ~given.isna().to_numpy()
+    said = given.where(given.notna(), False).astype(bool).to_numpy()
+    said_no = has_given & ~said
+    said_yes = has_given & said
+    # a measure past its limit fails the answer, whatever the office said; otherwise a
+    # 'no' fails it, and a 'yes' or measures within their limits pass it
+    verdict = np.full(len(out), None, dtype=object)
+    verdict[any_known | said_yes] = True
+    verdict[any_fail | said_no] = False
+    out["verdict"] = verdict
     return out
 
 
@@ -344,13 +334,15 @@ def appointment_compliance(
 
     Each answer (survey row) is judged:
 
-    - ``compliant`` given in the row (yes/no) is its verdict;
-    - otherwise the verdict is derived from its measures: it complies when every measure
-      it gives is within its limit: ``days_to_appointment`` at most the service's
-      ``days`` (not judged for a service without days), ``office_wait_minutes`` at most
-      ``office_wait_minutes``, ``callback_hours`` at most the clinical ``same_day_hours``
-      (clinical calls: the hour is for when it is clinically appropriate, which a survey
-      cannot tell) or ``business_days`` x 24 business-day hours (administrative calls);
+    - a measure past its limit fails the answer, whatever ``compliant`` says (a measured
+      failure is never overruled by the office's own yes);
+    - otherwise ``compliant`` given in the row decides (no fails, yes passes), and without
+      it the answer complies when every measure it gives is within its limit:
+      ``days_to_appointment`` at most the service's ``days`` (not judged for a service
+      without days), ``office_wait_minutes`` at most ``office_wait_minutes``,
+      ``callback_hours`` at most the clinical ``same_day_hours`` (clinical calls: the
+      hour is for when it is clinically appropriate, which a survey cannot tell) or
+      ``business_days`` x 24 business-day hours (administrative calls);
     - an answer with no judgeable measure has no verdict: counted in ``responses``, not
       in ``judged``.
 

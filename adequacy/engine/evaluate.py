@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,8 +60,10 @@ from adequacy.inputs.schemas import (
     read_providers,
 )
 from adequacy.inputs.surveys import read_survey
+from adequacy.inputs.tables import row_names
 from adequacy.network import RoadGraph, load_road_graph
 from adequacy.routing import Snap, snap_points
+from adequacy.routing.snap import check_extent
 
 
 @dataclass
@@ -91,6 +94,8 @@ class Evaluation:
     settings: Settings
     language_basis: str = "members"
     notes: list[str] = field(default_factory=list)
+    #: notes that name rows by ID and line (never written to a report)
+    warnings: list[str] = field(default_factory=list)
     searches: dict[tuple[SearchKey, str], Search] = field(default_factory=dict, repr=False)
     member_snap: Snap | None = field(default=None, repr=False)
     provider_snap: Snap | None = field(default=None, repr=False)
@@ -183,6 +188,21 @@ def evaluate(
         tick("loading road graph", 0, 1)
         graph = load_road_graph(graph)
     notes: list[str] = []
+    warnings: list[str] = []
+    for table, what, id_column in ((members, "members", "member_id"),
+                                   (providers, "providers", "provider_id")):  # fmt: skip
+        label = str(table.attrs.get("source") or what)
+        note = check_extent(
+            graph,
+            table["lon"].to_numpy(),
+            table["lat"].to_numpy(),
+            what=what,
+            label=label,
+            names=row_names(table, id_column),
+        )
+        if note:  # the run's notes count them, by the file's name (the manifest, the report)
+            notes.append(Path(label).name + note[0].removeprefix(label))
+            warnings.append(note[1])  # named by ID and line: for the terminal only
 
     # ---- regions: county and class of every member and provider
     region_table = read_regions(regions) if regions is not None else None
@@ -239,7 +259,7 @@ def evaluate(
         results, members, providers, expanded, region_table, prevalent, blocks=block_index
     )
     panel = panel_findings(providers, members)
-    plans = plan_summary(results, members, providers, expanded, block_index)
+    plans = plan_summary(results, members, providers, expanded, block_index, area)
     if survey_table is not None:
         names = (
             dict(zip(region_table["fips"], region_table["name"], strict=True))
@@ -272,6 +292,7 @@ def evaluate(
         settings=settings,
         language_basis="census" if census is not None else "members",
         notes=notes,
+        warnings=warnings,
         searches=engine.searches,
         member_snap=member_snap,
         provider_snap=provider_snap,

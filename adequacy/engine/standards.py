@@ -21,17 +21,15 @@ Meaning (DESIGN.md, "The meaning of a standard"):
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from adequacy.errors import InputError
 from adequacy.inputs.schemas import PROVIDER_TYPES, canonical_provider_type
+from adequacy.inputs.yamlfile import read_yaml_mapping
 
 STANDARDS_DIR = Path(__file__).resolve().parent / "standards"
 DEFAULT_STANDARDS = "seed-manual"
@@ -365,27 +363,10 @@ def load_standards(
         return source
     if isinstance(source, Mapping):
         return _parse(dict(source), "standards", "", "")
-    text_source = os.fspath(source)
-    path = Path(text_source)
-    if not path.exists() and text_source in builtin_standards():
-        path = STANDARDS_DIR / f"{text_source}.yaml"
-    if not path.exists():
-        raise InputError(
-            f"{path}: standards file not found; give a YAML file or one of the "
-            f"built-in sets: {', '.join(builtin_standards())}"
-        )
-    raw = path.read_bytes()
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(
-            f"{path}: is not valid YAML{where}; check indentation and colons"
-        ) from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a standards file is a mapping with name, version and rules")
-    return _parse(data, str(path), str(path), hashlib.sha256(raw).hexdigest())
+    data, path, sha = read_yaml_mapping(
+        source, what="standards", builtin_dir=STANDARDS_DIR, shape="name, version and rules"
+    )
+    return _parse(data, str(path), str(path), sha)
 
 
 # ---------------------------------------------------------------------------
@@ -465,7 +446,12 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
     quarter = data.get("annual_quarter", 4)
     if quarter not in (1, 2, 3, 4):
         raise InputError(f"{label}: annual_quarter: must be 1, 2, 3 or 4, not {quarter!r}")
-    extra_types = tuple(str(t) for t in data.get("provider_types", []) or [])
+    declared = data.get("provider_types", []) or []
+    if not isinstance(declared, list):
+        raise InputError(
+            f"{label}: provider_types: must be a list of type names, e.g. [dialysis, lab]"
+        )
+    extra_types = tuple(str(t) for t in declared)
     default_binding = _binding(label, "binding", data.get("binding"), Binding())
     rules_data = data["rules"]
     if not isinstance(rules_data, list) or not rules_data:
@@ -496,7 +482,13 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
             raise InputError(f"{label}: {where}.count: must be a whole number of at least 1")
         base = {k: item[k] for k in ("miles", "minutes", "combine") if k in item}
         by_class = {}
-        for cls, lim in (item.get("by_region_class") or {}).items():
+        classes = item.get("by_region_class") or {}
+        if not isinstance(classes, Mapping):
+            raise InputError(
+                f"{label}: {where}.by_region_class: must be a mapping such as "
+                "{urban: {miles: 10}, rural: {miles: 30}}"
+            )
+        for cls, lim in classes.items():
             merged = {**base, **lim} if isinstance(lim, Mapping) else lim
             by_class[str(cls).lower()] = _limits(label, f"{where}.by_region_class.{cls}", merged)
         if base.get("miles") is None and base.get("minutes") is None:

@@ -156,32 +156,63 @@ def summarise(results, members, providers, standards, regions, prevalent, blocks
         how="left",
     )
     language_county["prevalent"] = language_county["basis"].notna()
-    language_county = judge_rows(language_county, standards)
-    language_area = judge_rows(language_area, standards)
-    county = judge_rows(county, standards, language_county)
-    area = judge_rows(area, standards, language_area)
+    county, area, language_county, language_area = judge_levels(
+        county, area, language_county, language_area, standards
+    )
     area = pd.concat([area, language_area], ignore_index=True) if len(language_area) else area
-    both = pd.concat([county, language_county], ignore_index=True)
-    failing = both[both["verdict"] == FAIL].groupby(["rule", "language"]).size()
-    area["counties_failing"] = [
-        int(failing.get((r, lang), 0))
-        for r, lang in zip(area["rule"], area["language"], strict=True)
-    ]
     return county, area, outside, language_county
 
 
-def plan_summary(results, members, providers, standards, blocks) -> pd.DataFrame:
+def judge_levels(county, area, language_county, language_area, standards):
+    """Judge every level in order, each from its rows' ``_components``.
+
+    Language rows first, on their own; then county rows over all members, with the
+    language component from the prevalent languages' county rows; then each
+    service-area row (over all members, and per language), which also fails when any
+    of its counties fails (a network does not pass a rule that a county fails). Returns
+    the four tables in the same order, with verdict columns (and ``counties_failing``
+    on the service-area ones).
+    """
+    language_county = judge_rows(language_county, standards)
+    county = judge_rows(county, standards, language_county)
+    prevalent = language_county[language_county["prevalent"].astype(bool)]
+    both = pd.concat([county, prevalent], ignore_index=True)
+    failing = both[both["verdict"] == FAIL].groupby(["rule", "language"]).size()
+    evaluated = both.groupby(["rule", "language"]).size()
+    area, language_area = area.copy(), language_area.copy()
+    for table in (area, language_area):
+        keys = list(zip(table["rule"], table["language"], strict=True))
+        table["counties_failing"] = [int(failing.get(k, 0)) for k in keys]
+        table["_components"] = [
+            [*c, _counties_component(int(failing.get(k, 0)), int(evaluated.get(k, 0)))]
+            for c, k in zip(table["_components"], keys, strict=True)
+        ]
+    language_area = judge_rows(language_area, standards)
+    area = judge_rows(area, standards, language_area)
+    return county, area, language_county, language_area
+
+
+def _counties_component(failing: int, counties: int) -> Component:
+    reason = f"{failing} of {counties} {'county fails' if counties == 1 else 'counties fail'}"
+    return Component("counties", failing == 0, True, reason)
+
+
+def plan_summary(results, members, providers, standards, blocks, area) -> pd.DataFrame:
     """Per plan (the members' ``plan`` column) and rule: members in the service area,
-    how many meet the rule, the share and pass/fail against the rule's threshold."""
+    how many meet the rule and the share; its verdict fails when the plan's share does,
+    or when the rule fails for the network the plan's members share (the service-area
+    row over all members in ``area``: its ratio, counties, languages). The ratio
+    columns are the network's, over all members: a plan's own members divided by
+    providers every plan shares would flatter it."""
     plan_code, plans = pd.factorize(members["plan"].astype(str))
     inside = members["in_service_area"].to_numpy()
     meets = results["meets"].to_numpy()
+    network = area[area["language"] == ""].set_index("rule")
     rows_out = []
     for rule in standards.rules:
-        if (rule.id, "") not in blocks:
+        if (rule.id, "") not in blocks or rule.id not in network.index:
             continue
-        key = SearchKey(rule.provider_type, rule.specialty, None)
-        total_providers, _ = provider_count(providers, provider_rows(providers, key), rule)
+        net = network.loc[rule.id]
         start, rows = blocks[(rule.id, "")]
         keep = inside[rows]
         codes = plan_code[rows][keep]
@@ -189,19 +220,35 @@ def plan_summary(results, members, providers, standards, blocks) -> pd.DataFrame
         n = np.bincount(codes, minlength=len(plans))
         m = np.bincount(codes, weights=met, minlength=len(plans))
         for i, plan in enumerate(plans):
-            if n[i]:
-                figures = row_figures(int(n[i]), int(m[i]), rule, total_providers, "service_area")
-                components = figures.pop("_components")
-                rows_out.append(
-                    {
-                        "plan": plan,
-                        "rule": rule.id,
-                        "label": rule.label,
-                        "threshold": rule.threshold,
-                        **figures,
-                        **dict(zip(VERDICT_COLUMNS[1:], verdict(components), strict=True)),
-                    }
-                )
+            if not n[i]:
+                continue
+            access = access_component(int(m[i]), int(n[i]), rule.threshold, _standard(rule))
+            shared = Component(
+                "network",
+                net["verdict"] != FAIL,
+                True,
+                f"the network fails the rule ({net['verdict_reasons']})",
+            )
+            verdict_, reasons, findings = verdict([access, shared])
+            rows_out.append(
+                {
+                    "plan": plan,
+                    "rule": rule.id,
+                    "label": rule.label,
+                    "members": int(n[i]),
+                    "meeting": int(m[i]),
+                    "share_meeting": float(m[i] / n[i]),
+                    "threshold": rule.threshold,
+                    "share_passes": access.passes,
+                    "providers": net["providers"],
+                    "members_per_provider": net["members_per_provider"],
+                    "ratio_limit": net["ratio_limit"],
+                    "ratio_passes": net["ratio_passes"],
+                    "verdict": verdict_,
+                    "verdict_reasons": reasons,
+                    "findings": "; ".join(x for x in (findings, net["findings"]) if x),
+                }
+            )
     return pd.DataFrame(rows_out, columns=PLAN_COLUMNS)
 
 

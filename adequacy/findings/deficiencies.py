@@ -34,10 +34,12 @@ from adequacy.engine.engine import SearchKey, provider_rows
 from adequacy.engine.evaluate import Evaluation
 from adequacy.engine.judge import (
     FAIL,
+    county_of,
     member_limits,
     members_short,
     providers_needed,
     qualifies,
+    ratio_passes,
     within,
 )
 from adequacy.engine.summaries import provider_count
@@ -167,11 +169,7 @@ def deficiencies(
         lim_m, lim_s, both = member_limits(rule, state.class_code[member_rows], state.class_names)
         ours = nearest_sites(ev, net, key, member_rows, k=near)
         theirs = nearest_sites(ev, oon, key, member_rows, k=near)
-        oon_ok = qualifies(
-            within(theirs["distance"][0][:, 0] * METERS_PER_MILE, lim_m),
-            within(theirs["time"][0][:, 0] * SECONDS_PER_MINUTE, lim_s),
-            both,
-        )
+        oon_ok = _any_within(theirs, lim_m, lim_s, both)
         member_frames.append(
             pd.DataFrame(
                 {
@@ -194,14 +192,14 @@ def deficiencies(
             fips = row["county_fips"]
             here = member_county == fips
             provider_frames.append(
-                _near_providers(rule_id, lang, fips, ours, theirs, here, lim_m, lim_s, beyond)
+                _near_providers(rule_id, lang, fips, ours, theirs, here, lim_m, lim_s, both, beyond)
             )
+            heads = _heads(ev, rule, key, fips)
             picks, closes, sites, note = _recruitment(
-                ev, rule, lang, row, oon if supply is not None else None, recruit_top,
+                ev, rule, lang, row, heads, oon if supply is not None else None, recruit_top,
                 recruit_sites,
             )  # fmt: skip
             pick_frames.append(picks)
-            heads = _heads(ev, rule, key, fips)
             rows.append(
                 {
                     "rule": rule_id,
@@ -274,7 +272,7 @@ def _heads(ev: Evaluation, rule, key: SearchKey, fips: str) -> float:
     return float(by_county.get(fips, 0.0))
 
 
-def _recruitment(ev, rule, lang, row, candidates: Sites | None, top: int, sites: int):
+def _recruitment(ev, rule, lang, row, heads: float, candidates: Sites | None, top: int, sites: int):
     """Recruitment picks for one failing county, and whether and how they close it."""
     short = members_short(row["members"], row["meeting"], row["threshold"])
     empty = pd.DataFrame(columns=PICK_COLUMNS)
@@ -330,11 +328,78 @@ def _recruitment(ev, rule, lang, row, candidates: Sites | None, top: int, sites:
         )
         return table, False, "", note
     chosen = ";".join(picks["candidate"].astype(str).iloc[: int(reached)])
-    note = f"{int(reached)} site(s) from {result.candidate_source} lift the county"
+    note = (
+        f"{int(reached)} site(s) from {result.candidate_source} lift the county's "
+        f"time/distance share to {row['threshold']:.0%}"
+    )
+    added = _sites_in_county(ev, picks.iloc[: int(reached)], row["county_fips"])
+    other = _other_failures(rule, row, added, heads)
+    if other:  # the sites do not pass the rule: never claim they close the gap
+        return table, False, chosen, f"{note}; the county still fails on {other}"
     return table, True, chosen, note
 
 
-def _near_providers(rule_id, lang, fips, ours, theirs, here, lim_m, lim_s, beyond):
+def _any_within(found, lim_m, lim_s, both) -> np.ndarray:
+    """Per member: whether one provider among its nearest (by distance and by time) is
+    within its limits, both limits for the same provider where the member's class says
+    'and'. Only providers found by both searches count for 'and', so it can miss one
+    past the ``near`` nearest by either measure, and never claims one that is not."""
+    miles, d_ids = found["distance"]
+    minutes, t_ids = found["time"]
+    ok_d = within(miles * METERS_PER_MILE, lim_m[:, None])
+    ok_t = within(minutes * SECONDS_PER_MINUTE, lim_s[:, None])
+    either = ok_d.any(axis=1) | ok_t.any(axis=1)
+    same = np.zeros(len(miles), dtype=bool)
+    for i in range(d_ids.shape[1]):
+        for j in range(t_ids.shape[1]):
+            match = (d_ids[:, i] == t_ids[:, j]) & (d_ids[:, i] != "")
+            same |= match & ok_d[:, i] & ok_t[:, j]
+    only_one = np.isnan(lim_m) | np.isnan(lim_s)  # a rule with one limit: 'and' is moot
+    return np.where(both & ~only_one, same, either)
+
+
+def _sites_in_county(ev, picks: pd.DataFrame, fips: str) -> int:
+    """Distinct recruited sites that lie in the county (each then counts as one provider
+    there, one FTE on an FTE basis)."""
+    if ev.regions is None or not len(picks):
+        return 0
+    where = county_of(picks["lon"].to_numpy(), picks["lat"].to_numpy(), ev.regions)
+    return int(len(set(picks["candidate"][where == fips])))
+
+
+def _other_failures(rule, row, added: int, heads: float) -> str:
+    """The binding components other than the time/distance share that still fail in a
+    county row once ``added`` recruited providers are located there, in words ('' when
+    none)."""
+    parts = []
+    limit = (
+        row["ratio_limit"] if rule.ratio is not None and rule.ratio.applies_to("county") else np.nan
+    )
+    if (
+        rule.binding.ratio
+        and ratio_passes(
+            row["members"] / (row["providers"] + added) if row["providers"] + added else np.inf,
+            limit,
+        )
+        is False
+    ):
+        parts.append("its access ratio")
+    if (
+        rule.binding.min_providers
+        and rule.min_providers is not None
+        and heads + added < rule.min_providers
+    ):
+        parts.append("its minimum number of providers")
+    if rule.binding.languages and _false(row.get("languages_passes")):
+        parts.append("language-concordant access")
+    return " and ".join(parts)
+
+
+def _false(value) -> bool:
+    return value is not None and not pd.isna(value) and not bool(value)
+
+
+def _near_providers(rule_id, lang, fips, ours, theirs, here, lim_m, lim_s, both, beyond):
     """Providers among the nearest of the county's unserved members, in and out of network,
     within ``beyond`` × the limits; with the members they are near and median costs."""
     frames = []
@@ -352,6 +417,7 @@ def _near_providers(rule_id, lang, fips, ours, theirs, here, lim_m, lim_s, beyon
                         "limit_miles": lim_m[here] / METERS_PER_MILE,
                         "minutes": _time_of(found, here, pid),
                         "limit_minutes": lim_s[here] / SECONDS_PER_MINUTE,
+                        "both": both[here],
                     }
                 )
             )
@@ -370,7 +436,9 @@ def _near_providers(rule_id, lang, fips, ours, theirs, here, lim_m, lim_s, beyon
             within(
                 near["minutes"] * SECONDS_PER_MINUTE, near["limit_minutes"] * SECONDS_PER_MINUTE
             ),
-            np.zeros(len(near), dtype=bool),
+            near["both"].to_numpy(dtype=bool)
+            & near["limit_miles"].notna().to_numpy()
+            & near["limit_minutes"].notna().to_numpy(),
         )
     )
     table = (

@@ -21,6 +21,22 @@ def demo_regions() -> dict[str, str]:
     return {name: spec.title for name, spec in REGIONS.items()}
 
 
+def demo_class_column(region: str) -> str | None:
+    """The road-class column of a demo region's road file (None: OpenStreetMap)."""
+    return REGIONS[region].class_column
+
+
+def speed_profiles(class_column: str | None) -> dict[str, str]:
+    """Drive-time profiles to choose from, by label, the default first: OpenStreetMap
+    sources offer the calibrated and the free-flow profile; TIGER lines their own."""
+    if class_column == "prisec_fl":
+        return {"TIGER classes (coarse)": "tiger-prisec"}
+    return {
+        "Calibrated to OSRM (default)": "us-osm-calibrated",
+        "Free flow (posted speeds)": "us-osm-default",
+    }
+
+
 def bundled_roads() -> dict[str, tuple[str, str | None]]:
     """Title -> (road file path, road-class column) of each demo region's road network."""
     return {spec.title: (str(spec.roads), spec.class_column) for spec in REGIONS.values()}

@@ -59,8 +59,8 @@ def read_regions(source: Any = None, *, fips: list[str] | None = None):
 
     if source is None:
         source = BUNDLED_COUNTIES
-    if isinstance(source, gpd.GeoDataFrame):
-        gdf, label = source.copy(), "regions"
+    if isinstance(source, pd.DataFrame):
+        gdf, label = source.copy(), str(source.attrs.get("source_name", "regions"))
     else:
         path = Path(os.fspath(source))
         label = str(path)
@@ -78,6 +78,16 @@ def read_regions(source: Any = None, *, fips: list[str] | None = None):
                 f"({str(exc).splitlines()[0][:120]}); give a GeoPackage, "
                 "GeoJSON or GeoParquet of county polygons"
             ) from None
+    geometry = getattr(gdf, "_geometry_column_name", None)
+    if (
+        not isinstance(gdf, gpd.GeoDataFrame)
+        or geometry not in gdf
+        or (len(gdf) and gdf.geometry.isna().all())
+    ):
+        raise InputError(
+            f"{label}: regions must be county polygons with a geometry (a plain table was "
+            "given); give a GeoPackage, GeoJSON or GeoParquet of county polygons"
+        )
     if len(gdf) == 0:
         raise InputError(f"{label}: the regions file has no rows")
     if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():

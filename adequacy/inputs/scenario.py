@@ -18,6 +18,7 @@ Applying one to an evaluation is :mod:`adequacy.whatif`'s job.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from adequacy.errors import InputError
+from adequacy.inputs.tables import read_text
+from adequacy.inputs.yamlfile import load_yaml
 
 
 @dataclass
@@ -71,8 +75,6 @@ class Scenario:
         path = Path(path)
         data = self.to_dict()
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         else:
             text = json.dumps(data, indent=2) + "\n"
@@ -81,7 +83,7 @@ class Scenario:
         os.replace(tmp, path)
 
 
-def _date(value: Any, where: str) -> date | None:
+def _date(value: Any, where: str, problems: list[str]) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, date):
@@ -89,66 +91,114 @@ def _date(value: Any, where: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise InputError(f"{where}: {value!r} is not a date; write it as 2026-12-31") from None
+        problems.append(f"{where}: {value!r} is not a date; write it as 2026-12-31")
+        return None
+
+
+SCENARIO_KEYS = ("name", "description", "as_of", "add", "join", "terminate")
 
 
 def read_scenario(source: str | os.PathLike | dict) -> Scenario:
-    """Read a scenario from a YAML or JSON file (or a dict of the same shape)."""
+    """Read a scenario from a YAML or JSON file (or a dict of the same shape).
+
+    Every problem in the file is reported at once, one line each, naming the entry
+    (``terminate[1]``, ``add[0]``) and the fix; invalid YAML or JSON names its line.
+    The ``add`` rows are checked as a roster when the scenario is applied.
+    """
     if isinstance(source, dict):
         data, label = source, "scenario"
     else:
         path = Path(source)
         label = str(path)
         if not path.exists():
-            raise InputError(f"{path}: scenario file not found")
-        text = path.read_text()
-        try:
-            if path.suffix.lower() == ".json":
-                data = json.loads(text)
-            else:
-                import yaml
-
-                data = yaml.safe_load(text)
-        except Exception as exc:  # noqa: BLE001 - any parse error becomes one line
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputError(f"{path}: not a readable YAML/JSON scenario ({first})") from None
+            raise InputError(f"{path}: scenario file not found; check the path")
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; give the scenario file (YAML or JSON)")
+        text = read_text(path, "scenario")
+        data = _parse_text(path, text)
     if not isinstance(data, dict):
-        raise InputError(f"{label}: a scenario is a mapping with add, join and terminate")
-    allowed = {"name", "description", "as_of", "add", "join", "terminate"}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
         raise InputError(
-            f"{label}: unknown key {unknown[0]!r}; a scenario has {', '.join(sorted(allowed))}"
+            f"{label}: a scenario is a mapping with {', '.join(SCENARIO_KEYS)} "
+            "(see the README's what-if section)"
         )
+    problems: list[str] = []
+    for key in sorted(set(data) - set(SCENARIO_KEYS)):
+        close = difflib.get_close_matches(str(key), SCENARIO_KEYS, n=1)
+        hint = (
+            f"did you mean {close[0]!r}?" if close else f"a scenario has {', '.join(SCENARIO_KEYS)}"
+        )
+        problems.append(f"unknown key {key!r}; {hint}")
     terminate = []
-    for i, item in enumerate(data.get("terminate") or []):
-        where = f"{label}: terminate[{i}]"
-        if isinstance(item, str):
+    entries = data.get("terminate") or []
+    if not isinstance(entries, list):
+        problems.append("terminate is a list of provider ids or {provider_id, effective, reason}")
+        entries = []
+    for i, item in enumerate(entries):
+        where = f"terminate[{i}]"
+        if isinstance(item, (str, int)):
             item = {"provider_id": item}
         if not isinstance(item, dict) or not item.get("provider_id"):
-            raise InputError(f"{where}: give provider_id (and optionally effective, reason)")
+            problems.append(f"{where}: give provider_id (and optionally effective, reason)")
+            continue
         extra = sorted(set(item) - {"provider_id", "effective", "reason"})
         if extra:
-            raise InputError(f"{where}: unknown key {extra[0]!r}")
+            problems.append(
+                f"{where}: unknown key {extra[0]!r}; use provider_id, effective, reason"
+            )
         terminate.append(
             Termination(
                 str(item["provider_id"]),
-                _date(item.get("effective"), where + ".effective"),
+                _date(item.get("effective"), where + ".effective", problems),
                 str(item.get("reason") or ""),
             )
         )
     join = data.get("join") or []
     if not isinstance(join, list):
-        raise InputError(f"{label}: join is a list of out-of-network provider ids")
+        problems.append("join is a list of out-of-network provider ids")
+        join = []
     add = data.get("add") or []
-    if not isinstance(add, list) or not all(isinstance(r, dict) for r in add):
-        raise InputError(f"{label}: add is a list of provider rows (mappings)")
+    if not isinstance(add, list):
+        problems.append("add is a list of provider rows (mappings of provider_id, lat, lon, ...)")
+        add = []
+    for i, row in enumerate(add):
+        if not isinstance(row, dict):
+            problems.append(f"add[{i}]: a provider row is a mapping of provider_id, lat, lon, ...")
+            continue
+        lacking = [
+            k for k in ("provider_id", "provider_type", "lat", "lon") if row.get(k) in (None, "")
+        ]
+        if lacking:
+            problems.append(
+                f"add[{i}]: missing {', '.join(lacking)}; an added provider needs provider_id, "
+                "provider_type, lat and lon"
+            )
+    as_of = _date(data.get("as_of"), "as_of", problems)
+    if problems:
+        if len(problems) == 1:
+            raise InputError(f"{label}: {problems[0]}")
+        raise InputError(f"{label}: {len(problems)} problems in the scenario", problems)
+    frame = pd.DataFrame(add)
+    frame.attrs["source_name"] = label  # add rows' messages name the scenario file ...
+    frame.attrs["row_format"] = "add[{}]"  # ... and the entry
     return Scenario(
         name=str(data.get("name") or (Path(label).stem if label != "scenario" else "scenario")),
         description=str(data.get("description") or ""),
-        add=pd.DataFrame(add),
+        add=frame,
         join=[str(x) for x in join],
         terminate=terminate,
-        as_of=_date(data.get("as_of"), f"{label}: as_of"),
+        as_of=as_of,
         path=None if label == "scenario" else label,
     )
+
+
+def _parse_text(path: Path, text: str) -> Any:
+    """YAML (or JSON, by the suffix), with the line of a syntax error."""
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{path}: is not valid JSON at line {exc.lineno} ({exc.msg}); check commas "
+                "and quotes"
+            ) from None
+    return load_yaml(text, str(path))

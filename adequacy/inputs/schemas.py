@@ -26,6 +26,7 @@ from adequacy.inputs.tables import (
     ids_of,
     numbers,
     read_table,
+    remember_rows,
     require,
 )
 
@@ -254,7 +255,7 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
             "synthetic": synthetic,
         }
     )
-    return out
+    return remember_rows(out, table)
 
 
 # ---------------------------------------------------------------------------
@@ -293,7 +294,7 @@ def read_providers(
             "(NPI or your own)"
         )
     extra_types = tuple(extra_types)
-    raw_types = frame["provider_type"].astype(str).to_numpy()
+    raw_types = frame["provider_type"].fillna("").astype(str).to_numpy()
     types = np.array([canonical_provider_type(t, extra_types) for t in raw_types], dtype=object)
     unknown = np.flatnonzero(pd.isna(types))
     if len(unknown):
@@ -379,7 +380,7 @@ def read_providers(
             )
     problems.raise_if_any()
     out["practice_id"] = out["practice_id"].astype(str)
-    return out
+    return remember_rows(out, table)
 
 
 # ---------------------------------------------------------------------------
@@ -406,6 +407,11 @@ def read_claims(source: Any) -> pd.DataFrame:
     )
     if column:
         counts = numbers(problems, frame, column, fix="give claim counts as whole numbers")
+        negative = np.flatnonzero(counts < 0)
+        if len(negative):
+            problems.add(
+                f"{column} is negative at {table.rows(negative)}; give counts of 0 or more"
+            )
         counts = np.nan_to_num(counts, nan=0.0)
     else:
         counts = np.ones(len(frame))
@@ -436,6 +442,11 @@ def read_census_languages(source: Any) -> pd.DataFrame:
     ):
         problems.raise_if_any()
     speakers = numbers(problems, frame, "speakers_5plus", fix="give a count of speakers")
+    negative = np.flatnonzero(speakers < 0)
+    if len(negative):
+        problems.add(
+            f"speakers_5plus is negative at {table.rows(negative)}; give a count of 0 or more"
+        )
     langs = []
     bad = []
     for i, value in enumerate(frame["language"].to_numpy()):

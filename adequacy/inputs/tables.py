@@ -12,6 +12,8 @@ Owns: the file reader and the problem collector. Uses: :mod:`adequacy.errors`.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,8 +37,11 @@ class Table:
     frame: pd.DataFrame
     label: str
     csv: bool
+    row_format: str | None = None  # e.g. "add[{}]" for a scenario's rows
 
     def row(self, i: int) -> str:
+        if self.row_format:
+            return self.row_format.format(i)
         return f"line {i + 2}" if self.csv else f"row {i + 1}"
 
     def rows(self, idx: Iterable[int], limit: int = 5) -> str:
@@ -52,9 +57,11 @@ def read_table(source: Any, what: str) -> Table:
         # a frame read elsewhere (an upload) may carry its file name for the messages
         label = str(source.attrs.get("source_name", what))
         frame, csv = source.copy(), label.lower().endswith(".csv")
+        row_format = source.attrs.get("row_format")
     else:
         path = Path(os.fspath(source))
         label = str(path)
+        row_format = None
         if not path.exists():
             raise InputError(f"{path}: {what} file not found; check the path")
         if path.is_dir():
@@ -63,8 +70,10 @@ def read_table(source: Any, what: str) -> Table:
         csv = suffix in (".csv", ".txt", ".tsv")
         try:
             if csv:
+                text = read_text(path, what)
+                _no_duplicate_header(text, "\t" if suffix == ".tsv" else ",", path, what)
                 frame = pd.read_csv(
-                    path,
+                    io.StringIO(text),
                     sep="\t" if suffix == ".tsv" else ",",
                     dtype=str,
                     keep_default_na=False,
@@ -97,9 +106,62 @@ def read_table(source: Any, what: str) -> Table:
             ) from None
     frame = _points_to_lonlat(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
+    twice = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if twice:
+        raise InputError(
+            f"{label}: column {twice[0]} appears more than once; keep one {twice[0]} column"
+        )
     if len(frame) == 0:
-        raise InputError(f"{label}: the {what} file has no rows")
-    return Table(frame.reset_index(drop=True), label, csv)
+        raise InputError(
+            f"{label}: the {what} file has a header but no rows; add one row per "
+            f"{RECORD.get(what, 'record')} under the header"
+        )
+    return Table(frame.reset_index(drop=True), label, csv, row_format)
+
+
+#: What one row of each input table is, for messages.
+RECORD = {
+    "members": "member",
+    "providers": "provider location",
+    "claims": "specialty (with claim_count) or claim",
+    "Census languages": "county and language",
+    "survey": "survey answer",
+}
+
+
+def read_text(path: Path, what: str) -> str:
+    """A text file's contents as UTF-8 (a BOM is dropped; CRLF is fine). Another
+    encoding is one line naming the line of the first bad byte and the likely encoding."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        guess = "Windows-1252 / Latin-1" if _decodes(raw, "cp1252") else "not UTF-8"
+        raise InputError(
+            f"{path}: line {line} is not UTF-8 text (byte 0x{raw[exc.start]:02x}; the file "
+            f"looks {guess}); save the {what} file as UTF-8 (in Excel: CSV UTF-8)"
+        ) from None
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _no_duplicate_header(text: str, sep: str, path: Path, what: str) -> None:
+    first = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    names = [c.strip() for c in first]
+    twice = sorted({c for c in names if c and names.count(c) > 1})
+    if twice:
+        where = [i + 1 for i, c in enumerate(names) if c == twice[0]]
+        raise InputError(
+            f"{path}: column {twice[0]} appears more than once in the header (columns "
+            f"{', '.join(map(str, where))}); keep one {twice[0]} column in the {what} file"
+        )
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -180,7 +242,9 @@ def numbers(problems: Problems, frame: pd.DataFrame, column: str, *, fix: str) -
 def coordinates(problems: Problems, frame: pd.DataFrame, ids: np.ndarray | None) -> tuple:
     lat = numbers(problems, frame, "lat", fix="give decimal degrees, e.g. 42.3601")
     lon = numbers(problems, frame, "lon", fix="give decimal degrees, e.g. -71.0589")
-    missing = np.flatnonzero(np.isnan(lat) | np.isnan(lon))
+    given = [_given(frame[c]) for c in ("lat", "lon")]
+    # empty cells (a value that is not a number is reported as that, once)
+    missing = np.flatnonzero(~given[0] | ~given[1])
     table = problems.table
 
     def named(idx):
@@ -199,6 +263,13 @@ def coordinates(problems: Problems, frame: pd.DataFrame, ids: np.ndarray | None)
             "[-180, 180] (are lat and lon swapped?)"
         )
     return lon, lat
+
+
+def _given(values: pd.Series) -> np.ndarray:
+    """Cells that hold something (not empty, not NaN)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return ~np.isnan(values.to_numpy(dtype=float, na_value=np.nan))
+    return (values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
 
 
 def booleans(problems: Problems, frame: pd.DataFrame, column: str, default: bool) -> np.ndarray:
@@ -237,3 +308,18 @@ def fips_text(values: pd.Series) -> np.ndarray:
     text = values.astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
     text = text.where(values.notna() & (text != "") & (text.str.lower() != "nan"), "")
     return np.where(text.str.fullmatch(r"\d{1,5}"), text.str.zfill(5), text).astype(object)
+
+
+def remember_rows(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Keep on a validated frame (row for row the file's) where its rows came from, so
+    later checks can name a row by ID and line."""
+    frame.attrs.update(source=table.label, csv=table.csv, row_format=table.row_format)
+    return frame
+
+
+def row_names(frame: pd.DataFrame, id_column: str) -> list[str]:
+    """Each row as 'ID (line N)' (or row N, or the entry), from :func:`remember_rows`."""
+    table = Table(frame, str(frame.attrs.get("source", "")), bool(frame.attrs.get("csv")),
+                  frame.attrs.get("row_format"))  # fmt: skip
+    ids = frame[id_column].astype(str).to_numpy()
+    return [f"{ids[i]} ({table.row(i)})" for i in range(len(frame))]

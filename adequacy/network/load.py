@@ -45,16 +45,17 @@ from adequacy.network.osm import (
     read_osm_file,
 )
 from adequacy.network.speeds import (
+    DEFAULT_OSM_PROFILE,
     MPH_TO_METERS_PER_SECOND,
+    TIGER_MTFCC,
     TIGER_PRISEC,
-    US_OSM,
     SpeedProfile,
     get_profile,
     parse_maxspeed,
 )
 
 #: Bump when the graph format or the way graphs are built changes.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"  # 2: node delays (signals, stops, intersections) in edge seconds
 
 
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".osm.xml")
@@ -64,8 +65,30 @@ LINE_SUFFIXES = (".parquet", ".geoparquet", ".gpkg", ".geojson", ".json", ".shp"
 _FILTER_KEYS = tuple(key for key, _ in DRIVE_EXCLUDE)
 
 
+def edge_seconds(
+    u: np.ndarray,
+    v: np.ndarray,
+    meters: np.ndarray,
+    mph: np.ndarray,
+    node_delay: np.ndarray | None,
+    profile: SpeedProfile,
+) -> np.ndarray:
+    """Seconds to drive each edge u->v: its length at its speed, plus the delays of the
+    node it enters (tagged signals and stops, and the profile's intersection delay at a
+    node joined to three or more others)."""
+    seconds = meters / (mph * MPH_TO_METERS_PER_SECOND)
+    n = int(max(u.max(initial=-1), v.max(initial=-1))) + 1
+    delay = np.zeros(n) if node_delay is None else np.asarray(node_delay, dtype=float).copy()
+    if profile.intersection_delay_seconds:
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        pairs = np.unique(lo.astype(np.int64) * n + hi)  # distinct neighbours, undirected
+        degree = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
+        delay += np.where(degree >= 3, profile.intersection_delay_seconds, 0.0)
+    return seconds + delay[v]
+
+
 def _graph_from_edgelist(edges: EdgeList, profile: SpeedProfile, meta: dict) -> RoadGraph:
-    seconds = edges.meters / (edges.mph * MPH_TO_METERS_PER_SECOND)
+    seconds = edge_seconds(edges.u, edges.v, edges.meters, edges.mph, edges.node_delay, profile)
     meta = dict(meta, profile=profile.to_dict(), n_ways=edges.n_ways)
     return RoadGraph.from_edges(
         edges.u,
@@ -174,7 +197,7 @@ def graph_from_networkx(G: Any, *, profile: SpeedProfile | str | None = None) ->
     ``drive`` filter is applied to edges that carry the tags it reads, and the
     speed comes from ``maxspeed`` or the ``highway`` class via the profile.
     """
-    profile = get_profile(profile or US_OSM)
+    profile = get_profile(profile or DEFAULT_OSM_PROFILE)
     crs = str(G.graph.get("crs", "epsg:4326")).lower()
     if crs not in ("epsg:4326", "wgs84", "+init=epsg:4326"):
         raise InputError(
@@ -201,6 +224,7 @@ def graph_from_networkx(G: Any, *, profile: SpeedProfile | str | None = None) ->
         if length is None:
             length = float(haversine_meters(lon[ia], lat[ia], lon[ib], lat[ib]))
         speed = _maxspeed_of(data.get("maxspeed")) if profile.use_maxspeed else None
+        speed = speed * profile.maxspeed_factor if speed else None
         u_list.append(ia)
         v_list.append(ib)
         meters.append(float(length))
@@ -212,6 +236,11 @@ def graph_from_networkx(G: Any, *, profile: SpeedProfile | str | None = None) ->
         )
     node_ids = np.array([n if isinstance(n, (int, np.integer)) else i for i, n in enumerate(nodes)])
     meters_arr = np.asarray(meters)
+    delays = profile.node_delay_seconds
+    node_delay = np.array(
+        [float(delays.get(str(_first(G.nodes[n].get("highway"))), 0.0)) for n in nodes]
+    )
+    u_arr, v_arr = np.asarray(u_list), np.asarray(v_list)
     meta = dict(
         G.graph.get("adequacy_meta", {}),
         profile=profile.to_dict(),
@@ -221,10 +250,10 @@ def graph_from_networkx(G: Any, *, profile: SpeedProfile | str | None = None) ->
     meta.setdefault("source", "osmnx graph")
     meta.setdefault("source_kind", "networkx")
     return RoadGraph.from_edges(
-        np.asarray(u_list),
-        np.asarray(v_list),
+        u_arr,
+        v_arr,
         meters_arr,
-        meters_arr / (np.asarray(mph) * MPH_TO_METERS_PER_SECOND),
+        edge_seconds(u_arr, v_arr, meters_arr, np.asarray(mph), node_delay, profile),
         lon,
         lat,
         node_ids=node_ids,
@@ -356,7 +385,11 @@ def _graph_from_lines(
     seg_class = np.array([class_index[_class_key(x)] for x in values], dtype=np.int16)
     class_mph = np.array([profile.class_speed_mph(c) for c in class_names])
     missing = [str(c) for c in class_names if not profile.has_class(c)]
-    seconds = meters / (class_mph[seg_class] * MPH_TO_METERS_PER_SECOND)
+    both_u, both_v = np.concatenate([u, v]), np.concatenate([v, u])
+    both_m = np.concatenate([meters, meters])
+    seconds = edge_seconds(
+        both_u, both_v, both_m, np.concatenate([class_mph[seg_class]] * 2), None, profile
+    )
     meta = {
         "source": label,
         "source_kind": "lines",
@@ -369,10 +402,10 @@ def _graph_from_lines(
         "adequacy_version": __version__,
     }
     return RoadGraph.from_edges(
-        np.concatenate([u, v]),
-        np.concatenate([v, u]),
-        np.concatenate([meters, meters]),
-        np.concatenate([seconds, seconds]),
+        both_u,
+        both_v,
+        both_m,
+        seconds,
         coords[first, 0],
         coords[first, 1],
         edge_class=np.concatenate([seg_class, seg_class]),
@@ -408,7 +441,9 @@ def _default_profile(kind: str, class_column: str | None, profile) -> SpeedProfi
         return get_profile(profile)
     if kind == "lines" and class_column == "prisec_fl":
         return TIGER_PRISEC
-    return US_OSM
+    if kind == "lines" and str(class_column).lower() == "mtfcc":
+        return TIGER_MTFCC
+    return DEFAULT_OSM_PROFILE
 
 
 def _cache_key(digest: str, profile: SpeedProfile, kind: str, class_column: str | None) -> str:

@@ -83,7 +83,8 @@ class EdgeList:
 
     ``u``/``v`` index into ``node_ids``/``lon``/``lat``; ``meters`` is the
     great-circle length; ``mph`` the speed; ``road_class`` indexes
-    ``class_names``.
+    ``class_names``; ``node_delay`` the seconds lost at each node by its tags
+    (the profile's ``node_delay_seconds``; zeros when it has none).
     """
 
     u: np.ndarray
@@ -96,6 +97,7 @@ class EdgeList:
     lon: np.ndarray
     lat: np.ndarray
     n_ways: int = 0
+    node_delay: np.ndarray | None = None
 
 
 def read_osm_file(path: Path, profile: SpeedProfile) -> EdgeList:
@@ -114,6 +116,13 @@ def read_osm_file(path: Path, profile: SpeedProfile) -> EdgeList:
             self.way_of: list[int] = []
             self.ways: list[tuple[int, str, float | None, float | None]] = []
             self.n_highway = 0
+            self.delays: dict[int, float] = {}  # node id -> seconds (tagged nodes only)
+
+        def node(self, n) -> None:
+            if delays_by_tag:
+                value = n.tags.get("highway")
+                if value in delays_by_tag:
+                    self.delays[n.id] = delays_by_tag[value]
 
         def way(self, w) -> None:
             if "highway" not in w.tags:
@@ -127,6 +136,8 @@ def read_osm_file(path: Path, profile: SpeedProfile) -> EdgeList:
                 both = parse_maxspeed(tags.get("maxspeed"))
                 fwd = parse_maxspeed(tags.get("maxspeed:forward")) or both
                 bwd = parse_maxspeed(tags.get("maxspeed:backward")) or both
+                fwd = fwd * profile.maxspeed_factor if fwd else None
+                bwd = bwd * profile.maxspeed_factor if bwd else None
             else:
                 fwd = bwd = None
             index = len(self.ways)
@@ -144,6 +155,7 @@ def read_osm_file(path: Path, profile: SpeedProfile) -> EdgeList:
                     self.lats.append(loc.lat)
                 self.way_of.append(index)
 
+    delays_by_tag = dict(profile.node_delay_seconds)
     handler = _Ways()
     try:
         handler.apply_file(str(path), locations=True)
@@ -197,6 +209,13 @@ def read_osm_file(path: Path, profile: SpeedProfile) -> EdgeList:
     valid = np.flatnonzero(refs >= 0)
     node_lon = lons[valid][first]
     node_lat = lats[valid][first]
+    node_delay = np.zeros(len(node_ids))
+    if handler.delays:
+        tagged = np.fromiter(handler.delays, dtype=np.int64, count=len(handler.delays))
+        seconds = np.fromiter(handler.delays.values(), dtype=np.float64, count=len(tagged))
+        where = np.searchsorted(node_ids, tagged)
+        hit = (where < len(node_ids)) & (node_ids[np.minimum(where, len(node_ids) - 1)] == tagged)
+        node_delay[where[hit]] = seconds[hit]
     return EdgeList(
         u=np.searchsorted(node_ids, src),
         v=np.searchsorted(node_ids, dst),
@@ -208,6 +227,7 @@ def read_osm_file(path: Path, profile: SpeedProfile) -> EdgeList:
         lon=node_lon,
         lat=node_lat,
         n_ways=len(ways),
+        node_delay=node_delay,
     )
 
 

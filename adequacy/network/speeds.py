@@ -36,6 +36,16 @@ class SpeedProfile:
         Speed for a class missing from ``class_mph``.
     use_maxspeed
         Use a readable ``maxspeed`` tag in preference to the class default.
+    maxspeed_factor
+        Share of a tagged ``maxspeed`` actually driven (OSRM's car profile
+        drives at 0.8 of it); class defaults are already speeds driven.
+    node_delay_seconds
+        Seconds lost at a node by its OSM ``highway`` tag, e.g.
+        ``{"traffic_signals": 2.6, "stop": 2.0}``: added to every edge entering
+        the node, so the search stays node-based and exact on these costs.
+    intersection_delay_seconds
+        Seconds added to every edge entering an intersection (a node joined to
+        three or more other nodes): turning and slowing down.
     description
         One line for reports.
     """
@@ -45,6 +55,9 @@ class SpeedProfile:
     class_mph: dict[Any, float] = field(default_factory=dict)
     fallback_mph: float = 25.0
     use_maxspeed: bool = True
+    maxspeed_factor: float = 1.0
+    node_delay_seconds: dict[str, float] = field(default_factory=dict)
+    intersection_delay_seconds: float = 0.0
     description: str = ""
 
     @property
@@ -75,6 +88,9 @@ class SpeedProfile:
             "class_mph": {str(k): v for k, v in self.class_mph.items()},
             "fallback_mph": self.fallback_mph,
             "use_maxspeed": self.use_maxspeed,
+            "maxspeed_factor": self.maxspeed_factor,
+            "node_delay_seconds": dict(self.node_delay_seconds),
+            "intersection_delay_seconds": self.intersection_delay_seconds,
             "description": self.description,
         }
 
@@ -110,6 +126,44 @@ US_OSM = SpeedProfile(
     ),
 )
 
+#: Speeds as OSRM's car profile drives them (its ``car.lua``: default speeds per
+#: ``highway`` class in km/h, 0.8 of a tagged ``maxspeed``), plus delays at
+#: traffic signals, stop and give-way signs and intersections, calibrated against
+#: OSRM's trip times on the same OpenStreetMap data (``benchmarks/fidelity.py``).
+CALIBRATED_KMH = {
+    "motorway": 90,
+    "motorway_link": 45,
+    "trunk": 85,
+    "trunk_link": 40,
+    "primary": 65,
+    "primary_link": 30,
+    "secondary": 55,
+    "secondary_link": 25,
+    "tertiary": 40,
+    "tertiary_link": 20,
+    "unclassified": 25,
+    "residential": 25,
+    "living_street": 10,
+    "road": 25,
+    "busway": 25,
+    "service": 15,
+}
+US_OSM_CALIBRATED = SpeedProfile(
+    name="us-osm-calibrated",
+    version="1",
+    class_mph={k: v * KMH_TO_MPH for k, v in CALIBRATED_KMH.items()},
+    fallback_mph=25 * KMH_TO_MPH,
+    maxspeed_factor=0.8,
+    node_delay_seconds={"traffic_signals": 2.6, "stop": 2.0, "give_way": 1.0},
+    intersection_delay_seconds=0.3,
+    description=(
+        "calibrated to OSRM's car profile: 0.8 of a tagged maxspeed, else OSRM's class "
+        "speeds (motorway 56 mph, trunk 53, primary 40, secondary 34, tertiary 25, "
+        "residential/unclassified 15.5); plus 2.6 s at traffic signals, 2 s at stop "
+        "signs, 1 s at give-way signs and 0.3 s at every intersection"
+    ),
+)
+
 #: US Census TIGER/Line roads classed only by the primary/secondary flag
 #: ``prisec_fl``: primary and secondary roads (US and state highways) at 55 mph,
 #: every other road (local, rural and private roads) at 25 mph.
@@ -126,11 +180,48 @@ TIGER_PRISEC = SpeedProfile(
 )
 
 
+#: US Census TIGER/Line roads classed by ``MTFCC`` (the feature class code), at the
+#: speeds OSRM's car profile gives the matching OpenStreetMap classes (km/h):
+#: S1100 primary roads (limited-access highways) as trunk, S1200 secondary (US and
+#: state highways) as primary, S1400 local roads as residential, S1630 ramps as
+#: motorway links, S1640 service drives and S1740 private roads as service, S1730
+#: alleys at half that, S1500 4WD trails as living streets. TIGER has no speed,
+#: one-way or signal data, so no delays: a coarse profile, not calibrated.
+TIGER_MTFCC_KMH = {
+    "S1100": 85,
+    "S1200": 65,
+    "S1400": 25,
+    "S1500": 10,
+    "S1630": 45,
+    "S1640": 15,
+    "S1730": 7.5,
+    "S1740": 15,
+    "S1750": 15,
+    "S1780": 10,
+}
+TIGER_MTFCC = SpeedProfile(
+    name="tiger-mtfcc",
+    version="1",
+    class_mph={k: v * KMH_TO_MPH for k, v in TIGER_MTFCC_KMH.items()},
+    fallback_mph=25 * KMH_TO_MPH,
+    use_maxspeed=False,
+    description=(
+        "TIGER/Line MTFCC classes at OSRM's car speeds for the matching OSM classes "
+        "(S1100 53 mph, S1200 40, S1400 local 15.5, S1630 ramps 28); no delays (TIGER has "
+        "no signal or one-way data): coarse"
+    ),
+)
+
+
 def _class_text(value: Any) -> str:
     return str(value).strip().lower()
 
 
-PROFILES = {p.name: p for p in (US_OSM, TIGER_PRISEC)}
+PROFILES = {p.name: p for p in (US_OSM_CALIBRATED, US_OSM, TIGER_PRISEC, TIGER_MTFCC)}
+#: The profile of OpenStreetMap sources unless one is asked for.
+DEFAULT_OSM_PROFILE = US_OSM_CALIBRATED
+#: The fields of a SpeedProfile, to rebuild one from its ``to_dict``.
+SPEED_PROFILE_FIELDS = tuple(SpeedProfile.__dataclass_fields__)
 
 _NUMBER_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(mph|km/h|kmh|kph|knots)?\s*$", re.I)
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from adequacy.engine.appointments import AppointmentStandards
 from adequacy.inputs.surveys import SERVICES
-from adequacy.report.formatting import badge, html_table, integer, number, percent
+from adequacy.report.formatting import amount, badge, html_table, integer, number, percent
 from adequacy.report.tables import flag
 
 TYPE_NAMES = {
@@ -124,9 +124,9 @@ def appointments_section(table: pd.DataFrame, standards: AppointmentStandards | 
                 f"{integer(r['compliant'])} of {integer(r['judged'])}",
                 (percent(r["share_compliant"]), "na" if f is None else "pass" if f else "fail"),
                 badge(f, "Meets", "Below"),
-                f"{_num(r['median_days'])} <span class='note'>≤ {_days(r['day_limit'])}</span>"
+                f"{amount(r['median_days'])} <span class='note'>≤ {_days(r['day_limit'])}</span>"
                 if not math.isnan(number(r["day_limit"]))
-                else _num(r["median_days"]),
+                else amount(r["median_days"]),
                 percent(r["share_within_day_limit"]),
                 percent(r["share_seen_within_wait_limit"]),
                 percent(r["share_callbacks_in_time"]),
@@ -156,8 +156,3 @@ def appointments_section(table: pd.DataFrame, standards: AppointmentStandards | 
         "Providers not in the roster are listed apart, not dropped.</p>"
     )
     return "".join(parts)
-
-
-def _num(value: Any) -> str:
-    v = number(value)
-    return "–" if math.isnan(v) else f"{v:,.1f}".removesuffix(".0")

@@ -186,13 +186,4 @@ def build_report(
         path = tmp / "manifest.json"
         path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
         files["manifest"] = path
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stale = [
-            "comparison.csv",
-            "county_summary.gpkg",
-            *(p.name for p in out_dir.glob("exception-*.html")),
-        ]
-        for name in stale:  # from an earlier build
-            if not (tmp / name).exists():
-                (out_dir / name).unlink(missing_ok=True)
-        return publish(files, out_dir)
+        return publish(files, out_dir)  # replaces an earlier report whole: nothing stale

@@ -25,7 +25,15 @@ from typing import Any
 import pandas as pd
 
 from adequacy.engine.standards import StandardsSet
-from adequacy.report.formatting import Doc, distance, html_table, integer, number, percent
+from adequacy.report.formatting import (
+    Doc,
+    amount,
+    distance,
+    html_table,
+    integer,
+    number,
+    percent,
+)
 from adequacy.report.style import FAIL_COLOUR
 from adequacy.runs.read import Run
 
@@ -81,8 +89,8 @@ def deficiency_section(doc: Doc, run: Run, rules: list[dict]) -> None:
                 f"{escape(str(r['county']))} <span class='note'>{escape(r['county_fips'])}</span>",
                 escape(str(r["verdict_reasons"])),
                 integer(r["members_short"]),
-                integer(r["providers_needed_for_ratio"]),
-                integer(r["providers_short_of_minimum"]),
+                amount(r["providers_needed_for_ratio"]),
+                amount(r["providers_short_of_minimum"]),
                 integer(r["members_with_out_of_network_within_limits"]),
                 escape(sites.replace(";", ", ") if sites else str(r["recruitment_note"])),
             ]
@@ -171,7 +179,9 @@ def _draft(run: Run, rule, r: pd.Series, near: pd.DataFrame, picks: pd.DataFrame
         f"threshold of {float(r['threshold']):.0%}. The rule fails because: "
         f"<b>{escape(str(r['verdict_reasons']))}</b>.</p>",
         f"<p>Members short of the threshold: {integer(r['members_short'])}. Providers needed "
-        f"for the access ratio: {integer(r['providers_needed_for_ratio'])}. Unserved members "
+        f"for the access ratio: {amount(r['providers_needed_for_ratio'])}. Providers short of "
+        f"the rule's minimum in the county: {amount(r['providers_short_of_minimum'])}. "
+        "Unserved members "
         "with an out-of-network provider within their limits: "
         f"{integer(r['members_with_out_of_network_within_limits'])}.</p>",
         "<h2>3. Providers of the type within the limits and just beyond</h2>",

@@ -31,6 +31,12 @@ def integer(value: Any) -> str:
     return "–" if math.isnan(v) else f"{v:,.0f}"
 
 
+def amount(value: Any) -> str:
+    """A count that may be fractional (FTE, medians): '3', '0.4', '1,234.5'; '–' blank."""
+    v = number(value)
+    return "–" if math.isnan(v) else f"{v:,.1f}".removesuffix(".0")
+
+
 def percent(value: Any, digits: int = 1) -> str:
     v = number(value)
     return "–" if math.isnan(v) else f"{v:.{digits}%}"

@@ -42,8 +42,9 @@ def method_section(
         "<p>For every member, the road distance and the drive time to the nearest in-network "
         "providers of each rule's type were computed over the road network below (shortest "
         "paths on the road graph, not straight lines). A member meets a rule when the k-th "
-        "nearest qualifying provider is within the rule's distance or time limit. County "
-        "results count the members living in the county.</p>"
+        "nearest qualifying provider is within the rule's limits (the distance or the time "
+        "limit, or both where the rule says 'and'). County results count the members living "
+        "in the county.</p>"
     )
     road = manifest.get("road_network") or {}
     doc.h3("Road network")
@@ -68,19 +69,35 @@ def method_section(
         f"</b>: {escape(str(profile.get('description', '')))}. Roads of a class not listed drive "
         f"at {number(profile.get('fallback_mph')):g} mph"
         + (
-            "; a posted speed limit (OSM maxspeed) is used where tagged"
+            f"; a posted speed limit (OSM maxspeed) is used where tagged, driven at "
+            f"{number(profile.get('maxspeed_factor') or 1.0):g} of it"
             if profile.get("use_maxspeed")
             else ""
         )
         + ".</p>"
     )
+    delays = profile.get("node_delay_seconds") or {}
+    crossing = number(profile.get("intersection_delay_seconds") or 0.0)
+    if delays or crossing:
+        parts = [
+            f"{float(v):g} s at each {escape(k.replace('_', ' '))} node" for k, v in delays.items()
+        ]
+        if crossing:
+            parts.append(f"{crossing:g} s at every intersection (a node joined to three or more)")
+        doc.add(
+            "<p>Delays added to the time of every road segment entering such a node: "
+            + "; ".join(parts)
+            + ". They stand in for the turn and signal costs of routing engines, so the "
+            "search stays exact on its own costs. The profile is calibrated against OSRM's "
+            "car profile on the same OpenStreetMap data (README, Drive times).</p>"
+        )
     speeds = sorted((profile.get("class_mph") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
     if speeds:
         label = {"True": "primary and secondary roads", "False": "all other roads"}
         doc.add(
             html_table(
                 ["Road class", "Speed (mph)"],
-                [[escape(label.get(k, k)), f"{float(v):g}"] for k, v in speeds],
+                [[escape(label.get(k, k)), f"{float(v):.1f}"] for k, v in speeds],
                 "kv",
             )
         )

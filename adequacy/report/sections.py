@@ -251,10 +251,11 @@ def rule_section(
         "Members per provider",
         "Ratio",
         "Verdict",
+        "Why it fails / findings",
         "Median miles",
         "Median minutes",
     ]
-    align = "lrrrrcrrccrr"
+    align = "lrrrrcrrcclrr"
     settings = run.manifest.get("settings") or {}
     horizon_miles = max(number(settings.get("max_report_miles")), number(rule.get("miles")) or 0)
     horizon_minutes = max(
@@ -285,6 +286,7 @@ def rule_section(
             per_provider(r["members_per_provider"]),
             badge(r["ratio_passes"]),
             badge(r["verdict"]),
+            _why(r),
             distance(r.get("median_miles"), "mi", horizon_miles),
             distance(r.get("median_minutes"), "min", horizon_minutes),
         ]
@@ -443,6 +445,15 @@ def panel_section(doc: Doc, run: Run) -> None:
         "Share open",
     ]
     doc.add(html_table(head, rows, "", "lllrrcrrr"))
+
+
+def _why(row: pd.Series) -> tuple[str, str]:
+    """A county row's failing reasons, and its findings (marked), as one small cell."""
+    reasons, findings = str(row.get("verdict_reasons") or ""), str(row.get("findings") or "")
+    text = escape(reasons)
+    if findings:
+        text += (" · " if text else "") + f"<i>finding:</i> {escape(findings)}"
+    return (f"<small>{text}</small>" if text else "–", "l")
 
 
 def outside_section(doc: Doc, run: Run, rules: list[dict]) -> None:

@@ -127,3 +127,66 @@ def snap_points(
         off_road=meters > max_snap_meters,
         max_snap_meters=float(max_snap_meters),
     )
+
+
+#: How far outside the road network's bounding box a point may lie before it is
+#: "off the map" (a wrong coordinate, or a road extract that does not cover it).
+OFF_MAP_KM = 50.0
+
+
+def off_the_map(graph: RoadGraph, lon, lat, *, margin_km: float = OFF_MAP_KM) -> np.ndarray:
+    """Whether each WGS84 point lies farther than ``margin_km`` outside the bounding
+    box of the graph's nodes (NaN coordinates count as off the map)."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    south, north = float(graph.lat.min()), float(graph.lat.max())
+    west, east = float(graph.lon.min()), float(graph.lon.max())
+    dlat = margin_km / 111.0
+    dlon = margin_km / (111.0 * max(np.cos(np.radians(max(abs(south), abs(north)))), 0.05))
+    inside = (
+        (lat >= south - dlat) & (lat <= north + dlat) & (lon >= west - dlon) & (lon <= east + dlon)
+    )
+    return ~inside
+
+
+def check_extent(
+    graph: RoadGraph, lon, lat, *, what: str, label: str, names: list[str]
+) -> tuple[str, str] | None:
+    """Refuse a file whose points are mostly off the road network's map; name a few.
+
+    When most points are far outside the network (more than half), the file is
+    refused with one line: the latitude and longitude look swapped when swapping
+    them puts most points inside, else the points are elsewhere (wrong
+    coordinates, or a road network that does not cover them). When only some are,
+    returns a note that counts them (for reports) and the same note naming up to five
+    (``names``: each point's ID and line; for the terminal), or None when every point
+    is on the map.
+    """
+    off = off_the_map(graph, lon, lat)
+    n = len(off)
+    if not n or not off.any():
+        return None
+    swapped = ~off_the_map(graph, lat, lon)
+    if off.sum() * 2 > n:
+        if swapped.sum() * 2 > n:
+            raise InputError(
+                f"{label}: latitude and longitude look swapped: {int(off.sum()):,} of {n:,} "
+                f"{what} are far off the road network, and {int(swapped.sum()):,} fall on it "
+                "when swapped; swap the lat and lon columns"
+            )
+        rows = np.flatnonzero(off)
+        first = ", ".join(names[i] for i in rows[:5])
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        raise InputError(
+            f"{label}: {int(off.sum()):,} of {n:,} {what} are more than {OFF_MAP_KM:g} km "
+            f"outside the road network ({first}{more}; at 0,0, at sea or in another state?); "
+            "check their coordinates, or give a road network that covers them"
+        )
+    rows = np.flatnonzero(off)
+    shown = [names[i] + (" (lat and lon swapped?)" if swapped[i] else "") for i in rows[:5]]
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    head = (
+        f"{label}: {len(rows):,} of {n:,} {what} lie more than {OFF_MAP_KM:g} km outside "
+        "the road network"
+    )
+    tail = "they are kept, routed from the nearest road, and flagged off_road"
+    return f"{head}; {tail}", f"{head}: {', '.join(shown)}{more}; {tail}"

@@ -77,16 +77,25 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def describe_inputs(paths: dict[str, Any]) -> dict[str, Any]:
-    """Path, SHA-256 and size of each input file (None when not given)."""
+def describe_inputs(
+    paths: dict[str, Any], relocate: tuple[Path, Path] | None = None
+) -> dict[str, Any]:
+    """Path, SHA-256 and size of each input file (None when not given).
+
+    ``relocate`` (staging folder, final folder): inputs written into a staging folder
+    are recorded at the place they will have once it is published.
+    """
     out: dict[str, Any] = {}
     for name, path in paths.items():
         if path is None:
             out[name] = None
         elif isinstance(path, (str, os.PathLike)) and Path(path).is_file():
             p = Path(path)
+            where = p.resolve()
+            if relocate is not None and where.is_relative_to(relocate[0].resolve()):
+                where = relocate[1].resolve() / where.relative_to(relocate[0].resolve())
             out[name] = {
-                "path": str(p.resolve()),
+                "path": str(where),
                 "sha256": file_sha256(p),
                 "bytes": p.stat().st_size,
             }
@@ -96,7 +105,12 @@ def describe_inputs(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_manifest(
-    evaluation, *, inputs: dict[str, Any], command: str = "", extra: dict[str, Any] | None = None
+    evaluation,
+    *,
+    inputs: dict[str, Any],
+    command: str = "",
+    extra: dict[str, Any] | None = None,
+    relocate: tuple[Path, Path] | None = None,
 ) -> dict[str, Any]:
     graph = evaluation.graph
     meta = graph.meta
@@ -105,7 +119,7 @@ def build_manifest(
         "created_utc": run_time().strftime(CREATED_FORMAT),
         "command": command,
         "synthetic": evaluation.synthetic,
-        "inputs": describe_inputs(inputs),
+        "inputs": describe_inputs(inputs, relocate),
         "road_network": {
             "source": meta.get("source"),
             "source_kind": meta.get("source_kind"),

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from adequacy.engine.evaluate import Evaluation
+from adequacy.engine.evaluate import Evaluation, evaluate
 from adequacy.engine.panels import PANEL_COLUMNS
 from adequacy.engine.settings import Settings
 from adequacy.engine.summaries import (
@@ -32,6 +32,8 @@ from adequacy.engine.summaries import (
 )
 from adequacy.errors import InputError
 from adequacy.hashing import file_sha256
+from adequacy.network import SpeedProfile, load_road_graph
+from adequacy.network.speeds import PROFILES, SPEED_PROFILE_FIELDS
 from adequacy.runs.manifest import read_manifest
 from adequacy.runs.write import TABLES
 
@@ -183,6 +185,16 @@ def read_run(run_dir: str | os.PathLike, *, members: bool = True, what: str = "r
     return Run(folder, manifest, tables, results, counties)
 
 
+def _profile(manifest: dict[str, Any]):
+    """The run's speed profile: the recorded one (its speeds too, for a custom profile)."""
+    recorded = manifest.get("speed_profile") or {}
+    if not recorded.get("name"):
+        return None
+    if recorded.get("name") in PROFILES and PROFILES[recorded["name"]].to_dict() == recorded:
+        return recorded["name"]
+    return SpeedProfile(**{k: v for k, v in recorded.items() if k in SPEED_PROFILE_FIELDS})
+
+
 def evaluate_run(run_dir: str | os.PathLike, *, progress=None) -> tuple[Evaluation, dict]:
     """Evaluate a run folder's inputs again (as recorded in its manifest), with the
     run's standards and every one of its settings; returns the evaluation and the manifest.
@@ -190,9 +202,6 @@ def evaluate_run(run_dir: str | os.PathLike, *, progress=None) -> tuple[Evaluati
     Used by ``adequacy whatif`` and ``adequacy recruit`` as their base. Fails
     with a clear message when an input file is gone or changed since the run.
     """
-    from adequacy.engine.evaluate import evaluate
-    from adequacy.network import load_road_graph
-
     manifest = read_manifest(run_dir)
     inputs = manifest.get("inputs") or {}
     paths: dict[str, Any] = {}
@@ -213,7 +222,9 @@ def evaluate_run(run_dir: str | os.PathLike, *, progress=None) -> tuple[Evaluati
                 )
         paths[name] = str(path)
     graph = load_road_graph(
-        paths["road_network"], class_column=manifest["road_network"].get("class_column")
+        paths["road_network"],
+        class_column=manifest["road_network"].get("class_column"),
+        profile=_profile(manifest),
     )
     return evaluate(
         paths["members"],

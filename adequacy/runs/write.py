@@ -36,13 +36,15 @@ import json
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from adequacy import __version__
+from adequacy.errors import InputError
 from adequacy.hashing import file_sha256
 from adequacy.runs.manifest import CREATED_FORMAT, build_manifest, json_default, run_time
 
@@ -124,16 +126,57 @@ def gpkg_date(created_utc: str | None = None):
         pyogrio.set_gdal_config_options({OGR_CURRENT_DATE: previous})
 
 
+def check_out(out_dir: str | os.PathLike, *, force: bool = False) -> Path:
+    """Refuse, before any work is done, an output folder that cannot take the result.
+
+    A path that is (or lies inside) a file, and a folder that holds anything but an
+    earlier output of adequacy (unless ``force``), get one line naming ``--out``. An
+    earlier output is replaced whole when the new one is complete.
+    """
+    out = Path(out_dir)
+    for part in (out, *out.parents):
+        if part.exists() and not part.is_dir():
+            raise InputError(
+                f"--out {out}: {part} is a file; give a folder (it is made when missing)"
+            )
+    if out.is_dir() and not force:
+        entries = sorted(out.iterdir())
+        if entries and not _earlier_output(out):
+            raise InputError(
+                f"--out {out}: the folder holds other files ({len(entries)} entries, e.g. "
+                f"{entries[0].name}); give a new or empty folder, or --force to replace it whole"
+            )
+    return out
+
+
+def _earlier_output(folder: Path) -> bool:
+    """Whether a folder is an output of adequacy (its manifest says so)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "adequacy_version" in manifest
+
+
 @contextmanager
 def staging(out_dir: str | os.PathLike):
     """A temporary folder beside ``out_dir``, removed afterwards whatever happens.
 
-    Write every file there, then :func:`publish` them: a failure part-way
-    never leaves a partial output folder.
+    Write every file there, then :func:`publish` them: a failure part-way never
+    leaves a partial output folder. A place where no folder can be made is one line
+    naming ``--out``.
     """
-    parent = Path(out_dir).resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
+    out = Path(out_dir)
+    check_out(out, force=True)
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".adequacy-", dir=parent))
+    except OSError as exc:
+        raise InputError(
+            f"--out {out}: cannot write there ({exc.strerror or type(exc).__name__}); "
+            "give a folder you can write to"
+        ) from None
     try:
         yield tmp
     finally:
@@ -141,15 +184,31 @@ def staging(out_dir: str | os.PathLike):
 
 
 def publish(files: dict[str, Path], out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Move finished files from the staging folder into ``out_dir`` (same file system)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = {}
-    for key, path in files.items():
-        target = out_dir / path.name
-        os.replace(path, target)
-        final[key] = target
-    return final
+    """Put the staging folder of ``files`` in place of ``out_dir``, whole.
+
+    An earlier ``out_dir`` is moved aside first and removed only once the new folder
+    is in place, so no file of an earlier output survives beside the new one, and a
+    failure leaves the earlier folder as it was. Returns the files' final paths.
+    """
+    out = Path(out_dir)
+    stage = {p.parent for p in files.values()}
+    if len(stage) != 1:  # pragma: no cover - every writer stages into one folder
+        raise ValueError("publish: files must share one staging folder")
+    stage_dir = stage.pop()
+    aside = None
+    if out.exists():
+        aside = Path(tempfile.mkdtemp(prefix=".adequacy-old-", dir=out.resolve().parent))
+        os.rmdir(aside)
+        os.rename(out, aside)
+    try:
+        os.rename(stage_dir, out)
+    except OSError:
+        if aside is not None:
+            os.rename(aside, out)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    return {key: out / path.name for key, path in files.items()}
 
 
 def write_run(
@@ -160,15 +219,23 @@ def write_run(
     command: str = "",
     extra: dict[str, Any] | None = None,
     findings: dict[str, pd.DataFrame] | None = None,
+    stage: Path | None = None,
 ) -> dict[str, Path]:
     """Write the run folder atomically; returns the written paths.
+
+    ``stage``: a staging folder of :func:`staging` the caller already wrote into (the
+    demo's inputs); it becomes the run folder, and inputs inside it are recorded at
+    their final place.
 
     ``findings`` are more tables by name, written as CSV beside the evaluation's
     (the deficiency workpaper and the candidates for members outside the area of
     :mod:`adequacy.findings`; see :data:`FINDINGS`).
     """
-    manifest = build_manifest(evaluation, inputs=inputs, command=command, extra=extra)
-    with staging(out_dir) as tmp:
+    relocate = (stage, Path(out_dir)) if stage is not None else None
+    manifest = build_manifest(
+        evaluation, inputs=inputs, command=command, extra=extra, relocate=relocate
+    )
+    with nullcontext(stage) if stage is not None else staging(out_dir) as tmp:
         files: dict[str, Path] = {}
         results = evaluation.member_results
         path = tmp / "members.parquet"
@@ -219,6 +286,7 @@ def write_tables(
                 table.to_parquet(path, index=False)
                 files[f"{name}.parquet"] = path
         manifest = {k: v for k, v in manifest.items() if k not in VOLATILE}
+        manifest.setdefault("adequacy_version", __version__)
         manifest["outputs"] = {n: file_sha256(p) for n, p in files.items()}
         path = tmp / "manifest.json"
         path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")

@@ -1,6 +1,7 @@
 """What-if analysis: scenarios applied incrementally, continuity of care, recruitment.
 
-Owns applying a scenario to a base evaluation (``update``), re-homing a
+Owns applying a scenario to a base evaluation (``update``) and its before/after
+table (``delta``), re-homing a
 terminated PCP's panel (``continuity``) and ranking recruitment sites
 (``recruit``). Uses the public engine, the judge, :mod:`adequacy.routing`
 and the scenario files of :mod:`adequacy.inputs.scenario`.

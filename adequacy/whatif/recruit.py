@@ -101,7 +101,15 @@ def recruit(
         raise InputError(f"--rule {rule_id!r}: no such rule; the rules are {names}") from None
     lang = language or ""
     if (rule.id, lang) not in base.blocks:
-        raise InputError(f"rule {rule_id!r} was not evaluated for language {lang or '(all)'}")
+        evaluated = sorted(x for r, x in base.blocks if r == rule.id and x)
+        raise InputError(
+            f"--language {lang}: rule {rule.id!r} was not evaluated for it; "
+            + (
+                f"use one of {', '.join(evaluated)} (the prevalent languages), or no --language"
+                if evaluated
+                else "it has no prevalent language: leave out --language"
+            )
+        )
     start, block_rows = base.blocks[(rule.id, lang)]
     res = base.member_results.iloc[start : start + len(block_rows)]
     fail = ~res["meets"].to_numpy() & res["in_service_area"].to_numpy()

@@ -16,6 +16,7 @@ scenario reader of :mod:`adequacy.inputs`.
 
 from __future__ import annotations
 
+import difflib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,19 +27,19 @@ import pandas as pd
 
 from adequacy.engine.engine import Block, Engine, Search, SearchKey, provider_rows, rule_variants
 from adequacy.engine.evaluate import Evaluation
-from adequacy.engine.judge import FAIL, OUTSIDE, PASS, county_of
+from adequacy.engine.judge import OUTSIDE, county_of
 from adequacy.engine.panels import panel_findings
 from adequacy.engine.summaries import (
-    judge_rows,
     plan_summary,
-    provider_count,
-    row_figures,
     summarise,
 )
 from adequacy.errors import InputError
 from adequacy.inputs.scenario import Scenario, read_scenario
 from adequacy.inputs.schemas import read_providers
+from adequacy.inputs.tables import row_names
 from adequacy.routing import Snap, snap_points
+from adequacy.routing.snap import check_extent
+from adequacy.whatif.delta import delta_table
 
 
 # ---------------------------------------------------------------------------
@@ -75,29 +76,40 @@ class WhatIf:
 
 
 def _scenario_providers(base: Evaluation, scenario: Scenario):
-    """The updated roster, and its new rows (added) and rows leaving the network."""
+    """The updated roster, and its new rows (added) and rows leaving the network.
+
+    Every problem of the scenario against the base roster is reported at once: ids to
+    join or terminate that are not there (with the nearest ids), added rows that are
+    not valid roster rows (named ``add[i]``), and added or joined providers far off the
+    road network (refused when most are, as for any roster)."""
     providers = base.providers.copy()
     providers["status"] = ""
     label = scenario.path or scenario.name
     ids = providers["provider_id"].to_numpy()
     in_net = providers["in_network"].to_numpy()
+    problems: list[str] = []
     # joins
-    for pid in scenario.join:
+    for i, pid in enumerate(scenario.join):
         rows = np.flatnonzero(ids == pid)
         if not len(rows):
-            raise InputError(f"{label}: join {pid!r}: no such provider in the base roster")
-        if in_net[rows].all():
-            raise InputError(f"{label}: join {pid!r}: already in the network")
-        providers.loc[providers.index[rows], "in_network"] = True
-        providers.loc[providers.index[rows], "status"] = "joined"
+            problems.append(
+                f"join[{i}] {pid!r}: no such provider in the base roster{_near(pid, ids)}"
+            )
+        elif in_net[rows].all():
+            problems.append(f"join[{i}] {pid!r}: already in the network; remove it from join")
+        else:
+            providers.loc[providers.index[rows], "in_network"] = True
+            providers.loc[providers.index[rows], "status"] = "joined"
     # terminations (effective by as_of)
     pending = []
-    for t in scenario.terminate:
+    for i, t in enumerate(scenario.terminate):
         rows = np.flatnonzero((ids == t.provider_id) & in_net)
         if not len(rows):
-            raise InputError(
-                f"{label}: terminate {t.provider_id!r}: no in-network provider with that id"
+            hint = _near(t.provider_id, ids[in_net])
+            problems.append(
+                f"terminate[{i}] {t.provider_id!r}: no in-network provider with that id{hint}"
             )
+            continue
         if scenario.as_of and t.effective and t.effective > scenario.as_of:
             pending.append(
                 {"provider_id": t.provider_id, "effective": t.effective, "reason": t.reason}
@@ -106,8 +118,37 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
         providers.loc[providers.index[rows], "in_network"] = False
         providers.loc[providers.index[rows], "status"] = "terminated"
     # added rows
+    added = None
     if len(scenario.add):
-        added = read_providers(scenario.add, extra_types=base.standards.provider_types)
+        try:
+            added = read_providers(scenario.add, extra_types=base.standards.provider_types)
+        except InputError as exc:  # the rows' problems, named add[i], beside the others
+            problems.extend(exc.problems or [str(exc).removeprefix(f"{label}: ")])
+    joined = providers[providers["status"] == "joined"]
+    moving = pd.concat([joined, added], ignore_index=True) if added is not None else joined
+    names = [f"{pid} (joined)" for pid in joined["provider_id"]]
+    names += row_names(added, "provider_id") if added is not None else []
+    if len(moving):
+        try:
+            note = check_extent(
+                base.graph,
+                moving["lon"].to_numpy(),
+                moving["lat"].to_numpy(),
+                what="providers added or joined",
+                label=label,
+                names=names,
+            )
+        except InputError as exc:
+            problems.append(str(exc).removeprefix(f"{label}: "))
+        else:
+            if note:  # a scenario is small and deliberate: a provider off the map is refused
+                text = note[1].removeprefix(f"{label}: ").split("; they are kept")[0]
+                problems.append(f"{text}; check their coordinates")
+    if problems:
+        if len(problems) == 1:
+            raise InputError(f"{label}: {problems[0]}")
+        raise InputError(f"{label}: {len(problems)} problems in the scenario", problems)
+    if added is not None:
         added["in_network"] = True
         added["status"] = "added"
         added["county_fips"] = (
@@ -136,6 +177,14 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
     providers = providers.infer_objects()
     pending_frame = pd.DataFrame(pending, columns=["provider_id", "effective", "reason"])
     return providers, provider_snap, pending_frame
+
+
+def _near(value: str, ids) -> str:
+    """'; did you mean X?' for the closest roster ids, or where ids come from."""
+    close = difflib.get_close_matches(str(value), [str(i) for i in set(ids)], n=2)
+    if close:
+        return f"; did you mean {' or '.join(repr(c) for c in close)}?"
+    return "; use a provider_id of the base run's providers file"
 
 
 def _check_rule_set(base: Evaluation, providers: pd.DataFrame, scenario: Scenario) -> None:
@@ -356,7 +405,7 @@ def run_whatif(
     t3 = time.perf_counter()
     moved_keys = {key for key, _ in changed}
     affected = [(r, lang) for r, lang in variants if engine.key_of(r, lang) in moved_keys]
-    delta = _delta(base, providers, changes, affected)
+    delta = delta_table(base, providers, changes, affected)
     timings["delta"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return WhatIf(
@@ -380,177 +429,6 @@ def _key_matches(key: SearchKey, rows: list[tuple[str, str, frozenset]]) -> bool
         and (key.language is None or key.language in langs)
         for t, sp, langs in rows
     )
-
-
-def _provider_figures(providers: pd.DataFrame, rule, lang: str) -> tuple[float, pd.Series]:
-    rows = provider_rows(providers, SearchKey(rule.provider_type, rule.specialty, lang or None))
-    return provider_count(providers, rows, rule)
-
-
-def _delta(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, affected):
-    """Per rule, language and county (and the service area, county ALL): before and after,
-    with the verdict before and after judged the same way as the summaries.
-
-    Provider counts are worked out again only for the ``affected`` (rule,
-    language) pairs, whose providers changed; the others keep theirs.
-    """
-    state = base.member_state
-    if state.delta_base is None:  # the 'before' half depends on the base only
-        cols = ["rule", "language", "county_fips", "members", "meeting", "threshold"]
-        cols += ["ratio_limit", "providers", "verdict"]
-        language = base.language_summary[[*cols, "prevalent"]]
-        county = pd.concat(
-            [base.county_summary[cols].assign(prevalent=False), language], ignore_index=True
-        )
-        area = base.service_area_summary.assign(county_fips="ALL", prevalent=True)
-        table = pd.concat([county, area[[*cols, "prevalent"]]], ignore_index=True)
-        table = table.rename(
-            columns={
-                "meeting": "meeting_before",
-                "providers": "providers_before",
-                "verdict": "verdict_before",
-            }
-        )
-        rules = {r.id: r for r in base.standards.rules}
-        table["heads_before"] = _heads(base.providers, table, rules)
-        state.delta_base = table
-    table = state.delta_base.copy()
-    rules = {r.id: r for r in base.standards.rules}
-
-    inside = changes[changes["in_service_area"].astype(bool)] if len(changes) else changes
-    gained = inside[inside["change"] == "gains access"] if len(inside) else inside
-    lost = inside[inside["change"] == "loses access"] if len(inside) else inside
-
-    def counts(frame, by_county: bool):
-        if not len(frame):
-            return {}
-        keys = ["rule", "language", "county_fips"] if by_county else ["rule", "language"]
-        return frame.groupby(keys).size().to_dict()
-
-    g_c, l_c, g_a, l_a = (
-        counts(gained, True),
-        counts(lost, True),
-        counts(gained, False),
-        counts(lost, False),
-    )
-    after_providers = {}
-    redone = set()
-    for rule, lang in affected:
-        total, by_county = _provider_figures(providers, rule, lang or "")
-        redone.add((rule.id, lang or ""))
-        after_providers[(rule.id, lang or "", "ALL")] = total
-        for fips, v in by_county.items():
-            after_providers[(rule.id, lang or "", fips)] = float(v)
-    before = table["providers_before"].to_numpy()
-    gains, losses, prov_after = [], [], []
-    for i, (r, lang, fips) in enumerate(
-        zip(table["rule"], table["language"], table["county_fips"], strict=True)
-    ):
-        if fips == "ALL":
-            gains.append(g_a.get((r, lang), 0))
-            losses.append(l_a.get((r, lang), 0))
-        else:
-            gains.append(g_c.get((r, lang, fips), 0))
-            losses.append(l_c.get((r, lang, fips), 0))
-        if (r, lang) in redone:
-            prov_after.append(after_providers.get((r, lang, fips), 0.0))
-        else:
-            prov_after.append(float(before[i]))
-    table["gained"] = gains
-    table["lost"] = losses
-    table["meeting_after"] = table["meeting_before"] + table["gained"] - table["lost"]
-    table["share_before"] = table["meeting_before"] / table["members"]
-    table["share_after"] = table["meeting_after"] / table["members"]
-    table["providers_after"] = prov_after
-    table["heads_after"] = _heads(providers, table, rules)
-    with np.errstate(divide="ignore"):
-        for when in ("before", "after"):
-            p = table[f"providers_{when}"].to_numpy(dtype=float)
-            per = np.where(p > 0, table["members"] / np.where(p > 0, p, 1), np.inf)
-            table[f"members_per_provider_{when}"] = per
-    judged = _verdicts(table, base.standards, "after")
-    for col in ("share_passes", "ratio_passes", "verdict", "verdict_reasons", "findings"):
-        table[f"{col}_after"] = judged[col]
-    table["status_change"] = np.select(
-        [
-            (table["verdict_before"] == PASS) & (table["verdict_after"] == FAIL),
-            (table["verdict_before"] == FAIL) & (table["verdict_after"] == PASS),
-        ],
-        ["now fails", "now passes"],
-        "",
-    )
-    order = [
-        "rule",
-        "language",
-        "county_fips",
-        "members",
-        "meeting_before",
-        "meeting_after",
-        "share_before",
-        "share_after",
-        "threshold",
-        "share_passes_after",
-        "verdict_before",
-        "verdict_after",
-        "status_change",
-        "verdict_reasons_after",
-        "findings_after",
-        "gained",
-        "lost",
-        "providers_before",
-        "providers_after",
-        "members_per_provider_before",
-        "members_per_provider_after",
-        "ratio_limit",
-        "ratio_passes_after",
-    ]
-    return table[order]
-
-
-def _heads(providers: pd.DataFrame, table: pd.DataFrame, rules) -> list[float]:
-    """Providers by headcount per delta row, for rules with a minimum number per county."""
-    counts = {}
-    for rule_id, lang in set(zip(table["rule"], table["language"], strict=True)):
-        rule = rules[rule_id]
-        if rule.min_providers is not None:
-            _, by_county = _provider_figures(providers, replace(rule, ratio=None), lang)
-            counts[(rule_id, lang)] = by_county
-    return [
-        float(counts[(r, lang)].get(f, 0.0)) if (r, lang) in counts else np.nan
-        for r, lang, f in zip(table["rule"], table["language"], table["county_fips"], strict=True)
-    ]
-
-
-def _verdicts(table: pd.DataFrame, standards, when: str) -> pd.DataFrame:
-    """The verdict columns of every delta row from its ``*_{when}`` figures, judged by
-    :func:`adequacy.engine.summaries.judge_rows` as the summaries are."""
-    rules = {r.id: r for r in standards.rules}
-    frame = table[["rule", "language", "county_fips", "prevalent"]].copy()
-    frame["_components"] = [
-        row_figures(
-            members,
-            meeting,
-            rules[r],
-            providers,
-            "service_area" if fips == "ALL" else "county",
-            heads,
-        )["_components"]
-        for r, fips, members, meeting, providers, heads in zip(
-            table["rule"],
-            table["county_fips"],
-            table["members"],
-            table[f"meeting_{when}"],
-            table[f"providers_{when}"],
-            table[f"heads_{when}"],
-            strict=True,
-        )
-    ]
-    language = judge_rows(frame[frame["language"] != ""], standards)
-    overall = judge_rows(frame[frame["language"] == ""], standards, language)
-    judged = pd.concat([overall, language]).loc[table.index]
-    judged["share_passes"] = [c[0].passes for c in frame["_components"]]
-    judged["ratio_passes"] = [c[1].passes for c in frame["_components"]]
-    return judged
 
 
 def _materialise(whatif: WhatIf) -> Evaluation:
@@ -596,7 +474,9 @@ def _materialise(whatif: WhatIf) -> Evaluation:
         language_summary=language_summary,
         outside_service_area=outside,
         panel_findings=panel_findings(providers[providers["in_network"]], base.members),
-        plan_summary=plan_summary(results, base.members, providers, base.standards, base.blocks),
+        plan_summary=plan_summary(
+            results, base.members, providers, base.standards, base.blocks, area
+        ),
         notes=notes,
         searches=engine.searches,
         provider_snap=engine.provider_snap,
