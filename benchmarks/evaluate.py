@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
 from adequacy import RoadGraph, evaluate, load_road_graph, load_standards  # noqa: E402
 from adequacy.demo import SPECIALTIES, _claims, _points_on_roads  # noqa: E402
 from adequacy.routing import snap_points  # noqa: E402
+from adequacy.routing.snap import off_the_map  # noqa: E402
 from benchmarks._tiles import tile_road_graph  # noqa: E402
 
 BASE = ROOT / "data" / "osm" / "reisterstown_md.osm.pbf"
@@ -203,7 +204,11 @@ def main(argv: list[str] | None = None) -> None:
         members, providers, claims = synthetic_inputs(graph, n_members, tiles, rng)
         standards = load_standards()
         # numba warm-up on the small graph (compiled code is cached on disk anyway)
-        evaluate(members.iloc[:500], providers, base, standards, claims=claims)
+        on_base_m = ~off_the_map(base, members["lon"], members["lat"])
+        on_base_p = ~off_the_map(base, providers["lon"], providers["lat"])
+        evaluate(
+            members[on_base_m].iloc[:500], providers[on_base_p], base, standards, claims=claims
+        )
         del graph
 
         log(f"evaluating {n_members:,} members")

@@ -88,11 +88,11 @@ if str(ROOT) not in sys.path:
 
 from adequacy import (  # noqa: E402
     RoadGraph,
-    _chains,  # noqa: E402
     load_road_graph,
     nearest_providers,
     snap_points,
 )
+from adequacy.network import chains as _chains  # noqa: E402
 from adequacy.routing import k_nearest_labels  # noqa: E402
 from benchmarks._tiles import tile_road_graph  # noqa: E402
 

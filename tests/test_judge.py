@@ -137,3 +137,30 @@ def test_whatif_status_change_reads_the_verdict(toy):
         assert (row["verdict_before"], row["verdict_after"]) == ("pass", "fail")
         assert row["status_change"] == "now fails"
         assert "2 members per provider; at most 1 allowed" in row["verdict_reasons_after"]
+
+
+def test_the_delta_verdicts_equal_a_full_re_evaluation(graph_cache):
+    """Every delta row's verdict after a scenario is the full re-evaluation's (the delta
+    re-judges only the rules whose figures moved; the rest must not have changed)."""
+    from adequacy.demo import build_demo
+
+    demo = build_demo("eastern-idaho", n_members=800, cache_dir=graph_cache)
+    ev = evaluate(demo.members, demo.providers, demo.graph, claims=demo.claims,
+                  regions=demo.regions)  # fmt: skip
+    providers = ev.providers[ev.providers["in_network"]]
+    pcps = list(providers.loc[providers["provider_type"] == "pcp", "provider_id"].unique())
+    for terminate in ([pcps[0]], pcps[1:12]):
+        w = run_whatif(ev, {"terminate": terminate})
+        after = w.evaluation
+        full = pd.concat(
+            [
+                after.county_summary,
+                after.language_summary,
+                after.service_area_summary.assign(county_fips="ALL"),
+            ]
+        ).set_index(["rule", "language", "county_fips"])
+        delta = w.delta.set_index(["rule", "language", "county_fips"])
+        assert delta.index.isin(full.index).all()
+        joined = delta.join(full[["verdict", "verdict_reasons"]])
+        assert (joined["verdict_after"] == joined["verdict"]).all()
+        assert (joined["verdict_reasons_after"] == joined["verdict_reasons"]).all()

@@ -198,7 +198,7 @@ def evaluate(
             table["lat"].to_numpy(),
             what=what,
             label=label,
-            names=row_names(table, id_column),
+            names=lambda rows, t=table, c=id_column: row_names(t, c, rows),
         )
         if note:  # the run's notes count them, by the file's name (the manifest, the report)
             notes.append(Path(label).name + note[0].removeprefix(label))

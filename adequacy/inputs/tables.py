@@ -317,9 +317,11 @@ def remember_rows(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     return frame
 
 
-def row_names(frame: pd.DataFrame, id_column: str) -> list[str]:
-    """Each row as 'ID (line N)' (or row N, or the entry), from :func:`remember_rows`."""
+def row_names(frame: pd.DataFrame, id_column: str, rows=None) -> list[str]:
+    """Rows (``rows``, default all) as 'ID (line N)' (or row N, or the entry), from
+    :func:`remember_rows`."""
     table = Table(frame, str(frame.attrs.get("source", "")), bool(frame.attrs.get("csv")),
                   frame.attrs.get("row_format"))  # fmt: skip
-    ids = frame[id_column].astype(str).to_numpy()
-    return [f"{ids[i]} ({table.row(i)})" for i in range(len(frame))]
+    ids = frame[id_column].to_numpy()
+    rows = range(len(frame)) if rows is None else rows
+    return [f"{ids[i]} ({table.row(int(i))})" for i in rows]

@@ -149,7 +149,7 @@ def off_the_map(graph: RoadGraph, lon, lat, *, margin_km: float = OFF_MAP_KM) ->
 
 
 def check_extent(
-    graph: RoadGraph, lon, lat, *, what: str, label: str, names: list[str]
+    graph: RoadGraph, lon, lat, *, what: str, label: str, names
 ) -> tuple[str, str] | None:
     """Refuse a file whose points are mostly off the road network's map; name a few.
 
@@ -158,7 +158,7 @@ def check_extent(
     them puts most points inside, else the points are elsewhere (wrong
     coordinates, or a road network that does not cover them). When only some are,
     returns a note that counts them (for reports) and the same note naming up to five
-    (``names``: each point's ID and line; for the terminal), or None when every point
+    (``names(rows)``: those points' IDs and lines; for the terminal), or None when every point
     is on the map.
     """
     off = off_the_map(graph, lon, lat)
@@ -174,7 +174,7 @@ def check_extent(
                 "when swapped; swap the lat and lon columns"
             )
         rows = np.flatnonzero(off)
-        first = ", ".join(names[i] for i in rows[:5])
+        first = ", ".join(names(rows[:5]))
         more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
         raise InputError(
             f"{label}: {int(off.sum()):,} of {n:,} {what} are more than {OFF_MAP_KM:g} km "
@@ -182,7 +182,10 @@ def check_extent(
             "check their coordinates, or give a road network that covers them"
         )
     rows = np.flatnonzero(off)
-    shown = [names[i] + (" (lat and lon swapped?)" if swapped[i] else "") for i in rows[:5]]
+    shown = [
+        name + (" (lat and lon swapped?)" if swapped[i] else "")
+        for i, name in zip(rows[:5], names(rows[:5]), strict=True)
+    ]
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     head = (
         f"{label}: {len(rows):,} of {n:,} {what} lie more than {OFF_MAP_KM:g} km outside "

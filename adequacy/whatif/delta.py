@@ -34,7 +34,8 @@ def delta_table(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame
     state = base.member_state
     if state.delta_base is None:  # the 'before' half depends on the base only
         cols = ["rule", "language", "county_fips", "members", "meeting", "threshold"]
-        cols += ["ratio_limit", "providers", "verdict"]
+        cols += ["ratio_limit", "providers", "verdict", "verdict_reasons", "findings"]
+        cols += ["share_passes", "ratio_passes"]
         language = base.language_summary[[*cols, "prevalent"]]
         county = pd.concat(
             [base.county_summary[cols].assign(prevalent=False), language], ignore_index=True
@@ -46,8 +47,14 @@ def delta_table(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame
                 "meeting": "meeting_before",
                 "providers": "providers_before",
                 "verdict": "verdict_before",
+                # unchanged rules keep these as they were (the 'after' side below)
+                "verdict_reasons": "verdict_reasons_after",
+                "findings": "findings_after",
+                "share_passes": "share_passes_after",
+                "ratio_passes": "ratio_passes_after",
             }
         )
+        table["verdict_after"] = table["verdict_before"]
         rules = {r.id: r for r in base.standards.rules}
         table["heads_before"] = _heads(base.providers, table, rules)
         state.delta_base = table
@@ -105,9 +112,19 @@ def delta_table(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame
             p = table[f"providers_{when}"].to_numpy(dtype=float)
             per = np.where(p > 0, table["members"] / np.where(p > 0, p, 1), np.inf)
             table[f"members_per_provider_{when}"] = per
-    judged = _verdicts(table, base.standards, "after")
-    for col in ("share_passes", "ratio_passes", "verdict", "verdict_reasons", "findings"):
-        table[f"{col}_after"] = judged[col]
+    # a rule's verdicts depend on its own rows only (its counties, languages and service
+    # area): judge again just the rules whose figures moved; the others stay as they were
+    moved = (
+        (table["gained"] > 0)
+        | (table["lost"] > 0)
+        | (table["providers_after"] != table["providers_before"])
+        | (table["heads_after"].fillna(-1) != table["heads_before"].fillna(-1))
+    )
+    redo = table["rule"].isin(set(table.loc[moved, "rule"]))
+    if redo.any():
+        judged = _verdicts(table[redo], base.standards, "after")
+        for col in ("share_passes", "ratio_passes", "verdict", "verdict_reasons", "findings"):
+            table.loc[redo, f"{col}_after"] = judged[col].to_numpy()
     table["status_change"] = np.select(
         [
             (table["verdict_before"] == PASS) & (table["verdict_after"] == FAIL),

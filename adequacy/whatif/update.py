@@ -126,8 +126,12 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
             problems.extend(exc.problems or [str(exc).removeprefix(f"{label}: ")])
     joined = providers[providers["status"] == "joined"]
     moving = pd.concat([joined, added], ignore_index=True) if added is not None else joined
-    names = [f"{pid} (joined)" for pid in joined["provider_id"]]
-    names += row_names(added, "provider_id") if added is not None else []
+    listed = [f"{pid} (joined)" for pid in joined["provider_id"]]
+    listed += row_names(added, "provider_id") if added is not None else []
+
+    def names(rows):
+        return [listed[i] for i in rows]
+
     if len(moving):
         try:
             note = check_extent(
