@@ -333,7 +333,11 @@ def evaluate(
     """Evaluate a provider network against access standards and write the results."""
     from adequacy.runs.write import check_out
 
-    check_out(out, force=force)
+    check_out(
+        out,
+        force=force,
+        inputs=[members, providers, claims, regions, languages, survey, supply, network, standards],
+    )
     _run(
         members,
         providers,
@@ -377,7 +381,7 @@ def demo(
 
     if region not in REGIONS:
         raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
-    check_out(out, force=force)
+    check_out(out, force=force, inputs=[])
     scenario = build_demo(region, seed=seed)
     spec = scenario.region
     with staging(out) as stage:  # the inputs are part of the run folder, published whole
@@ -445,7 +449,7 @@ def whatif(
     """Apply a scenario (providers added, joining, terminated) to a base run."""
     from adequacy.runs.write import check_out
 
-    check_out(out, force=force)
+    check_out(out, force=force, inputs=[scenario, base / "manifest.json"])
 
     from adequacy.whatif import continuity_of_care, read_scenario, run_whatif
 
@@ -516,7 +520,7 @@ def recruit(
     """Rank candidate sites by the failing members each would bring within a rule."""
     from adequacy.runs.write import check_out
 
-    check_out(out, force=force)
+    check_out(out, force=force, inputs=[candidates, base / "manifest.json"])
 
     from adequacy.whatif import recruit as rank_candidates
 
@@ -576,7 +580,7 @@ def report(
     """Write the quarterly report (HTML, workbook, GeoPackage) of a run folder."""
     from adequacy.runs.write import check_out
 
-    check_out(out, force=force)
+    check_out(out, force=force, inputs=[run / "manifest.json", previous])
     import json
 
     from adequacy.report import build_report

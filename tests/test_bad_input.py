@@ -111,3 +111,18 @@ def test_a_scenario_file_names_its_yaml_line_and_its_encoding(tmp_path):
     message = _error(read_scenario, path)
     assert "2 problems" in message and "did you mean 'name'?" in message
     assert "terminate[0].effective" in message
+
+
+def test_an_output_folder_never_swallows_what_it_would_delete(tmp_path, monkeypatch):
+    from adequacy.runs.write import check_out
+
+    monkeypatch.chdir(tmp_path)
+    for here in (".", str(tmp_path), str(tmp_path.parent)):
+        assert "current folder" in _error(check_out, here, force=True)
+    data = tmp_path / "data"
+    data.mkdir()
+    members = data / "members.csv"
+    members.write_text("member_id,lat,lon\n")
+    message = _error(check_out, data, force=True, inputs=[members, None])
+    assert "holds the input members.csv" in message
+    assert check_out(tmp_path / "results", force=False, inputs=[members]) == tmp_path / "results"

@@ -126,18 +126,34 @@ def gpkg_date(created_utc: str | None = None):
         pyogrio.set_gdal_config_options({OGR_CURRENT_DATE: previous})
 
 
-def check_out(out_dir: str | os.PathLike, *, force: bool = False) -> Path:
+def check_out(out_dir: str | os.PathLike, *, force: bool = False, inputs: list[Any] = ()) -> Path:
     """Refuse, before any work is done, an output folder that cannot take the result.
 
     A path that is (or lies inside) a file, and a folder that holds anything but an
     earlier output of adequacy (unless ``force``), get one line naming ``--out``. An
-    earlier output is replaced whole when the new one is complete.
+    earlier output is replaced whole when the new one is complete, so never, even
+    with ``force``: the current folder or one of its parents, the home folder, or a
+    folder holding one of the run's ``inputs`` (which replacing it would delete).
     """
     out = Path(out_dir)
     for part in (out, *out.parents):
         if part.exists() and not part.is_dir():
             raise InputError(
                 f"--out {out}: {part} is a file; give a folder (it is made when missing)"
+            )
+    where = out.resolve()
+    here = Path.cwd().resolve()
+    if where == here or where in here.parents or where == Path.home().resolve():
+        raise InputError(
+            f"--out {out}: is the current folder, one of its parents or the home folder, "
+            "which the output would replace whole; give a folder of its own, e.g. results/"
+        )
+    for source in inputs:
+        given = isinstance(source, (str, os.PathLike)) and Path(source).exists()
+        if given and where in Path(source).resolve().parents:
+            raise InputError(
+                f"--out {out}: holds the input {Path(source).name}, which replacing the "
+                "folder would delete; give another output folder"
             )
     if out.is_dir() and not force:
         entries = sorted(out.iterdir())
