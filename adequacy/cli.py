@@ -337,6 +337,7 @@ def evaluate(
         out,
         force=force,
         inputs=[members, providers, claims, regions, languages, survey, supply, network, standards],
+        kind="run",
     )
     _run(
         members,
@@ -381,7 +382,7 @@ def demo(
 
     if region not in REGIONS:
         raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
-    check_out(out, force=force, inputs=[])
+    check_out(out, force=force, kind="run")
     scenario = build_demo(region, seed=seed)
     spec = scenario.region
     with staging(out) as stage:  # the inputs are part of the run folder, published whole
@@ -447,9 +448,14 @@ def whatif(
     force: FORCE = False,
 ) -> None:
     """Apply a scenario (providers added, joining, terminated) to a base run."""
-    from adequacy.runs.write import check_out
+    from adequacy.runs.write import check_out, run_inputs
 
-    check_out(out, force=force, inputs=[scenario, base / "manifest.json"])
+    check_out(
+        out,
+        force=force,
+        inputs=[scenario, base / "manifest.json", *run_inputs(base)],
+        kind="whatif",
+    )
 
     from adequacy.whatif import continuity_of_care, read_scenario, run_whatif
 
@@ -518,9 +524,14 @@ def recruit(
     force: FORCE = False,
 ) -> None:
     """Rank candidate sites by the failing members each would bring within a rule."""
-    from adequacy.runs.write import check_out
+    from adequacy.runs.write import check_out, run_inputs
 
-    check_out(out, force=force, inputs=[candidates, base / "manifest.json"])
+    check_out(
+        out,
+        force=force,
+        inputs=[candidates, base / "manifest.json", *run_inputs(base)],
+        kind="recruit",
+    )
 
     from adequacy.whatif import recruit as rank_candidates
 
@@ -580,7 +591,7 @@ def report(
     """Write the quarterly report (HTML, workbook, GeoPackage) of a run folder."""
     from adequacy.runs.write import check_out
 
-    check_out(out, force=force, inputs=[run / "manifest.json", previous])
+    check_out(out, force=force, inputs=[run / "manifest.json", previous], kind="report")
     import json
 
     from adequacy.report import build_report

@@ -126,3 +126,25 @@ def test_an_output_folder_never_swallows_what_it_would_delete(tmp_path, monkeypa
     message = _error(check_out, data, force=True, inputs=[members, None])
     assert "holds the input members.csv" in message
     assert check_out(tmp_path / "results", force=False, inputs=[members]) == tmp_path / "results"
+
+
+def test_an_output_replaces_only_an_earlier_output_of_its_kind(tmp_path, monkeypatch):
+    import json
+
+    from adequacy.runs.write import check_out, run_inputs
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    members = tmp_path / "data" / "members.csv"
+    members.parent.mkdir()
+    members.write_text("member_id,lat,lon\n")
+    manifest = {"adequacy_version": "0.1.0", "inputs": {"members": {"path": str(members)}}}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert check_out(run, kind="run") == run  # a new run replaces the earlier run
+    assert "holds an earlier run output, not a report" in _error(check_out, run, kind="report")
+    assert check_out(run, kind="report", force=True) == run
+    # a what-if's --out may never swallow the base run's own inputs, even with --force
+    assert run_inputs(run) == [str(members)]
+    message = _error(check_out, members.parent, force=True, inputs=run_inputs(run))
+    assert "holds the input members.csv" in message

@@ -957,7 +957,12 @@ def _(c):
 
 @case("scenario-bad-input-keeps-previous-out")
 def _(c):
-    out = c.copy_run("previous-out")
+    out = c.tmp / "previous-out"  # an earlier what-if output, which a new what-if may replace
+    out.mkdir()
+    (out / "delta.csv").write_text("rule,language\npcp,\n")
+    (out / "manifest.json").write_text(
+        '{"adequacy_version": "0.1.0", "base_run": "run", "scenario": {"name": "old"}}\n'
+    )
     text = "name: x\nterminate: [NOPE-123]\n"
     return Case(
         _whatif(c, c.write("scenario.yaml", text), out=out), ["scenario.yaml", "NOPE-123"], out

@@ -40,6 +40,8 @@ def test_parse_maxspeed_reads_units_and_lists(value, mph):
         "25 mph;fast",
         "0",
         "-5",
+        "550",  # km/h: 342 mph, a typo
+        "120 mph",
         "mph",
         math.nan,
         True,

@@ -199,6 +199,7 @@ def evaluate(
             what=what,
             label=label,
             names=lambda rows, t=table, c=id_column: row_names(t, c, rows),
+            refuse_most=what == "members",
         )
         if note:  # the run's notes count them, by the file's name (the manifest, the report)
             notes.append(Path(label).name + note[0].removeprefix(label))

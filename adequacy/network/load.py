@@ -55,7 +55,7 @@ from adequacy.network.speeds import (
 )
 
 #: Bump when the graph format or the way graphs are built changes.
-BUILDER_VERSION = "2"  # 2: node delays (signals, stops, intersections) in edge seconds
+BUILDER_VERSION = "3"  # 2: node delays in edge seconds; 3: posted speeds over 90 mph ignored
 
 
 OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".osm.xml")

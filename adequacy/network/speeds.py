@@ -223,6 +223,10 @@ DEFAULT_OSM_PROFILE = US_OSM_CALIBRATED
 #: The fields of a SpeedProfile, to rebuild one from its ``to_dict``.
 SPEED_PROFILE_FIELDS = tuple(SpeedProfile.__dataclass_fields__)
 
+#: The highest posted speed believed (US limits top out at 85 mph); above, the class
+#: default applies.
+MAX_POSTED_MPH = 90.0
+
 _NUMBER_UNIT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(mph|km/h|kmh|kph|knots)?\s*$", re.I)
 
 
@@ -240,7 +244,8 @@ def parse_maxspeed(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         if isinstance(value, bool) or not math.isfinite(value) or value <= 0:
             return None
-        return float(value) * KMH_TO_MPH
+        mph = float(value) * KMH_TO_MPH
+        return mph if mph <= MAX_POSTED_MPH else None
     speeds = []
     for part in str(value).split(";"):
         part = part.strip()
@@ -257,7 +262,7 @@ def parse_maxspeed(value: Any) -> float | None:
             mph = number * 1.150779
         else:
             mph = number * KMH_TO_MPH
-        if mph <= 0:
+        if mph <= 0 or mph > MAX_POSTED_MPH:  # a typo ("550") must not speed a road up
             return None
         speeds.append(mph)
     if not speeds:

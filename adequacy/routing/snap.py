@@ -149,7 +149,7 @@ def off_the_map(graph: RoadGraph, lon, lat, *, margin_km: float = OFF_MAP_KM) ->
 
 
 def check_extent(
-    graph: RoadGraph, lon, lat, *, what: str, label: str, names
+    graph: RoadGraph, lon, lat, *, what: str, label: str, names, refuse_most: bool = True
 ) -> tuple[str, str] | None:
     """Refuse a file whose points are mostly off the road network's map; name a few.
 
@@ -159,14 +159,16 @@ def check_extent(
     coordinates, or a road network that does not cover them). When only some are,
     returns a note that counts them (for reports) and the same note naming up to five
     (``names(rows)``: those points' IDs and lines; for the terminal), or None when every point
-    is on the map.
+    is on the map. With ``refuse_most=False`` (providers: a statewide roster beside a
+    regional road extract is normal, and far-away providers change no result) only
+    swapped coordinates, or every point off the map, are refused.
     """
     off = off_the_map(graph, lon, lat)
     n = len(off)
     if not n or not off.any():
         return None
     swapped = ~off_the_map(graph, lat, lon)
-    if off.sum() * 2 > n:
+    if off.sum() * 2 > n and (refuse_most or off.all() or swapped.sum() * 2 > n):
         if swapped.sum() * 2 > n:
             raise InputError(
                 f"{label}: latitude and longitude look swapped: {int(off.sum()):,} of {n:,} "

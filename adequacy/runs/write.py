@@ -126,12 +126,19 @@ def gpkg_date(created_utc: str | None = None):
         pyogrio.set_gdal_config_options({OGR_CURRENT_DATE: previous})
 
 
-def check_out(out_dir: str | os.PathLike, *, force: bool = False, inputs: list[Any] = ()) -> Path:
+def check_out(
+    out_dir: str | os.PathLike,
+    *,
+    force: bool = False,
+    inputs: list[Any] = (),
+    kind: str | None = None,
+) -> Path:
     """Refuse, before any work is done, an output folder that cannot take the result.
 
     A path that is (or lies inside) a file, and a folder that holds anything but an
-    earlier output of adequacy (unless ``force``), get one line naming ``--out``. An
-    earlier output is replaced whole when the new one is complete, so never, even
+    earlier output of adequacy of the same ``kind`` ('run', 'whatif', 'recruit',
+    'report'; unless ``force``), get one line naming ``--out``. An earlier output is
+    replaced whole when the new one is complete, so never, even
     with ``force``: the current folder or one of its parents, the home folder, or a
     folder holding one of the run's ``inputs`` (which replacing it would delete).
     """
@@ -157,21 +164,46 @@ def check_out(out_dir: str | os.PathLike, *, force: bool = False, inputs: list[A
             )
     if out.is_dir() and not force:
         entries = sorted(out.iterdir())
-        if entries and not _earlier_output(out):
+        earlier = _earlier_output(out)
+        if entries and earlier is None:
             raise InputError(
                 f"--out {out}: the folder holds other files ({len(entries)} entries, e.g. "
                 f"{entries[0].name}); give a new or empty folder, or --force to replace it whole"
             )
+        if entries and kind is not None and earlier != kind:
+            raise InputError(
+                f"--out {out}: holds an earlier {earlier} output, not a {kind}; give another "
+                "folder, or --force to replace it whole"
+            )
     return out
 
 
-def _earlier_output(folder: Path) -> bool:
-    """Whether a folder is an output of adequacy (its manifest says so)."""
+def _earlier_output(folder: Path) -> str | None:
+    """The kind of adequacy output a folder holds ('run', 'whatif', 'recruit', 'report'),
+    by its manifest; None when it is not one."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and "adequacy_version" in manifest
+        return None
+    if not isinstance(manifest, dict) or "adequacy_version" not in manifest:
+        return None
+    if "report" in manifest:
+        return "report"
+    if "scenario" in manifest:
+        return "whatif"
+    if "base_run" in manifest:
+        return "recruit"
+    return "run"
+
+
+def run_inputs(run_dir: str | os.PathLike) -> list[str]:
+    """The input files a run folder's manifest records (best effort: [] when unreadable)."""
+    try:
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+        inputs = (manifest.get("inputs") or {}).values()
+        return [i["path"] for i in inputs if isinstance(i, dict) and i.get("path")]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
 
 
 @contextmanager
