@@ -29,6 +29,13 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 FORCE = Annotated[
     bool, typer.Option("--force", help="Replace an --out folder that holds other files")
 ]
+DISTANCE_BASIS = Annotated[
+    str | None,
+    typer.Option(
+        help="How miles are measured: shortest, fastest_route or straight_line "
+        "(default: the standards set's own)"
+    ),
+]
 
 
 def _friendly(func):
@@ -134,6 +141,7 @@ def _run(
     appointment_standards="seed-manual",
     supply=None,
     profile=None,
+    distance_basis=None,
     command: str,
     extra=None,
     stage=None,
@@ -158,6 +166,7 @@ def _run(
             survey=survey,
             appointment_standards=appointment_standards,
             quarter=_period_quarter(period),
+            distance_basis=distance_basis,
             progress=update,
         )
         update("deficiency workpaper", 0, 1)
@@ -328,6 +337,7 @@ def evaluate(
             help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"
         ),
     ] = None,
+    distance_basis: DISTANCE_BASIS = None,
     force: FORCE = False,
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
@@ -355,6 +365,7 @@ def evaluate(
         appointment_standards=appointment_standards,
         supply=supply,
         profile=profile,
+        distance_basis=distance_basis,
     )
 
 
@@ -374,6 +385,7 @@ def demo(
             help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"
         ),
     ] = None,
+    distance_basis: DISTANCE_BASIS = None,
     force: FORCE = False,
 ) -> None:
     """Build the demo scenario (real roads and hospitals, synthetic members) and evaluate it."""
@@ -403,6 +415,7 @@ def demo(
             command=" ".join(["adequacy", *sys.argv[1:]]),
             extra={"demo": {"region": region, "seed": seed}},
             profile=profile,
+            distance_basis=distance_basis,
             stage=stage,
         )
 

@@ -129,3 +129,51 @@ def osmnx_drive_graph(xml_path):
     G.remove_edges_from(drop)
     G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
     return ox.truncate.largest_component(G, strongly=True)
+
+
+def chain_network(seed: int) -> RoadGraph:
+    """A 4x4 grid of intersections whose streets carry 0-4 shape points each,
+    some one-way (either way), some with different speeds each way, some
+    doubled (two parallel streets), plus a ring of shape points hanging off
+    one corner and a one-way loop back to the same intersection."""
+    rng = np.random.default_rng(seed)
+    lon, lat, u, v, m, s = [], [], [], [], [], []
+
+    def node(x, y):
+        lon.append(x)
+        lat.append(y)
+        return len(lon) - 1
+
+    def street(a, b, oneway):
+        points = (
+            [a]
+            + [
+                node(lon[a] + (lon[b] - lon[a]) * t, lat[a] + (lat[b] - lat[a]) * t)
+                for t in np.sort(rng.uniform(0.1, 0.9, rng.integers(0, 5)))
+            ]
+            + [b]
+        )
+        for p, q in zip(points[:-1], points[1:], strict=True):
+            meters = float(rng.uniform(50, 400))
+            if oneway >= 0:
+                u.append(p), v.append(q), m.append(meters), s.append(meters / rng.uniform(5, 25))
+            if oneway <= 0:
+                u.append(q), v.append(p), m.append(meters), s.append(meters / rng.uniform(5, 25))
+        return points
+
+    grid = [[node(i * 0.01, j * 0.01) for j in range(4)] for i in range(4)]
+    for i in range(4):
+        for j in range(4):
+            for di, dj in ((1, 0), (0, 1)):
+                if i + di < 4 and j + dj < 4:
+                    oneway = int(rng.choice([0, 0, 0, 1, -1]))
+                    street(grid[i][j], grid[i + di][j + dj], oneway)
+                    if rng.random() < 0.15:
+                        street(grid[i][j], grid[i + di][j + dj], 0)  # a parallel street
+    ring = [node(0.05 + 0.001 * t, 0.05) for t in range(5)]
+    for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
+        street(a, b, 0)
+    street(grid[3][3], ring[0], 0)
+    loop = street(grid[0][0], node(-0.005, -0.005), 1)
+    street(loop[-1], grid[0][0], 1)
+    return RoadGraph.from_edges(u, v, m, s, lon, lat, largest_component=False)

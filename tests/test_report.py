@@ -106,6 +106,9 @@ def test_report_holds_every_county_and_rule(run_dir, report_dir):
     assert run_manifest["road_network"]["source_sha256"] in html
     assert f"{run_manifest['road_network']['nodes']:,}" in html
     assert "tiger-prisec@1" in html
+    # the distance basis the run used (the seed manual's), in words
+    assert run_manifest["settings"]["distance_basis"] == "fastest_route"
+    assert "distance basis <b>fastest_route</b>" in html
     for info in run_manifest["inputs"].values():
         if info:
             assert info["sha256"] in html

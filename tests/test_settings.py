@@ -58,7 +58,9 @@ def test_re_evaluating_a_run_folder_restores_every_setting(tmp_path, idaho, grap
     assert manifest["settings"]["count_cap"] == 4 and manifest["settings"]["snap_speed_mph"] == 10
 
     again, _ = evaluate_run(run)
-    assert again.settings == settings
+    # the evaluation records the standards' distance basis it used
+    assert ev.settings == settings.replace(distance_basis="fastest_route")
+    assert again.settings == ev.settings
     # and the results are those of the original run, not of the defaults
     assert again.member_results["n_qualifying"].max() == ev.member_results["n_qualifying"].max()
     assert ev.member_results["n_qualifying"].max() == 4  # count_cap took effect

@@ -116,6 +116,7 @@ def _full(demo, whatif):
         demo.graph,
         claims=demo.claims,
         regions=demo.regions,
+        distance_basis=whatif.evaluation.settings.distance_basis,
     )
 
 
@@ -217,6 +218,28 @@ def test_incremental_equals_full_reevaluation(idaho_base, name):
     assert set(base_r.index[flipped]) <= listed
     if name != "terminate a provider at two sites":
         assert len(whatif.changes) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("basis", ["shortest", "straight_line"])
+def test_incremental_equals_full_reevaluation_on_other_distance_bases(idaho_base, basis):
+    demo, _ = idaho_base
+    base = evaluate(
+        demo.members,
+        demo.providers,
+        demo.graph,
+        claims=demo.claims,
+        regions=demo.regions,
+        distance_basis=basis,
+    )
+    whatif = run_whatif(base, _scenarios(demo)["add then terminate"])
+    assert whatif.evaluation.settings.distance_basis == basis
+    full = _full(demo, whatif)
+    got, want = _indexed(whatif.evaluation.member_results), _indexed(full.member_results)
+    for col in ("meets", "n_qualifying"):
+        np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
+    np.testing.assert_allclose(got["miles"], want["miles"], rtol=1e-12)
+    pd.testing.assert_frame_equal(whatif.evaluation.county_summary, full.county_summary)
 
 
 def test_scenario_file_round_trip_gives_the_same_result(idaho_base, tmp_path):

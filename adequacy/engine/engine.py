@@ -29,7 +29,8 @@ from adequacy.engine.standards import Rule, StandardsSet
 from adequacy.inputs.languages import speaks
 from adequacy.network import RoadGraph
 from adequacy.network.chains import chains_of
-from adequacy.routing import NodeLabels, Snap, k_nearest_labels
+from adequacy.routing import NodeLabels, Snap, k_nearest_labels, label_ids
+from adequacy.routing.routes import StraightLabels, route_at, route_meters
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
 
 Progress = Callable[[str, int, int], None]
@@ -51,8 +52,9 @@ class Search:
     key: SearchKey
     metric: str
     rows: np.ndarray  # provider rows (into Evaluation.providers) that are sources
-    labels: NodeLabels
+    labels: NodeLabels | StraightLabels
     n_providers: int  # distinct provider ids among the sources
+    route: np.ndarray | None = None  # time searches: each label's route meters (made when asked)
 
     @property
     def complete(self) -> bool:
@@ -171,6 +173,9 @@ class Engine:
         self.searches: dict[tuple[SearchKey, str], Search] = {}
         self._job_rules: dict[tuple[SearchKey, str], list[Rule]] = {}
         self.state = state if state is not None else MemberState.of(members)
+        self.basis = settings.distance_basis or "shortest"
+        #: labels whose fastest route was not found (ties at the k-th place): never within
+        self.unrouted = 0
 
     @staticmethod
     def key_of(rule: Rule, language: str | None) -> SearchKey:
@@ -189,8 +194,12 @@ class Engine:
         jobs: dict[tuple[SearchKey, str], list[Rule]] = {}
         for rule, language in variants:
             key = self.key_of(rule, language)
-            for metric, used in (("distance", rule.max_miles), ("time", rule.max_minutes)):
-                if used is not None:
+            # miles along the fastest route come from the time search's routes
+            timed = rule.max_minutes is not None or (
+                self.basis == "fastest_route" and rule.max_miles is not None
+            )
+            for metric, used in (("distance", rule.max_miles is not None), ("time", timed)):
+                if used:
                     jobs.setdefault((key, metric), []).append(rule)
         self._job_rules.update(jobs)  # a wider search later keeps every rule's cutoff
         return jobs
@@ -248,6 +257,15 @@ class Engine:
         width = self.width(rules, n_groups)
         if k:  # a wider search asked for ('and' rules)
             width = max(min(k, max(n_groups, 1)), width)
+        if metric == "distance" and self.basis == "straight_line":
+            labels = StraightLabels(
+                self.providers["lon"].to_numpy()[rows],
+                self.providers["lat"].to_numpy()[rows],
+                self.pid_codes[rows],
+                k=width,
+                cutoff=self._cutoff(rules, metric),
+            )
+            return (key, metric), Search(key, metric, rows, labels, n_groups)
         labels = k_nearest_labels(
             self.graph,
             self.provider_snap.node[rows],
@@ -298,6 +316,12 @@ class Engine:
         search = self.searches.get((key, metric))
         if search is None:
             return None
+        if isinstance(search.labels, StraightLabels):  # point to point, no road
+            cost, source = search.labels.at_points(
+                self.members["lon"].to_numpy()[member_rows],
+                self.members["lat"].to_numpy()[member_rows],
+            )
+            return cost, label_ids(source, self.pid_codes[search.rows]).astype(np.int64)
         # labels are read once per distinct node (many members share a node)
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
         cost_u, source_u = search.labels.at_nodes(nodes)
@@ -310,6 +334,29 @@ class Engine:
             code_of_source,
             search.labels.cutoff,
         )
+
+    def _route_labels(self, key: SearchKey, member_rows: np.ndarray, time, cache_key):
+        """Miles along each time label's route, per member (meters, with the leg)."""
+        search = self.searches[(key, "time")]
+        if search.route is None:
+            legs = self.provider_snap
+            rows = search.rows
+            search.route, unrouted = route_meters(
+                self.graph,
+                search.labels,
+                self.pid_codes[rows],
+                legs.leg_cost("distance")[rows],
+                legs.leg_cost("time", self.settings.snap_speed_mph)[rows],
+                legs.node[rows],
+            )
+            self.unrouted += unrouted
+        nodes, inverse = self._distinct_nodes(member_rows, cache_key)
+        _, _, route_u = route_at(
+            search.labels, search.route, nodes, self.provider_snap.meters[search.rows]
+        )
+        meters = route_u[inverse] + self.leg("distance")[member_rows][:, None]
+        meters[time[1] < 0] = np.inf
+        return meters, time[1]
 
     def _distinct_nodes(self, member_rows: np.ndarray, cache_key: str | None):
         found = self.state.nodes.get(cache_key) if cache_key is not None else None
@@ -330,14 +377,18 @@ class Engine:
         while True:
             dist = self._labels(key, "distance", member_rows, cache_key)
             time = self._labels(key, "time", member_rows, cache_key)
-            block, ambiguous = self._judge(rule, language, member_rows, dist, time)
+            route = None
+            if self.basis == "fastest_route" and dist is not None:
+                route = self._route_labels(key, member_rows, time, cache_key)
+            block, ambiguous = self._judge(rule, language, member_rows, dist, time, route)
             searches = [
                 self.searches[(key, m)] for m in ("distance", "time") if (key, m) in self.searches
             ]
             if not ambiguous or all(s.complete for s in searches):
                 return block
-            # 'and' rules: a full label list may hide a provider within both limits
-            # further down; search again with twice the labels until none is in doubt.
+            # a full label list may hide a qualifying provider further down ('and'
+            # rules; miles along the fastest route): search again with twice the
+            # labels until none is in doubt.
             width = max(s.labels.k for s in searches)
             rerun = {
                 (key, m): self._job_rules.get((key, m), [rule])
@@ -346,15 +397,24 @@ class Engine:
             }
             self.run(rerun, k=2 * width)
 
-    def _judge(self, rule, language, member_rows, dist, time):
+    def _judge(self, rule, language, member_rows, dist, time, route=None):
+        """Judge one (rule, language) for some members; also whether a wider search
+        is needed (a provider that may qualify could lie beyond full label lists).
+
+        ``dist``/``time`` are (cost, provider code) per member and label, ``route``
+        the meters of each time label's route (``fastest_route`` basis): miles are
+        then judged on ``route`` and ``dist`` (shortest road distances) only bounds
+        which providers could still be within the mile limit.
+        """
         m = len(member_rows)
         limit_meters, limit_seconds, both = member_limits(
             rule, self.state.class_code[member_rows], self.state.class_names
         )
         k = rule.count
+        miles_labels = route if route is not None else dist
         qualifying = []
         saturated = np.zeros(m, dtype=bool)
-        for labels, limit in ((dist, limit_meters), (time, limit_seconds)):
+        for labels, limit in ((miles_labels, limit_meters), (time, limit_seconds)):
             if labels is None:
                 qualifying.append(None)
                 continue
@@ -369,11 +429,20 @@ class Engine:
             qd, qt = present
             hit = (qd[:, :, None] == qt[:, None, :]).any(axis=2) & (qd >= 0)
             count = np.where(both, hit.sum(axis=1), count)
+            if route is not None:  # every qualifying provider is within the time limit
+                saturated = within(time[0], limit_seconds[:, None]).all(axis=1)
             ambiguous = bool((both & saturated & (count < k)).any())
+        if route is not None:
+            ambiguous |= bool(self._route_doubt(dist, time, limit_meters, ~both & (count < k)))
         cap = self.counted(k)
-        width_codes = dist[1] if dist is not None else time[1]
+        width_codes = time[1] if route is not None else (dist[1] if dist is not None else time[1])
         nearest = width_codes[:, :k]
-        miles = (dist[0][:, k - 1] / METERS_PER_MILE) if dist is not None else np.full(m, np.nan)
+        if route is not None:  # the k-th nearest by time: its minutes and its route's miles
+            miles = route[0][:, k - 1] / METERS_PER_MILE
+        elif dist is not None:
+            miles = dist[0][:, k - 1] / METERS_PER_MILE
+        else:
+            miles = np.full(m, np.nan)
         minutes = (
             (time[0][:, k - 1] / SECONDS_PER_MINUTE) if time is not None else np.full(m, np.nan)
         )
@@ -388,6 +457,25 @@ class Engine:
             nearest,
         )
         return block, ambiguous
+
+    @staticmethod
+    def _route_doubt(dist, time, limit_meters, short) -> bool:
+        """Whether a member short of providers (``short``) may have one within the mile
+        limit along its fastest route that the time labels do not hold.
+
+        Such a provider is within the limit by the shortest road distance, so it is
+        in the distance labels, unless they are all within the limit (more may
+        follow); and it is missing from the time labels only if they are full.
+        """
+        if not short.any():
+            return False
+        dcost, dcode = dist
+        tcode = time[1]
+        near = within(dcost, limit_meters[:, None]) & (dcode >= 0)
+        more = near.all(axis=1)
+        missing = near & ~(dcode[:, :, None] == tcode[:, None, :]).any(axis=2)
+        full = tcode[:, -1] >= 0
+        return bool((short & (more | (missing.any(axis=1) & full))).any())
 
 
 @njit(cache=True, nogil=True)

@@ -177,6 +177,8 @@ def evaluate(
     settings = (settings or Settings()).replace(**overrides)
     tick = progress or (lambda step, done, total: None)
     standards = load_standards(standards)
+    if settings.distance_basis is None:  # the standards' basis, recorded with the run
+        settings = settings.replace(distance_basis=standards.distance_basis)
     tick("reading inputs", 0, 1)
     members = read_members(members)
     providers = read_providers(providers, extra_types=standards.provider_types)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from adequacy.errors import InputError
+from adequacy.routing.routes import DISTANCE_BASES
 from adequacy.routing.snap import DEFAULT_MAX_SNAP_METERS, DEFAULT_SNAP_SPEED_MPH
 
 _PERIOD = re.compile(r"(\d{4})[-\s]?Q([1-4])", re.I)
@@ -52,6 +53,12 @@ class Settings:
     min_language_members, min_census_speakers
         A language is prevalent in a county with this many Census speakers
         aged 5+ (with a Census table), or else this many members speaking it.
+    distance_basis
+        How miles are measured: ``shortest`` (the shortest road distance),
+        ``fastest_route`` (the length of the time-optimal route, what the
+        member would drive) or ``straight_line`` (great-circle distance between
+        the two points). None: the standards set's own ``distance_basis``; an
+        evaluation records the basis it used.
     """
 
     quarter: int | None = None
@@ -62,6 +69,7 @@ class Settings:
     snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH
     min_language_members: int = 50
     min_census_speakers: int = 10_000
+    distance_basis: str | None = None
 
     def __post_init__(self) -> None:
         if self.quarter is not None and self.quarter not in (1, 2, 3, 4):
@@ -72,6 +80,11 @@ class Settings:
             value = getattr(self, name)
             if not value > 0:
                 raise InputError(f"{name} must be greater than 0, not {value!r}")
+        if self.distance_basis is not None and self.distance_basis not in DISTANCE_BASES:
+            raise InputError(
+                f"distance_basis must be one of {', '.join(DISTANCE_BASES)}, "
+                f"not {self.distance_basis!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as plain JSON values (for the manifest)."""

@@ -30,6 +30,7 @@ from typing import Any
 from adequacy.errors import InputError
 from adequacy.inputs.schemas import PROVIDER_TYPES, canonical_provider_type
 from adequacy.inputs.yamlfile import read_yaml_mapping
+from adequacy.routing.routes import DISTANCE_BASES
 
 STANDARDS_DIR = Path(__file__).resolve().parent / "standards"
 DEFAULT_STANDARDS = "seed-manual"
@@ -45,6 +46,8 @@ SET_KEYS = {
     "provider_types": "extra provider types this set defines",
     "binding": "default for every rule: which verdict components bind "
     "({ratio, min_providers, languages})",
+    "distance_basis": "how miles are measured: 'shortest' road distance, 'fastest_route' "
+    "(length of the time-optimal route) or 'straight_line' (default shortest)",
     "rules": "the list of rules",
 }
 RULE_KEYS = {
@@ -218,6 +221,7 @@ class StandardsSet:
     urban_density_per_sq_mi: float = 250.0
     annual_quarter: int = 4
     provider_types: tuple[str, ...] = ()
+    distance_basis: str = "shortest"
     path: str = ""
     sha256: str = ""
 
@@ -313,6 +317,7 @@ class StandardsSet:
             threshold=float(data.get("threshold", 0.9)),
             urban_density_per_sq_mi=float(data.get("urban_density_per_sq_mi", 250.0)),
             annual_quarter=int(data.get("annual_quarter") or 4),
+            distance_basis=str(data.get("distance_basis") or "shortest"),
             sha256=str(data.get("sha256") or ""),
         )
 
@@ -326,6 +331,7 @@ class StandardsSet:
             "threshold": self.threshold,
             "urban_density_per_sq_mi": self.urban_density_per_sq_mi,
             "annual_quarter": self.annual_quarter,
+            "distance_basis": self.distance_basis,
             "rules": [
                 {
                     "id": r.id,
@@ -453,6 +459,7 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
         )
     extra_types = tuple(str(t) for t in declared)
     default_binding = _binding(label, "binding", data.get("binding"), Binding())
+    basis = _choice(label, "distance_basis", data.get("distance_basis", "shortest"), DISTANCE_BASES)
     rules_data = data["rules"]
     if not isinstance(rules_data, list) or not rules_data:
         raise InputError(f"{label}: rules: must be a non-empty list of rules")
@@ -584,6 +591,7 @@ def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
         urban_density_per_sq_mi=density,
         annual_quarter=quarter,
         provider_types=extra_types,
+        distance_basis=basis,
         path=path,
         sha256=sha,
     )

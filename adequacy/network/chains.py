@@ -12,7 +12,9 @@ is 6-23% of the nodes, so the search does that much less work.
 A shape point is *pure*: either two-way to both neighbours (edges both ways
 on both sides) or a one-way pass-through (in from one neighbour, out to the
 other). Any other node is core, so a chain is entirely two-way or entirely
-one-way. Parallel edges are reduced to the cheapest per metric.
+one-way. Parallel edges are reduced to the cheapest per metric; a third "metric" keeps
+the meters of the fastest parallel edge, so that the length of a fastest route
+(``distance_basis: fastest_route``) is exact on the core too.
 
 Exactness (the routing tests compare with networkx on the full graph):
 
@@ -48,12 +50,14 @@ class Chains:
     pos_of: np.ndarray  # full node -> position in its chain (1..L-1)
     chain_ptr: np.ndarray  # chain c: entries chain_ptr[c]..chain_ptr[c+1] (A first, B last)
     chain_nodes: np.ndarray  # full node of each entry
-    # per metric (0 meters, 1 seconds), per entry: cost from A to the entry (A->B way),
-    # from the entry to A (B->A way), from B to the entry, from the entry to B
+    # per metric (0 meters, 1 seconds, 2 meters along the fastest edges), per entry:
+    # cost from A to the entry (A->B way), from the entry to A (B->A way), from B to
+    # the entry, from the entry to B
     from_a: np.ndarray
     to_a: np.ndarray
     from_b: np.ndarray
     to_b: np.ndarray
+    core_route_meters: np.ndarray  # per core edge (forward order): meters of its fastest way
 
     incidence: tuple | None = None  # core node -> chains ending there (made when needed)
 
@@ -106,15 +110,15 @@ def _build(graph: RoadGraph) -> Chains:
     chain_nodes = chain_nodes[:n_entries].copy()
 
     # segment costs along each chain, both ways, per metric (cheapest parallel edge)
-    fwd = np.empty((2, n_entries))
-    bwd = np.empty((2, n_entries))
+    fwd = np.empty((3, n_entries))
+    bwd = np.empty((3, n_entries))
     _segments(
         graph.offsets, graph.targets, graph.meters, graph.seconds, chain_ptr, chain_nodes, fwd, bwd
     )
-    from_a = np.empty((2, n_entries))
-    to_a = np.empty((2, n_entries))
-    from_b = np.empty((2, n_entries))
-    to_b = np.empty((2, n_entries))
+    from_a = np.empty((3, n_entries))
+    to_a = np.empty((3, n_entries))
+    from_b = np.empty((3, n_entries))
+    to_b = np.empty((3, n_entries))
     _prefix(chain_ptr, fwd, bwd, from_a, to_a, from_b, to_b)
 
     # the core graph: core-core edges, plus one edge per chain direction
@@ -125,8 +129,8 @@ def _build(graph: RoadGraph) -> Chains:
     starts = chain_nodes[chain_ptr[:-1]]
     ends = chain_nodes[chain_ptr[1:] - 1]
     last = chain_ptr[1:] - 1
-    ab_m, ab_s = from_a[0, last], from_a[1, last]
-    ba_m, ba_s = from_b[0, chain_ptr[:-1]], from_b[1, chain_ptr[:-1]]
+    ab_m, ab_s, ab_r = from_a[0, last], from_a[1, last], from_a[2, last]
+    ba_m, ba_s, ba_r = (from_b[m, chain_ptr[:-1]] for m in range(3))
     loop = starts == ends
     ok_ab = np.isfinite(ab_m) & ~loop
     ok_ba = np.isfinite(ba_m) & ~loop
@@ -134,6 +138,7 @@ def _build(graph: RoadGraph) -> Chains:
     cv = np.concatenate([v[direct], ends[ok_ab], starts[ok_ba]])
     cm = np.concatenate([meters[direct], ab_m[ok_ab], ba_m[ok_ba]])
     cs = np.concatenate([seconds[direct], ab_s[ok_ab], ba_s[ok_ba]])
+    cr = np.concatenate([meters[direct], ab_r[ok_ab], ba_r[ok_ba]])
     core = RoadGraph.from_edges(
         core_of[cu],
         core_of[cv],
@@ -144,9 +149,10 @@ def _build(graph: RoadGraph) -> Chains:
         largest_component=False,
         meta={"source": "core of " + str(graph.meta.get("source"))},
     )
+    order = np.lexsort((core_of[cv], core_of[cu]))  # the core graph's forward edge order
     return Chains(
         core, core_of, core_nodes, chain_of, pos_of, chain_ptr, chain_nodes,
-        from_a, to_a, from_b, to_b,
+        from_a, to_a, from_b, to_b, cr[order],
     )  # fmt: skip
 
 
@@ -223,6 +229,20 @@ def _edge_cost(offsets, targets, weights, a, b):
 
 
 @njit(cache=True)
+def _fastest_meters(offsets, targets, meters, seconds, a, b):
+    """Meters of the fastest edge a -> b (the shortest of equally fast ones)."""
+    best_s = np.inf
+    best_m = np.inf
+    for e in range(offsets[a], offsets[a + 1]):
+        if targets[e] == b and (
+            seconds[e] < best_s or (seconds[e] == best_s and meters[e] < best_m)
+        ):
+            best_s = seconds[e]
+            best_m = meters[e]
+    return best_m
+
+
+@njit(cache=True)
 def _segments(offsets, targets, meters, seconds, chain_ptr, chain_nodes, fwd, bwd):
     for c in range(chain_ptr.shape[0] - 1):
         for i in range(chain_ptr[c], chain_ptr[c + 1] - 1):
@@ -230,17 +250,19 @@ def _segments(offsets, targets, meters, seconds, chain_ptr, chain_nodes, fwd, bw
             b = chain_nodes[i + 1]
             fwd[0, i] = _edge_cost(offsets, targets, meters, a, b)
             fwd[1, i] = _edge_cost(offsets, targets, seconds, a, b)
+            fwd[2, i] = _fastest_meters(offsets, targets, meters, seconds, a, b)
             bwd[0, i] = _edge_cost(offsets, targets, meters, b, a)
             bwd[1, i] = _edge_cost(offsets, targets, seconds, b, a)
+            bwd[2, i] = _fastest_meters(offsets, targets, meters, seconds, b, a)
         last = chain_ptr[c + 1] - 1
-        for m in range(2):
+        for m in range(3):
             fwd[m, last] = 0.0
             bwd[m, last] = 0.0
 
 
 @njit(cache=True)
 def _prefix(chain_ptr, fwd, bwd, from_a, to_a, from_b, to_b):
-    for m in range(2):
+    for m in range(3):
         for c in range(chain_ptr.shape[0] - 1):
             s, e = chain_ptr[c], chain_ptr[c + 1]
             from_a[m, s] = 0.0
@@ -293,8 +315,13 @@ def expand(
     out_source: np.ndarray,
     *,
     nodes: np.ndarray | None = None,
+    route: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Fill labels of ``nodes`` (default: every node; rows in that order) from core labels."""
+    """Fill labels of ``nodes`` (default: every node; rows in that order) from core labels.
+
+    ``route``: (core labels' route meters, each source's leg meters, output array)
+    to also fill each time label's route meters (the fastest route's length).
+    """
     source_nodes = np.asarray(source_nodes, dtype=np.int64)
     src_chain = chains.chain_of[source_nodes]
     on_chain = np.flatnonzero(src_chain >= 0)
@@ -308,6 +335,11 @@ def expand(
     )
     if nodes is None:
         nodes = np.arange(len(chains.core_of), dtype=np.int64)
+    if route is None:
+        no = np.zeros((1, 1))
+        route_core, route_source, out_route, with_route = no, no[0], no, False
+    else:
+        (route_core, route_source, out_route), with_route = route, True
     _expand_kernel(
         nodes,
         chains.core_of,
@@ -328,20 +360,34 @@ def expand(
         cutoff,
         out_cost,
         out_source,
+        chains.from_a[2],
+        chains.to_a[2],
+        chains.to_b[2],
+        route_core,
+        route_source,
+        out_route,
+        with_route,
     )
 
 
 @njit(cache=True, inline="always")
-def _offer_label(best_cost, best_src, best_grp, k, c, s, g):
+def _offer_label(best_cost, best_src, best_grp, best_aux, k, c, s, g, aux):
+    """Keep (cost c, source s, group g) among the k best of distinct groups; ``aux``
+    (route meters) travels with it, the smallest among equal costs of one group."""
     for j in range(k):
         if best_grp[j] == g and best_src[j] >= 0:
-            if best_cost[j] <= c:
+            if best_cost[j] < c:
+                return
+            if best_cost[j] == c:
+                if aux < best_aux[j]:
+                    best_aux[j] = aux
                 return
             # move up: remove j, then insert below
             for t in range(j, k - 1):
                 best_cost[t] = best_cost[t + 1]
                 best_src[t] = best_src[t + 1]
                 best_grp[t] = best_grp[t + 1]
+                best_aux[t] = best_aux[t + 1]
             best_cost[k - 1] = np.inf
             best_src[k - 1] = -1
             best_grp[k - 1] = -1
@@ -353,10 +399,12 @@ def _offer_label(best_cost, best_src, best_grp, k, c, s, g):
         best_cost[j] = best_cost[j - 1]
         best_src[j] = best_src[j - 1]
         best_grp[j] = best_grp[j - 1]
+        best_aux[j] = best_aux[j - 1]
         j -= 1
     best_cost[j] = c
     best_src[j] = s
     best_grp[j] = g
+    best_aux[j] = aux
 
 
 @njit(cache=True, nogil=True)
@@ -380,11 +428,20 @@ def _expand_kernel(
     cutoff,
     out_cost,
     out_source,
+    r_from_a,
+    r_to_a,
+    r_to_b,
+    route_core,
+    route_source,
+    out_route,
+    with_route,
 ):
     k = out_cost.shape[1]
     best_cost = np.empty(k)
     best_src = np.empty(k, dtype=np.int64)
     best_grp = np.empty(k, dtype=np.int64)
+    best_aux = np.zeros(k)
+    aux = 0.0
     for row in range(nodes.shape[0]):
         x = nodes[row]
         cx = core_of[x]
@@ -392,11 +449,14 @@ def _expand_kernel(
             for j in range(k):
                 out_cost[row, j] = core_cost[cx, j]
                 out_source[row, j] = core_source[cx, j]
+                if with_route:
+                    out_route[row, j] = route_core[cx, j]
             continue
         for j in range(k):
             best_cost[j] = np.inf
             best_src[j] = -1
             best_grp[j] = -1
+            best_aux[j] = np.inf
         ch = chain_of[x]
         s = chain_ptr[ch]
         e = chain_ptr[ch + 1] - 1
@@ -405,7 +465,7 @@ def _expand_kernel(
         b = core_of[chain_nodes[e]]
         walk_a = to_a[i]  # x -> A along the chain (inf when one-way the other way)
         walk_b = to_b[i]
-        for end, walk in ((a, walk_a), (b, walk_b)):
+        for end, walk, r_walk in ((a, walk_a, r_to_a[i]), (b, walk_b, r_to_b[i])):
             if walk == np.inf:
                 continue  # one-way: this end cannot be reached from x
             for j in range(k):
@@ -413,26 +473,40 @@ def _expand_kernel(
                 if src < 0:
                     break
                 c = walk + core_cost[end, j]
+                if with_route:
+                    aux = r_walk + route_core[end, j]
                 if c <= cutoff:
-                    _offer_label(best_cost, best_src, best_grp, k, c, src, group_index[src])
+                    _offer_label(
+                        best_cost, best_src, best_grp, best_aux, k, c, src, group_index[src], aux
+                    )
         for t in range(by_chain_ptr[ch], by_chain_ptr[ch + 1]):
             src = src_order[t]
             p = src_entry[src]
             if p == i:
                 c = source_cost[src]
+                if with_route:
+                    aux = route_source[src]
             elif p > i:
                 if from_a[p] == np.inf:
                     continue  # one-way towards A
                 c = source_cost[src] + (from_a[p] - from_a[i])  # towards B
+                if with_route:
+                    aux = route_source[src] + (r_from_a[p] - r_from_a[i])
             else:
                 if to_a[i] == np.inf:
                     continue  # one-way towards B
                 c = source_cost[src] + (to_a[i] - to_a[p])  # towards A
+                if with_route:
+                    aux = route_source[src] + (r_to_a[i] - r_to_a[p])
             if c <= cutoff:
-                _offer_label(best_cost, best_src, best_grp, k, c, src, group_index[src])
+                _offer_label(
+                    best_cost, best_src, best_grp, best_aux, k, c, src, group_index[src], aux
+                )
         for j in range(k):
             out_cost[row, j] = best_cost[j]
             out_source[row, j] = best_src[j]
+            if with_route:
+                out_route[row, j] = best_aux[j]
 
 
 def affected_nodes(

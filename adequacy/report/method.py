@@ -19,6 +19,17 @@ from adequacy.engine.standards import StandardsSet
 from adequacy.report.formatting import Doc, distance, html_table, integer, kv_table, number, percent
 from adequacy.runs.read import Run
 
+#: How each distance basis is stated in the method (``Settings.distance_basis``).
+BASIS_TEXT = {
+    "shortest": "as the shortest road distance (which can be shorter than the route the "
+    "member would drive; distance basis <b>shortest</b>).",
+    "fastest_route": "as the length of that fastest route, the one the member would drive "
+    "(distance basis <b>fastest_route</b>); a member's miles and minutes describe the same "
+    "route, to the k-th nearest provider by time.",
+    "straight_line": "as the straight-line (great-circle) distance between the member's and "
+    "the provider's addresses, not along roads (distance basis <b>straight_line</b>).",
+}
+
 
 def _sentence(text: str) -> str:
     """Text with its first letter in upper case (the rest unchanged)."""
@@ -38,13 +49,14 @@ def method_section(
     which is listed, with whether this report includes it."""
     manifest = run.manifest
     doc.h2("Method and data sources")
+    basis = (manifest.get("settings") or {}).get("distance_basis") or "shortest"
     doc.add(
-        "<p>For every member, the road distance and the drive time to the nearest in-network "
-        "providers of each rule's type were computed over the road network below (shortest "
-        "paths on the road graph, not straight lines). A member meets a rule when the k-th "
-        "nearest qualifying provider is within the rule's limits (the distance or the time "
-        "limit, or both where the rule says 'and'). County results count the members living "
-        "in the county.</p>"
+        "<p>For every member, the drive time to the nearest in-network providers of each "
+        "rule's type was computed over the road network below (fastest paths on the road "
+        f"graph), and the distance {BASIS_TEXT.get(basis, BASIS_TEXT['shortest'])} A member "
+        "meets a rule when enough distinct providers are within the rule's limits (the "
+        "distance or the time limit, or both where the rule says 'and'). County results "
+        "count the members living in the county.</p>"
     )
     road = manifest.get("road_network") or {}
     doc.h3("Road network")

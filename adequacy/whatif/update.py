@@ -38,6 +38,7 @@ from adequacy.inputs.scenario import Scenario, read_scenario
 from adequacy.inputs.schemas import read_providers
 from adequacy.inputs.tables import row_names
 from adequacy.routing import Snap, snap_points
+from adequacy.routing.routes import StraightLabels
 from adequacy.routing.snap import check_extent
 from adequacy.whatif.delta import delta_table
 
@@ -250,11 +251,13 @@ def _update_searches(base: Evaluation, engine: Engine, variants) -> dict:
             if not removed and not added:
                 engine.searches[job] = old
                 continue
-        if old is None or removed:
+        straight = old is not None and isinstance(old.labels, StraightLabels)
+        if old is None or removed or straight:
             # a provider left: search this key again from its remaining providers
+            # (straight-line labels belong to members, not nodes: made again, cheaply)
             engine.run({job: rules})
             new = engine.searches[job]
-            if old is None:
+            if old is None or straight:
                 changed[job] = np.arange(base.graph.n_nodes)
             else:
                 changed[job] = old.labels.diff(

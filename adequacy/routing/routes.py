@@ -1,0 +1,267 @@
+"""Miles along the fastest route, and straight-line distances.
+
+Three ways to measure a provider's distance (``distance_basis``):
+
+``shortest``
+    The shortest road distance, its own search by meters (the other modules).
+``fastest_route``
+    The length of the route the member would drive: the time-optimal one.
+    :func:`route_meters` reads it off finished time labels, without touching
+    the search: a node's label (time ``c``, provider ``g``) was reached from a
+    neighbour ``u`` that holds a label of the same provider with
+    ``c = c_u + seconds(v→u)``, so the route's meters are ``meters_u +
+    meters(v→u)``. Labels are visited in time order, so every neighbour's
+    meters are known first; when several neighbours tie, the shortest of the
+    equally fast routes is taken. This holds for any exact k-nearest labels
+    (a full search, a what-if merge, a wider search): if ``g`` is among ``v``'s
+    ``k`` nearest, it is among the ``k`` nearest of the next node on ``v``'s
+    fastest route to it.
+``straight_line``
+    The great-circle distance from the member's point to the provider's point,
+    as some state standards and older filings use: :class:`StraightLabels`
+    keeps the ``k`` nearest distinct providers of each member by a KD-tree on
+    earth-centred coordinates (chord order is great-circle order).
+
+Owns: ``DISTANCE_BASES``, ``route_meters``, ``route_at``, ``StraightLabels``. Uses:
+``adequacy.network`` and ``routing.labels``/``routing.snap``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from scipy.spatial import cKDTree
+
+from adequacy.network import RoadGraph
+from adequacy.network.chains import expand, seeds
+from adequacy.network.osm import EARTH_RADIUS_METERS, haversine_meters
+from adequacy.routing.labels import NodeLabels
+from adequacy.routing.snap import _unit_xyz
+
+DISTANCE_BASES = ("shortest", "fastest_route", "straight_line")
+#: Two times within this relative tolerance are the same time (summation order).
+_TIE = 1e-9
+
+
+def route_meters(
+    graph: RoadGraph,
+    labels: NodeLabels,
+    source_group: np.ndarray,
+    source_meters: np.ndarray,
+    source_seconds: np.ndarray,
+    source_nodes: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """Meters of each time label's route, and how many stayed unknown.
+
+    Parameters
+    ----------
+    graph
+        The road graph the time labels were searched on.
+    labels
+        Time labels (``metric == "time"``), full or contracted.
+    source_group
+        Provider group of each source (sites of one provider share one).
+    source_meters, source_seconds
+        Each source's snapping leg in meters and in seconds (the labels' own).
+    source_nodes
+        Graph node of each source.
+
+    Returns an array shaped like the labels' own: n_nodes × k for full labels,
+    n_core × k for contracted ones (read it with :func:`route_at`). A label
+    with no route found (possible only where equal times tie at the ``k``-th
+    place) is infinity, which never meets a mile limit, and counted.
+    """
+    if labels.metric != "time":
+        raise ValueError("route meters are read off time labels")
+    source_nodes = np.asarray(source_nodes, dtype=np.int64)
+    source_seconds = np.asarray(source_seconds, dtype=np.float64)
+    source_meters = np.asarray(source_meters, dtype=np.float64)
+    if labels.contracted:  # on the core, whose chain edges keep their fastest way's meters
+        core = labels._lazy
+        chains = core.chains
+        walk = chains.core
+        edge_meters = chains.core_route_meters
+        cost, source = core.cost, core.source
+        seed_node, seed_seconds, which = seeds(chains, source_nodes, source_seconds, 1)
+        _, seed_meters, _ = seeds(chains, source_nodes, source_meters, 2)
+    else:
+        walk, edge_meters = graph, graph.meters
+        cost, source = labels.cost, labels.source
+        seed_node, seed_seconds, seed_meters = source_nodes, source_seconds, source_meters
+        which = np.arange(len(source_nodes))
+    by_source = np.argsort(which, kind="stable")
+    seed_ptr = np.zeros(len(source_nodes) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(which, minlength=len(source_nodes)), out=seed_ptr[1:])
+    n, k = cost.shape
+    out = np.full((n, k), np.nan)
+    flat = cost.ravel()
+    order = np.argsort(flat, kind="stable")
+    order = order[: int(np.isfinite(flat).sum())]
+    unknown = _route_meters_kernel(
+        walk.offsets,
+        walk.targets,
+        edge_meters,
+        walk.seconds,
+        cost,
+        source.astype(np.int64, copy=False),
+        np.asarray(source_group, dtype=np.int64),
+        seed_ptr,
+        np.asarray(seed_node, dtype=np.int64)[by_source],
+        np.asarray(seed_seconds, dtype=np.float64)[by_source],
+        np.asarray(seed_meters, dtype=np.float64)[by_source],
+        order.astype(np.int64),
+        out,
+    )
+    out[np.isnan(out)] = np.inf
+    return out, int(unknown)
+
+
+def route_at(
+    labels: NodeLabels, route: np.ndarray, nodes: np.ndarray, source_meters: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(seconds, source, route meters) of the time labels at some graph nodes.
+
+    ``route`` is :func:`route_meters`'s answer for these labels and
+    ``source_meters`` each source's snapping leg in meters.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    if not labels.contracted:
+        return labels.cost[nodes], labels.source[nodes], route[nodes]
+    core = labels._lazy
+    cost = np.empty((len(nodes), core.k))
+    source = np.empty((len(nodes), core.k), dtype=np.int64)
+    meters = np.empty((len(nodes), core.k))
+    expand(
+        core.chains, core.cost, core.source, core.source_nodes, core.source_cost,
+        core.group_index, core.metric_index, core.cutoff, cost, source, nodes=nodes,
+        route=(route, np.asarray(source_meters, dtype=np.float64), meters),
+    )  # fmt: skip
+    return cost, source, meters
+
+
+@njit(cache=True, nogil=True)
+def _route_meters_kernel(
+    offsets, targets, meters, seconds, cost, source, group, seed_ptr, seed_node, seed_seconds,
+    seed_meters, order, out,
+):  # fmt: skip
+    k = cost.shape[1]
+    unknown = 0
+    for _sweep in range(4):  # a neighbour tied in time may come later in the order
+        unknown = 0
+        for t in range(order.shape[0]):
+            idx = order[t]
+            v = idx // k
+            j = idx - v * k
+            if not np.isnan(out[v, j]):
+                continue
+            s = source[v, j]
+            c = cost[v, j]
+            tol = _TIE * max(1.0, c)
+            g = group[s]
+            best = np.inf
+            for q in range(seed_ptr[s], seed_ptr[s + 1]):  # the provider's own site
+                if seed_node[q] == v and abs(c - seed_seconds[q]) <= tol:
+                    best = min(best, seed_meters[q])
+            for e in range(offsets[v], offsets[v + 1]):
+                u = targets[e]
+                if u == v:
+                    continue
+                for jj in range(k):
+                    su = source[u, jj]
+                    if su < 0:
+                        break
+                    if group[su] == g:
+                        if abs(cost[u, jj] + seconds[e] - c) <= tol and not np.isnan(out[u, jj]):
+                            m = out[u, jj] + meters[e]
+                            if m < best:
+                                best = m
+                        break
+            if best < np.inf:
+                out[v, j] = best
+            else:
+                unknown += 1
+        if unknown == 0:
+            break
+    return unknown
+
+
+class StraightLabels:
+    """The ``k`` nearest distinct providers of points by straight-line distance.
+
+    Parameters
+    ----------
+    lon, lat
+        Each source's (provider site's) coordinates, WGS84 degrees.
+    groups
+        Provider group per source; sites of one provider count once, at the nearest.
+    k
+        Providers kept per point.
+    cutoff
+        Meters beyond which a provider is not kept.
+
+    Quacks like :class:`~adequacy.routing.NodeLabels` where the engine needs it
+    (``k``, ``cutoff``, ``metric``), but labels belong to points, not nodes:
+    :meth:`at_points`.
+    """
+
+    metric = "distance"
+    contracted = False
+
+    def __init__(self, lon, lat, groups, *, k: int, cutoff: float) -> None:
+        self.lon = np.asarray(lon, dtype=np.float64)
+        self.lat = np.asarray(lat, dtype=np.float64)
+        self.groups = np.asarray(groups, dtype=np.int64)
+        self.k = int(k)
+        self.cutoff = float(cutoff)
+        self._tree = cKDTree(_unit_xyz(self.lon, self.lat)) if len(self.lon) else None
+        # sites per provider: how many neighbours hold k distinct providers
+        self._per_group = int(np.bincount(self.groups).max()) if len(self.groups) else 1
+
+    def at_points(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """(meters, source index) per point, nearest first; infinity / -1 where none."""
+        lon = np.asarray(lon, dtype=np.float64)
+        lat = np.asarray(lat, dtype=np.float64)
+        m = len(lon)
+        cost = np.full((m, self.k), np.inf)
+        source = np.full((m, self.k), -1, dtype=np.int64)
+        if self._tree is None or not m:
+            return cost, source
+        q = min(self.k * self._per_group, len(self.lon))
+        chord = 2.0 * np.sin(min(self.cutoff / EARTH_RADIUS_METERS, np.pi) / 2.0)
+        _, idx = self._tree.query(_unit_xyz(lon, lat), k=q, distance_upper_bound=chord * (1 + 1e-9))
+        idx = idx.reshape(m, q)
+        found = idx < len(self.lon)
+        safe = np.where(found, idx, 0)
+        meters = np.where(
+            found,
+            haversine_meters(lon[:, None], lat[:, None], self.lon[safe], self.lat[safe]),
+            np.inf,
+        )
+        meters[meters > self.cutoff] = np.inf
+        _distinct_nearest(meters, np.where(found, safe, -1), self.groups, cost, source)
+        return cost, source
+
+
+@njit(cache=True, nogil=True)
+def _distinct_nearest(meters, idx, groups, cost, source):
+    """Per row, the k nearest entries of distinct groups (rows come sorted by the tree)."""
+    m, q = meters.shape
+    k = cost.shape[1]
+    for i in range(m):
+        n = 0
+        for j in range(q):
+            s = idx[i, j]
+            if s < 0 or meters[i, j] == np.inf:
+                break
+            dup = False
+            for r in range(n):
+                if groups[source[i, r]] == groups[s]:
+                    dup = True
+                    break
+            if dup:
+                continue
+            cost[i, n] = meters[i, j]
+            source[i, n] = s
+            n += 1
+            if n == k:
+                break

@@ -1,0 +1,242 @@
+"""How miles are measured (``distance_basis``): shortest road distance, the length of
+the fastest route, or straight line.
+
+The fastest-route oracle is networkx's own Dijkstra by seconds from each provider
+(on the reversed graph: member→provider trips), whose path gives the route's
+meters; parallel streets keep the fastest one (the shortest among equally fast).
+The engine is checked on the toy road, whose figures are worked out by hand in
+``test_evaluate_rules``: from n0, n6 is 6 miles by street but 6 minutes by the
+8-mile highway; n4 is 4 miles and 8 minutes by street.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from support import LON, MILE, chain_network, counties, lat_of
+
+from adequacy import InputError
+from adequacy.engine.evaluate import evaluate
+from adequacy.engine.settings import Settings
+from adequacy.engine.standards import load_standards
+from adequacy.routing import k_nearest_labels
+from adequacy.routing.routes import StraightLabels, route_at, route_meters
+
+
+def fastest_routes(graph, source_nodes, leg_seconds, leg_meters, groups, queries, k):
+    """k nearest providers by time per query node, with each fastest route's meters."""
+    G = nx.DiGraph()
+    G.add_nodes_from(range(graph.n_nodes))
+    u = graph.edge_sources()
+    for a, b, m, s in zip(u, graph.targets, graph.meters, graph.seconds, strict=True):
+        a, b = int(a), int(b)
+        if a == b:
+            continue
+        old = G.get_edge_data(b, a)  # reversed: searches run from the provider
+        if old is None or (s, m) < (old["seconds"], old["meters"]):
+            G.add_edge(b, a, seconds=float(s), meters=float(m))
+    best: dict = {}  # (query, group) -> (seconds, meters)
+    for g in np.unique(groups):
+        H = G.copy()
+        H.add_node("S")
+        for node, ls, lm, gg in zip(source_nodes, leg_seconds, leg_meters, groups, strict=True):
+            if gg == g:
+                old = H.get_edge_data("S", int(node))
+                if old is None or (ls, lm) < (old["seconds"], old["meters"]):
+                    H.add_edge("S", int(node), seconds=float(ls), meters=float(lm))
+        dist, paths = nx.single_source_dijkstra(H, "S", weight="seconds")
+        for q in queries:
+            if int(q) in dist:
+                path = paths[int(q)]
+                meters = sum(H[a][b]["meters"] for a, b in zip(path[:-1], path[1:], strict=True))
+                best[(int(q), int(g))] = (dist[int(q)], meters)
+    out_s = np.full((len(queries), k), np.inf)
+    out_m = np.full((len(queries), k), np.inf)
+    for i, q in enumerate(queries):
+        found = sorted(v for (qq, _), v in best.items() if qq == int(q))[:k]
+        for j, (s, m) in enumerate(found):
+            out_s[i, j], out_m[i, j] = s, m
+    return out_s, out_m
+
+
+def check_routes(graph, sources, groups, legs_s, legs_m, queries, k):
+    labels = k_nearest_labels(graph, sources, k=k, metric="time", groups=groups, source_cost=legs_s)
+    route, unknown = route_meters(graph, labels, groups, legs_m, legs_s, sources)
+    seconds, _, meters = route_at(labels, route, queries, legs_m)
+    exp_s, exp_m = fastest_routes(graph, sources, legs_s, legs_m, groups, queries, k)
+    np.testing.assert_allclose(seconds, exp_s, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(meters, exp_m, rtol=1e-9, atol=1e-6)
+    assert unknown == 0
+    return labels.contracted
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fastest_route_meters_equal_networkx_on_chains(seed):
+    """Contracted search, one-way chains, parallel streets, a provider at two sites,
+    snapping legs: each label's route meters are those of networkx's fastest path."""
+    graph = chain_network(seed)
+    rng = np.random.default_rng(seed)
+    sources = rng.choice(graph.n_nodes, 9, replace=False)
+    groups = np.arange(9)
+    groups[4] = groups[1]
+    legs_m = rng.uniform(0, 300, 9)
+    legs_s = legs_m / 6.7
+    for k in (1, 2, 3):
+        contracted = check_routes(
+            graph, sources, groups, legs_s, legs_m, np.arange(graph.n_nodes), k
+        )
+        assert contracted  # the chain-contracted search and its expansion are what is checked
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_fastest_route_meters_equal_networkx_on_osm(reisterstown, k):
+    graph = reisterstown
+    rng = np.random.default_rng(11 + k)
+    sources = rng.choice(graph.n_nodes, 15, replace=False)
+    groups = np.arange(15)
+    queries = rng.choice(graph.n_nodes, 200, replace=False)
+    check_routes(graph, sources, groups, np.zeros(15), np.zeros(15), queries, k)
+
+
+def test_fastest_route_is_never_shorter_than_the_shortest(boston):
+    rng = np.random.default_rng(5)
+    sources = rng.choice(boston.n_nodes, 20, replace=False)
+    time = k_nearest_labels(boston, sources, k=1, metric="time")
+    route, unknown = route_meters(boston, time, np.arange(20), np.zeros(20), np.zeros(20), sources)
+    _, _, meters = route_at(time, route, np.arange(boston.n_nodes), np.zeros(20))
+    assert unknown == 0
+    reached = np.flatnonzero(np.isfinite(meters[:, 0]))
+    assert len(reached) > 0.9 * boston.n_nodes
+    longer = 0
+    for s in range(20):  # the shortest road distance to the same provider
+        nodes = reached[time.source[reached, 0] == s]
+        shortest = k_nearest_labels(boston, [sources[s]], k=1, metric="distance").cost[nodes, 0]
+        assert np.all(shortest <= meters[nodes, 0] * (1 + 1e-9))
+        longer += int((meters[nodes, 0] > shortest * 1.001).sum())
+    assert longer > 0  # on real streets the fastest route is sometimes longer
+
+
+# ---------------------------------------------------------------------------
+# the engine, on the toy road
+# ---------------------------------------------------------------------------
+def members(nodes):
+    return pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(len(nodes))],
+            "lat": [lat_of(n) for n in nodes],
+            "lon": LON,
+        }
+    )
+
+
+def providers(rows):
+    return pd.DataFrame(
+        [
+            {"provider_id": pid, "provider_type": "pcp", "lat": lat_of(node), "lon": LON}
+            for pid, node in rows
+        ]
+    )
+
+
+def rule_set(basis=None, **rule):
+    std = {
+        "name": "toy",
+        "version": "1",
+        "threshold": 0.5,
+        "rules": [{"id": "r", "provider_type": "pcp", "count": 1, **rule}],
+    }
+    if basis:
+        std["distance_basis"] = basis
+    return std
+
+
+def row(toy, m, p, std, **kwargs):
+    ev = evaluate(m, p, toy, std, regions=counties(), workers=1, **kwargs)
+    return ev, ev.member_results.set_index("member_id").loc["m0"]
+
+
+def test_each_basis_measures_its_own_miles(toy):
+    p = providers([("P6", 6)])
+    _, shortest = row(toy, members([0]), p, rule_set(miles=7, minutes=5))
+    _, fastest = row(toy, members([0]), p, rule_set("fastest_route", miles=7, minutes=5))
+    _, straight = row(toy, members([0]), p, rule_set("straight_line", miles=7, minutes=5))
+    assert shortest["miles"] == pytest.approx(6.0)  # along the street
+    assert fastest["miles"] == pytest.approx(8.0)  # the 6-minute highway route
+    # straight line: 0.06 degree of latitude on the sphere (R = 6,371,008.8 m)
+    assert straight["miles"] == pytest.approx(6371008.8 * math.radians(0.06) / MILE, rel=1e-6)
+    assert shortest["minutes"] == fastest["minutes"] == pytest.approx(6.0)
+    # 7 miles or 5 minutes: the street passes, the route actually driven does not
+    assert bool(shortest["meets"]) and bool(straight["meets"])
+    assert not bool(fastest["meets"])
+
+
+def test_settings_override_the_standards_basis_and_are_recorded(toy):
+    p = providers([("P6", 6)])
+    ev, r = row(toy, members([0]), p, rule_set(miles=7), distance_basis="fastest_route")
+    assert r["miles"] == pytest.approx(8.0)
+    assert ev.settings.distance_basis == "fastest_route"
+    ev, _ = row(toy, members([0]), p, rule_set("straight_line", miles=7))
+    assert ev.settings.distance_basis == "straight_line"
+    ev, _ = row(toy, members([0]), p, rule_set(miles=7))
+    assert ev.settings.distance_basis == "shortest"
+
+
+def test_a_slow_near_provider_behind_fast_far_ones_is_found(toy):
+    """Three providers at n6 are faster (6 min, 8 mi) than P4 (8 min, 4 mi); with
+    labels for two, P4 is beyond them, yet it is within 4.5 miles: the search widens."""
+    p = providers([("P6a", 6), ("P6b", 6), ("P6c", 6), ("P4", 4)])
+    _, r = row(toy, members([0]), p, rule_set("fastest_route", miles=4.5, minutes=5))
+    assert bool(r["meets"])
+    assert r["n_qualifying"] == 1
+    # the member's figures describe the nearest by time: 6 minutes, 8 route miles
+    assert r["minutes"] == pytest.approx(6.0)
+    assert r["miles"] == pytest.approx(8.0)
+    assert r["nearest_1"] in {"P6a", "P6b", "P6c"}
+
+
+def test_and_rule_on_the_fastest_route(toy):
+    # n4: 4 miles, 8 minutes by the street, its fastest route
+    p = providers([("P4", 4)])
+    _, r = row(toy, members([0]), p, rule_set("fastest_route", miles=4, minutes=8, combine="and"))
+    assert bool(r["meets"])
+    _, r = row(toy, members([0]), p, rule_set("fastest_route", miles=4, minutes=7, combine="and"))
+    assert not bool(r["meets"])
+
+
+def test_miles_only_rule_on_the_fastest_route(toy):
+    p = providers([("P6", 6)])
+    _, r = row(toy, members([0]), p, rule_set("fastest_route", miles=7.9))
+    assert not bool(r["meets"])
+    _, r = row(toy, members([0]), p, rule_set("fastest_route", miles=8.0))
+    assert bool(r["meets"])
+
+
+def test_straight_line_labels_keep_distinct_providers():
+    # provider 0 has two sites; the nearer one counts, and once
+    lon = np.array([0.0, 0.02, 0.01, 0.05])
+    lat = np.zeros(4)
+    labels = StraightLabels(lon, lat, [0, 0, 1, 2], k=2, cutoff=5000.0)
+    cost, source = labels.at_points(np.array([0.016]), np.array([0.0]))
+    assert source.tolist() == [[1, 2]]  # site 1 of provider 0 (0.004°), then provider 1
+    per_degree = 6371008.8 * math.radians(1.0)
+    np.testing.assert_allclose(cost[0], [0.004 * per_degree, 0.006 * per_degree], rtol=1e-6)
+    # provider 2 is 3.8 km away: beyond a 3 km cutoff
+    far = StraightLabels(lon, lat, [0, 0, 1, 2], k=3, cutoff=3000.0)
+    cost, source = far.at_points(np.array([0.016]), np.array([0.0]))
+    assert source[0, 2] == -1 and np.isinf(cost[0, 2])
+
+
+def test_a_bad_basis_is_named():
+    with pytest.raises(InputError, match="distance_basis: must be one of shortest"):
+        load_standards(rule_set("crow", miles=5))
+    with pytest.raises(InputError, match="distance_basis must be one of"):
+        Settings(distance_basis="crow")
+
+
+def test_built_in_sets_state_their_basis():
+    assert load_standards("seed-manual").distance_basis == "fastest_route"
+    assert load_standards("nc-medicaid").distance_basis == "fastest_route"
