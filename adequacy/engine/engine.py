@@ -335,28 +335,35 @@ class Engine:
             search.labels.cutoff,
         )
 
-    def _route_labels(self, key: SearchKey, member_rows: np.ndarray, time, cache_key):
-        """Miles along each time label's route, per member (meters, with the leg)."""
+    def _time_and_route(self, key: SearchKey, member_rows: np.ndarray, cache_key):
+        """Time labels per member (as :meth:`_labels`) and the meters of each one's
+        route (with both snapping legs), from one reading of the labels."""
         search = self.searches[(key, "time")]
+        rows = search.rows
+        snap = self.provider_snap
         if search.route is None:
-            legs = self.provider_snap
-            rows = search.rows
             search.route, unrouted = route_meters(
                 self.graph,
                 search.labels,
                 self.pid_codes[rows],
-                legs.leg_cost("distance")[rows],
-                legs.leg_cost("time", self.settings.snap_speed_mph)[rows],
-                legs.node[rows],
+                snap.leg_cost("distance")[rows],
+                snap.leg_cost("time", self.settings.snap_speed_mph)[rows],
+                snap.node[rows],
             )
             self.unrouted += unrouted
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
-        _, _, route_u = route_at(
-            search.labels, search.route, nodes, self.provider_snap.meters[search.rows]
+        cost_u, source_u, route_u = route_at(search.labels, search.route, nodes, snap.meters[rows])
+        time = _member_labels(
+            cost_u,
+            source_u.astype(np.int64, copy=False),
+            inverse.astype(np.int64, copy=False),
+            self.leg("time")[member_rows],
+            self.pid_codes[rows].astype(np.int64),
+            search.labels.cutoff,
         )
         meters = route_u[inverse] + self.leg("distance")[member_rows][:, None]
         meters[time[1] < 0] = np.inf
-        return meters, time[1]
+        return time, (meters, time[1])
 
     def _distinct_nodes(self, member_rows: np.ndarray, cache_key: str | None):
         found = self.state.nodes.get(cache_key) if cache_key is not None else None
@@ -376,10 +383,11 @@ class Engine:
         key = self.key_of(rule, language)
         while True:
             dist = self._labels(key, "distance", member_rows, cache_key)
-            time = self._labels(key, "time", member_rows, cache_key)
             route = None
             if self.basis == "fastest_route" and dist is not None:
-                route = self._route_labels(key, member_rows, time, cache_key)
+                time, route = self._time_and_route(key, member_rows, cache_key)
+            else:
+                time = self._labels(key, "time", member_rows, cache_key)
             block, ambiguous = self._judge(rule, language, member_rows, dist, time, route)
             searches = [
                 self.searches[(key, m)] for m in ("distance", "time") if (key, m) in self.searches

@@ -10,9 +10,11 @@ meaning of each key; ``adequacy/standards/*.yaml`` are the sets that ship.
 
 Meaning (DESIGN.md, "The meaning of a standard"):
 
-- a provider *qualifies* for a member when its shortest road distance is within
-  the mile limit, or (``or``) / and (``and``) its fastest road time is within the
-  minute limit, each measured on its own best route;
+- a provider *qualifies* for a member when its distance is within the mile
+  limit, or (``or``) / and (``and``) its fastest road time is within the minute
+  limit; the distance is the set's ``distance_basis``: the shortest road
+  distance (``shortest``), the length of the fastest route (``fastest_route``)
+  or the great-circle distance (``straight_line``);
 - a member *meets* the rule when at least ``count`` distinct providers qualify;
 - a county *passes* when the share of its members meeting the rule reaches the
   threshold; the ratio passes when members per provider is at most the limit.

@@ -1,7 +1,8 @@
 """Routing: snapping points to the road graph and the exact k-nearest search.
 
 Owns snapping (``snap``), the compiled kernels (``kernels``), the per-node
-k-nearest labels with their incremental updates (``labels``) and the
+k-nearest labels with their incremental updates (``labels``), the miles of
+fastest routes and straight lines (``routes``, the ``distance_basis``) and the
 one-call API (``nearest``). Uses :mod:`adequacy.network` only. Costs are
 meters (``distance``) or seconds (``time``); trips run from the member's
 residence to the provider.
@@ -17,6 +18,7 @@ from adequacy.routing.labels import (
     reach_within,
 )
 from adequacy.routing.nearest import NearestResult, nearest_providers
+from adequacy.routing.routes import DISTANCE_BASES, StraightLabels, route_at, route_meters
 from adequacy.routing.snap import (
     DEFAULT_MAX_SNAP_METERS,
     DEFAULT_SNAP_SPEED_MPH,
@@ -28,10 +30,12 @@ from adequacy.routing.snap import (
 __all__ = [
     "DEFAULT_MAX_SNAP_METERS",
     "DEFAULT_SNAP_SPEED_MPH",
+    "DISTANCE_BASES",
     "METRICS",
     "NearestResult",
     "NodeLabels",
     "Snap",
+    "StraightLabels",
     "as_lonlat",
     "changed_nodes",
     "k_nearest_labels",
@@ -39,5 +43,7 @@ __all__ = [
     "merge_source",
     "nearest_providers",
     "reach_within",
+    "route_at",
+    "route_meters",
     "snap_points",
 ]

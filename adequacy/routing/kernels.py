@@ -105,7 +105,11 @@ def k_nearest_kernel(
     heap_cost,
     heap_node,
     heap_source,
+    settle_order,
 ):
+    """Settle every node's k nearest labels; ``settle_order`` records each label's flat
+    index (node * k + slot) in the order settled, which is cost order. Returns how
+    many were settled."""
     for i in range(label_cost.shape[0]):  # initialised here, without the GIL
         label_cost[i] = np.inf
         label_source[i] = -1
@@ -140,6 +144,7 @@ def k_nearest_kernel(
         label_cost[base + m] = c
         label_source[base + m] = s
         n_labels[node] = m + 1
+        settle_order[settled] = base + m
         settled += 1
         for e in range(offsets[node], offsets[node + 1]):
             nxt = targets[e]

@@ -62,12 +62,16 @@ class NodeLabels:
         metric: str,
         cutoff: float,
         lazy: CoreLabels | None = None,
+        order: np.ndarray | None = None,
     ) -> None:
         if cost is None and lazy is None:
             raise ValueError("NodeLabels needs full labels or core labels")
         self._cost = cost
         self._source = source
         self._lazy = lazy
+        #: flat indices (node * k + slot) of the labels in the order the search settled
+        #: them, cost order (full labels from a search; None after an update)
+        self.order = order
         self.metric = metric
         self.cutoff = cutoff
 
@@ -139,6 +143,7 @@ class NodeLabels:
                 cost=np.hstack([core.cost, np.full((core.cost.shape[0], pad), np.inf)]),
                 source=np.hstack([core.source, np.full((core.source.shape[0], pad), -1)]),
                 groups=None,
+                order=None,
             )
             return NodeLabels(metric=self.metric, cutoff=self.cutoff, lazy=wider), None
         wider = NodeLabels(
@@ -175,6 +180,7 @@ class CoreLabels:
     cutoff: float
     group_values: np.ndarray  # the caller's group id of each group index
     groups: np.ndarray | None = None  # group index of each core label (made when needed)
+    order: np.ndarray | None = None  # core labels in settled (cost) order, from a search
 
     def label_groups(self) -> np.ndarray:
         if self.groups is None:
@@ -249,7 +255,7 @@ def k_nearest_labels(
         # search the intersections only, then walk the chains of shape points
         m = 0 if metric == "distance" else 1
         seed_node, seed_cost, which = seeds(chains, source_nodes, source_cost, m)
-        core_cost, core_seed = _search(
+        core_cost, core_seed, order = _search(
             chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff
         )
         lookup = np.append(which, -1)  # seed index -> source index; -1 stays -1
@@ -263,14 +269,16 @@ def k_nearest_labels(
             m,
             cutoff,
             group_values,
+            order=order,
         )
         return NodeLabels(metric=metric, cutoff=cutoff, lazy=core)
-    cost, source = _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff)
-    return NodeLabels(cost=cost, source=source, metric=metric, cutoff=cutoff)
+    cost, source, order = _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff)
+    return NodeLabels(cost=cost, source=source, metric=metric, cutoff=cutoff, order=order)
 
 
 def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
-    """The compiled search on one graph: (n × k costs, n × k source indices)."""
+    """The compiled search on one graph: (n × k costs, n × k source indices, the labels'
+    flat indices in settled order)."""
     n = graph.n_nodes
     n_sources = len(source_nodes)
     weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
@@ -283,11 +291,13 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
     heap_cost = np.empty(capacity)
     heap_node = np.empty(capacity, dtype=np.int32)
     heap_source = np.empty(capacity, dtype=np.int32)
+    settle_order = np.empty(n * k, dtype=np.int64)
+    settled = 0
     if not n_sources:
         label_cost.fill(np.inf)
         label_source.fill(-1)
     else:
-        k_nearest_kernel(
+        settled = k_nearest_kernel(
             graph.rev_offsets,
             graph.rev_targets,
             weights,
@@ -304,8 +314,9 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
             heap_cost,
             heap_node,
             heap_source,
+            settle_order,
         )
-    return label_cost.reshape(n, k), label_source.reshape(n, k)
+    return label_cost.reshape(n, k), label_source.reshape(n, k), settle_order[:settled]
 
 
 def merge_source(

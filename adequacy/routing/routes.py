@@ -10,7 +10,8 @@ Three ways to measure a provider's distance (``distance_basis``):
     the search: a node's label (time ``c``, provider ``g``) was reached from a
     neighbour ``u`` that holds a label of the same provider with
     ``c = c_u + seconds(v→u)``, so the route's meters are ``meters_u +
-    meters(v→u)``. Labels are visited in time order, so every neighbour's
+    meters(v→u)``. Labels are visited in the order the search settled them
+    (time order; sorted again after a what-if update), so every neighbour's
     meters are known first; when several neighbours tie, the shortest of the
     equally fast routes is taken. This holds for any exact k-nearest labels
     (a full search, a what-if merge, a wider search): if ``g`` is among ``v``'s
@@ -81,12 +82,12 @@ def route_meters(
         chains = core.chains
         walk = chains.core
         edge_meters = chains.core_route_meters
-        cost, source = core.cost, core.source
+        cost, source, order = core.cost, core.source, core.order
         seed_node, seed_seconds, which = seeds(chains, source_nodes, source_seconds, 1)
         _, seed_meters, _ = seeds(chains, source_nodes, source_meters, 2)
     else:
         walk, edge_meters = graph, graph.meters
-        cost, source = labels.cost, labels.source
+        cost, source, order = labels.cost, labels.source, labels.order
         seed_node, seed_seconds, seed_meters = source_nodes, source_seconds, source_meters
         which = np.arange(len(source_nodes))
     by_source = np.argsort(which, kind="stable")
@@ -94,9 +95,9 @@ def route_meters(
     np.cumsum(np.bincount(which, minlength=len(source_nodes)), out=seed_ptr[1:])
     n, k = cost.shape
     out = np.full((n, k), np.nan)
-    flat = cost.ravel()
-    order = np.argsort(flat, kind="stable")
-    order = order[: int(np.isfinite(flat).sum())]
+    if order is None:  # labels updated since the search: sort them by cost
+        flat = cost.ravel()
+        order = np.argsort(flat, kind="stable")[: int(np.isfinite(flat).sum())]
     unknown = _route_meters_kernel(
         walk.offsets,
         walk.targets,
