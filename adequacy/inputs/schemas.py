@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adequacy.inputs.cms_specialties import CMS_EXCLUSIONS, cms_code_column
 from adequacy.inputs.tables import (
     Problems,
     booleans,
@@ -275,6 +276,31 @@ def read_providers(
     ``synthetic``. The same id at two sites is two rows sharing the id.
     ``extra_types`` are provider types a standards file defines beyond the
     built-in ones.
+
+    Optional columns for CMS's Medicare Advantage standards (42 CFR 422.116) and
+    its HSD tables; the frame returned always has them, with these defaults:
+
+    - ``npi`` (text, ``''``): the 10-digit National Provider Identifier;
+    - ``cms_specialty_code`` (text, ``''``): the CMS HSD specialty code, 3 digits
+      (8, '8' and '8.0' are read as '008') or ``S03``; it must be a code of
+      :data:`adequacy.inputs.cms_specialties.CMS_SPECIALTIES`;
+    - ``taxonomy`` (text, ``''``): the NPPES taxonomy code, e.g. ``207Q00000X``
+      (upper case), for a crosswalk to CMS codes
+      (:func:`adequacy.inputs.cms_specialties.cms_codes`);
+    - ``beds`` (int, 0): Medicare-certified beds, a whole number of 0 or more
+      (acute inpatient hospitals, code 040, are counted in beds);
+    - ``telehealth`` (bool, false): the provider offers telehealth for its
+      specialty (the telehealth credit of 42 CFR 422.116(d)(5));
+    - ``cms_exclusion`` (text, ``''``): ``childrens_hospital``,
+      ``long_term_care_hospital`` or ``residential_facility_only`` (any case;
+      spaces or hyphens for underscores): kinds that count toward no CMS
+      network adequacy criterion under 42 CFR 422.116(a)(3)(i)(A)-(B)
+      ("specialized, long-term care, and pediatric/children's hospitals";
+      "providers that are only available in a residential facility");
+    - ``address``, ``city``, ``state``, ``zip`` (text, ``''``): the location as
+      the HSD tables list it; a ZIP code keeps its leading zeros, and one read
+      as a number (2115, or 2115.0 from a spreadsheet) gets them back
+      ('02115'; 9 digits for ZIP+4).
     """
     table = read_table(source, "providers")
     frame = table.frame
@@ -344,6 +370,7 @@ def read_providers(
         if "specialty" in frame.columns
         else np.full(len(frame), "", dtype=object)
     )
+    cms = _cms_columns(problems, frame)
     out = pd.DataFrame(
         {
             "provider_id": ids.astype(str),
@@ -366,6 +393,7 @@ def read_providers(
             "fte": np.nan_to_num(fte, nan=1.0),
             "in_network": in_network,
             "synthetic": synthetic,
+            **cms,
         }
     )
     if not problems.lines:
@@ -381,6 +409,94 @@ def read_providers(
     problems.raise_if_any()
     out["practice_id"] = out["practice_id"].astype(str)
     return remember_rows(out, table)
+
+
+_EXCLUSION_LOOKUP = {kind.replace("_", ""): kind for kind in CMS_EXCLUSIONS}
+
+
+def _cms_columns(problems: Problems, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The optional CMS columns of a roster, checked, with their defaults."""
+    table = problems.table
+    n = len(frame)
+    npi = _texts(frame, "npi")
+    bad = np.flatnonzero((npi != "") & ~pd.Series(npi, dtype=object).str.fullmatch(r"\d{10}"))
+    if len(bad):
+        problems.add(
+            f"npi must be 10 digits at {table.rows(bad)}; give the National Provider "
+            "Identifier, or leave it empty"
+        )
+    codes = (
+        cms_code_column(problems, frame["cms_specialty_code"], "cms_specialty_code")
+        if "cms_specialty_code" in frame.columns
+        else np.full(n, "", dtype=object)
+    )
+    taxonomy = pd.Series(_texts(frame, "taxonomy"), dtype=object).str.upper().to_numpy()
+    if "beds" in frame.columns:
+        beds = numbers(
+            problems, frame, "beds", fix="give Medicare-certified beds as a whole number, e.g. 120"
+        )
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero((beds < 0) | (np.isfinite(beds) & (beds != np.round(beds))))
+        if len(bad):
+            problems.add(
+                f"beds must be a whole number of 0 or more at {table.rows(bad)}; give the "
+                "Medicare-certified beds, e.g. 120"
+            )
+        beds = np.nan_to_num(beds, nan=0.0, posinf=0.0, neginf=0.0)
+        beds = np.where(beds >= 0, np.round(beds), 0).astype(np.int64)
+    else:
+        beds = np.zeros(n, dtype=np.int64)
+    telehealth = booleans(problems, frame, "telehealth", False)
+    raw = _texts(frame, "cms_exclusion")
+    folded = pd.Series(raw, dtype=object).str.lower().str.replace(r"[\s_'’-]+", "", regex=True)
+    exclusion = np.where(raw == "", "", folded.map(_EXCLUSION_LOOKUP).fillna("?")).astype(object)
+    bad = np.flatnonzero(exclusion == "?")
+    if len(bad):
+        shown = list(dict.fromkeys(raw[bad]))
+        problems.add(
+            f"cms_exclusion {', '.join(map(repr, shown[:5]))} at {table.rows(bad)} is not "
+            f"one of {', '.join(CMS_EXCLUSIONS)}; leave it empty for providers that count "
+            "toward CMS minimums (42 CFR 422.116(a)(3)(i))"
+        )
+    return {
+        "npi": npi,
+        "cms_specialty_code": codes,
+        "taxonomy": taxonomy,
+        "beds": beds,
+        "telehealth": telehealth,
+        "cms_exclusion": exclusion,
+        "address": _texts(frame, "address", code=False),
+        "city": _texts(frame, "city", code=False),
+        "state": _texts(frame, "state", code=False),
+        "zip": _zip_codes(_texts(frame, "zip")),
+    }
+
+
+def _texts(frame: pd.DataFrame, column: str, *, code: bool = True) -> np.ndarray:
+    """A column as stripped text, '' where empty; for a ``code``, whole numbers lose
+    their '.0' (a spreadsheet or Parquet file may give an NPI or ZIP code as a number)."""
+    if column not in frame.columns:
+        return np.full(len(frame), "", dtype=object)
+    codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)  # few distinct, often
+    text = pd.Series(uniques, dtype=object).astype(str).str.strip()
+    if code:
+        text = text.str.replace(r"^(\d+)\.0*$", r"\1", regex=True)
+    return np.append(text.to_numpy(dtype=object), "").astype(object)[codes]
+
+
+def _zip_codes(text: np.ndarray) -> np.ndarray:
+    """ZIP codes with their leading zeros: '2115' -> '02115', '21151234' -> '021151234',
+    '2115-1234' -> '02115-1234'; anything else as given."""
+    codes, uniques = pd.factorize(text)
+    s = pd.Series(uniques, dtype=object)
+    short = s.str.fullmatch(r"\d{1,5}")
+    plus4 = s.str.fullmatch(r"\d{6,9}")
+    dashed = s.str.fullmatch(r"\d{1,5}-\d{4}")
+    out = s.copy()
+    out[short] = s[short].str.zfill(5)
+    out[plus4] = s[plus4].str.zfill(9)
+    out[dashed] = s[dashed].str.zfill(10)
+    return out.to_numpy(dtype=object)[codes]
 
 
 # ---------------------------------------------------------------------------
