@@ -15,6 +15,13 @@ from typing import Annotated
 
 import typer
 
+from adequacy.console import (
+    pd_isna,
+    print_findings,
+    print_graph_summary,
+    print_result,
+    progress_bar,
+)
 from adequacy.errors import InputError
 
 app = typer.Typer(
@@ -28,6 +35,20 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 FORCE = Annotated[
     bool, typer.Option("--force", help="Replace an --out folder that holds other files")
+]
+HSD_REFERENCE = Annotated[
+    Path | None,
+    typer.Option(
+        help="--standards cms-ma: CMS's HSD Reference File (.xlsx) of another contract "
+        "year (default: the bundled CY2026 file)"
+    ),
+]
+CMS_CROSSWALK = Annotated[
+    Path | None,
+    typer.Option(
+        help="--standards cms-ma: NPPES taxonomy -> CMS specialty code crosswalk "
+        "(taxonomy, cms_specialty_code) for rosters without cms_specialty_code"
+    ),
 ]
 DISTANCE_BASIS = Annotated[
     str | None,
@@ -67,22 +88,6 @@ def _friendly(func):
     return wrapper
 
 
-def _print_graph_summary(graph) -> None:
-    s = graph.summary()
-    typer.echo(f"road network  {s['source']}  (sha256 {str(s['source_sha256'])[:12]})")
-    typer.echo(f"speed profile {s['profile']}")
-    typer.echo(
-        f"nodes {s['nodes']:,}   directed edges {s['edges']:,}   road miles {s['road_miles']:,.1f}"
-    )
-    typer.echo(f"{'class':<18}{'miles':>10}{'mean mph':>10}")
-    rows = sorted(s["road_miles_by_class"].items(), key=lambda kv: -kv[1])
-    for name, miles in rows:
-        if miles < 0.05:
-            continue
-        mph = s["mean_mph_by_class"].get(name, float("nan"))
-        typer.echo(f"{name:<18}{miles:>10,.1f}{mph:>10.1f}")
-
-
 @app.command()
 @_friendly
 def graph(
@@ -97,26 +102,7 @@ def graph(
     """Build (or load from cache) a road graph and print its summary."""
     from adequacy.network import load_road_graph
 
-    _print_graph_summary(load_road_graph(source, class_column=class_column, profile=profile))
-
-
-def _progress_bar():
-    """A rich progress bar whose ``update(step, done, total)`` the evaluation calls."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("{task.description:<20}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-    task = bar.add_task("starting", total=1)
-
-    def update(step: str, done: int, total: int) -> None:
-        bar.update(task, description=step, completed=done, total=max(total, 1))
-
-    return bar, update
+    print_graph_summary(load_road_graph(source, class_column=class_column, profile=profile))
 
 
 def _period_quarter(period: str | None) -> int | None:
@@ -142,6 +128,8 @@ def _run(
     supply=None,
     profile=None,
     distance_basis=None,
+    hsd_reference=None,
+    cms_crosswalk=None,
     command: str,
     extra=None,
     stage=None,
@@ -151,7 +139,7 @@ def _run(
     from adequacy.network import load_road_graph
     from adequacy.runs import write_run
 
-    bar, update = _progress_bar()
+    bar, update = progress_bar()
     with bar:
         update("loading road graph", 0, 1)
         graph = load_road_graph(network, class_column=class_column, profile=profile)
@@ -167,6 +155,8 @@ def _run(
             appointment_standards=appointment_standards,
             quarter=_period_quarter(period),
             distance_basis=distance_basis,
+            hsd_reference=hsd_reference,
+            cms_crosswalk=cms_crosswalk,
             progress=update,
         )
         update("deficiency workpaper", 0, 1)
@@ -191,115 +181,16 @@ def _run(
                 "supply": supply,
                 "road_network": network,
                 "standards": evaluation.standards.path or evaluation.standards.name,
+                "hsd_reference": hsd_reference,
+                "cms_crosswalk": cms_crosswalk,
             },
         )
-    _print_result(evaluation)
-    _print_findings(found, by_county)
+    print_result(evaluation)
+    print_findings(found, by_county)
     typer.echo(
         f"\nwrote {len(paths)} files to {out}/ (members.parquet, county_summary.csv, "
         "county_summary.gpkg, manifest.json, ...)"
     )
-
-
-def _print_findings(found, by_county) -> None:
-    from rich.console import Console
-
-    console = Console()
-    d = found.counties
-    if len(d):
-        oon = int(found.members["out_of_network_within_limits"].sum())
-        closes = int(d["recruitment_closes_gap"].sum())
-        console.print(
-            f"deficiencies: {len(d)} failing (county, rule) rows; {len(found.members):,} "
-            f"(member, rule) gaps, {oon:,} with an out-of-network provider within the limits; "
-            f"recruitment closes {closes} (deficiencies.csv, deficient_members.csv)"
-        )
-    if len(by_county):
-        where = ", ".join(
-            f"{r.residence_county or r.residence_county_fips} ({r.members})"
-            for r in by_county.head(5).itertuples(index=False)
-        )
-        console.print(f"members outside the service area live in: {where} (outside_candidates.csv)")
-
-
-def _print_result(evaluation) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    std = evaluation.standards
-    title = f"Network adequacy: {std.title or std.name} ({std.label})"
-    if evaluation.synthetic:
-        console.print(
-            "[bold red]SYNTHETIC DEMO DATA[/]: members and practices are made up; "
-            "roads, counties and hospitals are real"
-        )
-    table = Table(title=title, title_justify="left")
-    for col, justify in (
-        ("rule", "left"),
-        ("standard", "left"),
-        ("meeting", "right"),
-        ("members/provider", "right"),
-        ("failing counties", "right"),
-        ("verdict", "left"),
-    ):
-        table.add_column(col, justify=justify)
-    area = evaluation.service_area_summary
-    base = area[area["language"] == ""]
-    for _, r in base.iterrows():
-        ok = "green" if r["share_passes"] else "red"
-        ratio = "–"
-        if r["ratio_passes"] is not None and not pd_isna(r["ratio_passes"]):
-            colour = "green" if r["ratio_passes"] else "red"
-            ratio = f"[{colour}]{r['members_per_provider']:,.0f}[/] (≤{r['ratio_limit']:,.0f})"
-        verdict = "[green]pass[/]" if r["verdict"] == "pass" else "[bold red]FAIL[/]"
-        if r["findings"]:
-            verdict += " [yellow](findings)[/]"
-        table.add_row(
-            r["label"].replace("High-volume specialist", "HV"),
-            r["standard"].split(";")[0].replace(" within ", " in "),
-            f"[{ok}]{r['share_meeting']:.1%}[/] (≥{r['threshold']:.0%})",
-            ratio,
-            f"{r['counties_failing']}/{r['counties']}",
-            verdict,
-        )
-    console.print(table)
-    failing = base[base["verdict"] == "fail"]
-    console.print(
-        f"[bold]{len(failing)} of {len(base)} rules failing[/] in the service area"
-        + (": " + ", ".join(failing["label"]) if len(failing) else "")
-    )
-    for _, r in failing.iterrows():
-        console.print(f"  {r['label']}: {r['verdict_reasons']}")
-    for _, r in base[base["findings"] != ""].iterrows():
-        console.print(f"  finding, {r['label']}: {r['findings']}")
-    m = evaluation.members
-    console.print(
-        f"members {len(m):,}: {int(m['in_service_area'].sum()):,} in "
-        f"{len(evaluation.regions) if evaluation.regions is not None else 0} counties, "
-        f"{int((~m['in_service_area']).sum()):,} outside the service area, "
-        f"{int(m['off_road'].sum()):,} far from any road"
-    )
-    lang = evaluation.language_summary
-    if len(lang):
-        prevalent = lang[lang["prevalent"].astype(bool)]
-        fails = prevalent[prevalent["verdict"] == "fail"]
-        console.print(
-            f"language concordance: {prevalent['language'].nunique()} prevalent languages, "
-            f"{len(fails)} of {len(prevalent)} (county, language, rule) combinations failing"
-        )
-    if len(evaluation.panel_findings):
-        console.print(f"panel findings: {len(evaluation.panel_findings)}")
-    for note in [*evaluation.warnings, *evaluation.notes]:
-        console.print(f"note: {note}")
-    if evaluation.graph.meta.get("source_kind") == "osm":
-        console.print("road data © OpenStreetMap contributors (ODbL)")
-
-
-def pd_isna(value) -> bool:
-    import pandas as pd
-
-    return bool(pd.isna(value))
 
 
 @app.command()
@@ -338,6 +229,8 @@ def evaluate(
         ),
     ] = None,
     distance_basis: DISTANCE_BASIS = None,
+    hsd_reference: HSD_REFERENCE = None,
+    cms_crosswalk: CMS_CROSSWALK = None,
     force: FORCE = False,
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
@@ -346,9 +239,12 @@ def evaluate(
     check_out(
         out,
         force=force,
-        inputs=[members, providers, claims, regions, languages, survey, supply, network, standards],
+        inputs=[
+            members, providers, claims, regions, languages, survey, supply, network, standards,
+            hsd_reference, cms_crosswalk,
+        ],
         kind="run",
-    )
+    )  # fmt: skip
     _run(
         members,
         providers,
@@ -366,6 +262,8 @@ def evaluate(
         supply=supply,
         profile=profile,
         distance_basis=distance_basis,
+        hsd_reference=hsd_reference,
+        cms_crosswalk=cms_crosswalk,
     )
 
 
@@ -395,7 +293,7 @@ def demo(
     if region not in REGIONS:
         raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
     check_out(out, force=force, kind="run")
-    scenario = build_demo(region, seed=seed)
+    scenario = build_demo(region, seed=seed, cms=_is_cms(standards))
     spec = scenario.region
     with staging(out) as stage:  # the inputs are part of the run folder, published whole
         inputs = scenario.write_inputs(stage / "inputs")
@@ -420,10 +318,18 @@ def demo(
         )
 
 
+def _is_cms(standards: str) -> bool:
+    """Whether a --standards value builds its rules from CMS's reference file."""
+    from adequacy.engine.cms_ma import is_recipe
+    from adequacy.engine.standards import load_standards
+
+    return is_recipe(load_standards(standards))
+
+
 def _base(run_dir: Path):
     from adequacy.runs import evaluate_run
 
-    bar, update = _progress_bar()
+    bar, update = progress_bar()
     with bar:
         return evaluate_run(run_dir, progress=update)
 
@@ -625,6 +531,37 @@ def report(
         f"reported, {len(manifest['rules_excluded'])} left out (annual rules outside their quarter)"
     )
     typer.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out}/")
+
+
+@app.command()
+@_friendly
+def hsd(
+    run: Annotated[Path, typer.Option(help="Run folder of a --standards cms-ma evaluation")],
+    out: Annotated[Path, typer.Option(help="Output folder for the HSD tables")],
+    force: FORCE = False,
+) -> None:
+    """Write CMS's Provider and Facility HSD tables (CSV and XLSX) of a Medicare Advantage run."""
+    from adequacy.runs.hsd_run import hsd_of_evaluation
+    from adequacy.runs.hsd_tables import HSD_KIND, write_hsd_tables
+    from adequacy.runs.write import check_out
+
+    check_out(out, force=force, inputs=[run], kind=HSD_KIND)
+    evaluation, manifest = _base(run)
+    reference = (manifest.get("inputs") or {}).get("hsd_reference") or {}
+    providers, facilities, notes = hsd_of_evaluation(evaluation, reference.get("path"))
+    paths = write_hsd_tables(
+        out,
+        providers,
+        facilities,
+        force=force,
+        manifest={"run": str(run.resolve()), "notes": notes},
+    )
+    for note in notes:
+        typer.echo(f"note: {note}")
+    typer.echo(
+        f"wrote {len(providers):,} provider rows and {len(facilities):,} facility rows "
+        f"({', '.join(p.name for p in paths)}) to {out}/"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry

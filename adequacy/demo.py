@@ -154,8 +154,15 @@ def build_demo(
     seed: int = DEFAULT_SEED,
     n_members: int | None = None,
     cache_dir: str | os.PathLike | None = None,
+    cms: bool = False,
 ) -> DemoScenario:
-    """Build the demo scenario for ``region`` (``boston`` or ``eastern-idaho``)."""
+    """Build the demo scenario for ``region`` (``boston`` or ``eastern-idaho``).
+
+    ``cms`` (for ``--standards cms-ma``): the roster also carries CMS specialty
+    codes (each practice's, mapped from its specialty), the hospitals' real
+    HIFLD bed counts, synthetic practices and facilities spread over the CMS
+    codes no demo specialty covers, synthetic NPIs and a few telehealth flags.
+    """
     if region not in REGIONS:
         raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
     spec = REGIONS[region]
@@ -166,6 +173,10 @@ def build_demo(
     hospitals = _hospitals(graph)
     practices = _practices(graph, spec, members, rng)
     providers = pd.concat([hospitals, practices], ignore_index=True)
+    if cms:  # a stream of its own: the seed-manual demo's inputs never depend on it
+        providers = _cms_roster(graph, members, providers, np.random.default_rng([seed, 2]))
+    else:
+        providers = providers.drop(columns=["hifld_type", "beds"])
     members["pcp_id"] = _assign_pcps(members, providers, rng)
     claims = _claims(len(members), rng)
     # the survey has a stream of its own: the members and providers above never depend on it
@@ -283,8 +294,11 @@ def _hospitals(graph: RoadGraph) -> pd.DataFrame:
         "REHABILITATION": "rehabilitation",
     }
     rows = table[inside & table["TYPE"].isin(kinds)]
+    beds = pd.to_numeric(rows["BEDS"], errors="coerce").to_numpy()
     return pd.DataFrame(
         {
+            "beds": np.where(beds > 0, beds, 0).astype(int),  # HIFLD: -999 where unknown
+            "hifld_type": rows["TYPE"].to_numpy(),
             "provider_id": "HIFLD-" + rows["ID"].astype(str),
             "name": rows["NAME"].str.title().to_numpy(),
             "provider_type": rows["TYPE"].map(kinds).to_numpy(),
@@ -492,3 +506,67 @@ def _survey(providers: pd.DataFrame, rng) -> pd.DataFrame:
     survey["compliant"] = survey["compliant"].fillna("")
     survey["synthetic"] = True
     return survey
+
+
+# ---------------------------------------------------------------------------
+# the Medicare Advantage roster (--standards cms-ma)
+# ---------------------------------------------------------------------------
+#: CMS codes the demo's own types and specialties do not cover, as synthetic
+#: practices (provider codes) and facilities, a few of each per region
+CMS_EXTRA_CODES = (
+    "007", "010", "013", "015", "017", "020", "022", "025", "026", "027", "028", "030",
+    "031", "034", "035", "036", "037",
+    "041", "042", "043", "045", "046", "047", "048", "049", "050", "051", "052",
+    "057", "068",
+)  # fmt: skip
+#: specialties eligible for the telehealth credit that the demo flags now and then
+_TELEHEALTH = ("psychiatry", "dermatology", "cardiology", "neurology", "endocrinology")
+
+
+def _cms_roster(graph, members, providers, rng) -> pd.DataFrame:
+    """The demo roster with the columns a Medicare Advantage evaluation reads."""
+    from adequacy.inputs.cms_specialties import cms_codes
+
+    providers = providers.copy()
+    hifld = providers.pop("hifld_type").fillna("")
+    providers["beds"] = providers["beds"].fillna(0).astype(int)
+    codes, _ = cms_codes(providers)
+    providers["cms_specialty_code"] = codes.to_numpy()
+    providers["cms_exclusion"] = np.where(hifld == "CHILDREN", "childrens_hospital", "")
+    providers["telehealth"] = providers["specialty"].isin(_TELEHEALTH).to_numpy() & (
+        rng.random(len(providers)) < 0.3
+    )
+    spread = 1500.0
+    extra = []
+    for i, code in enumerate(CMS_EXTRA_CODES):
+        for j in range(int(rng.integers(1, 4))):
+            lon, lat = _sites_near_members(graph, members, 1, rng, spread)[0]
+            facility = code >= "040"
+            extra.append(
+                {
+                    "provider_id": f"SYN-CMS-{code}-{j + 1}",
+                    "name": f"Synthetic CMS {code} {j + 1}",
+                    "provider_type": "hospital" if facility else "specialist",
+                    "specialty": "" if facility else f"cms {code}",
+                    "cms_specialty_code": code,
+                    "lat": lat,
+                    "lon": lon,
+                    "languages": "English",
+                    "practice_id": f"SYN-CMS-PR-{i:02d}-{j}",
+                    "in_network": True,
+                    "synthetic": True,
+                    "beds": 0,
+                    "telehealth": False,
+                    "cms_exclusion": "",
+                }
+            )
+    providers = pd.concat([providers, pd.DataFrame(extra)], ignore_index=True)
+    providers["npi"] = [f"{9_000_000_000 + i * 7919:010d}" for i in range(len(providers))]
+    for column, default in (
+        ("accepting_new_patients", True),
+        ("panel_open", True),
+        ("panel_size", 0),
+        ("fte", 1.0),
+    ):
+        providers[column] = providers[column].fillna(default).infer_objects()
+    return providers

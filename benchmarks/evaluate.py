@@ -62,6 +62,8 @@ LANGUAGES = {"English": 0.80, "Spanish": 0.12, "Chinese": 0.05, "Vietnamese": 0.
 PROVIDER_LANGUAGES = {"Spanish": 0.20, "Chinese": 0.06, "Vietnamese": 0.02}
 TARGET_SECONDS = 15.0
 TARGET_GB = 4.0
+CMS_TARGET_SECONDS = 30.0
+CMS_TARGET_GB = 6.0
 
 
 def log(text: str) -> None:
@@ -194,6 +196,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="how miles are measured (default: the standards set's own)",
     )
+    parser.add_argument(
+        "--cms-ma",
+        action="store_true",
+        help="also evaluate Medicare Advantage (cms-ma, 43 rules; one county per tile) on "
+        "the same inputs, and print its ratio to the seed-manual run",
+    )
     args = parser.parse_args(argv)
     tiles = (3, 3) if args.quick else (7, 7)
     n_members = args.members or (100_000 if args.quick else 1_000_000)
@@ -242,6 +250,13 @@ def main(argv: list[str] | None = None) -> None:
         total = time.perf_counter() - start
         steps.pop("start", None)
         peak = peak_gb()
+        cms = None
+        if args.cms_ma:
+            log("evaluating the same members against cms-ma")
+            regions = tile_regions(graph, members, tiles)
+            start = time.perf_counter()
+            cms_ev = evaluate(members, providers, graph, "cms-ma", claims=claims, regions=regions)
+            cms = (time.perf_counter() - start, len(cms_ev.standards.rules), peak_gb())
 
     n_searches = len(evaluation.searches)
     languages = sorted(evaluation.prevalent_languages["language"].unique())
@@ -273,6 +288,37 @@ def main(argv: list[str] | None = None) -> None:
     )
     ok = total < TARGET_SECONDS and peak < TARGET_GB
     print("targets:", "met" if ok else "NOT met")
+    if cms is not None:
+        print(
+            f"cms-ma ({cms[1]} rules, same members and providers, regions, no claims): "
+            f"{cms[0]:.2f} s end to end = {cms[0] / total:.2f}x the seed-manual run; "
+            f"peak RSS so far {cms[2]:.2f} GB (target: {CMS_TARGET_SECONDS:g} s, "
+            f"{CMS_TARGET_GB:g} GB)"
+        )
+
+
+def tile_regions(graph: RoadGraph, members: pd.DataFrame, tiles: tuple[int, int]):
+    """One county polygon per tile (``T0000``...), with its members x 10 as population."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    lon0, lat0 = graph.lon.min(), graph.lat.min()
+    width = (graph.lon.max() - lon0) / tiles[0] + 1e-9
+    height = (graph.lat.max() - lat0) / tiles[1] + 1e-9
+    counts = members["county_fips"].value_counts()
+    rows, shapes = [], []
+    for ty in range(tiles[1]):
+        for tx in range(tiles[0]):
+            fips = f"T{ty * tiles[0] + tx:04d}"
+            shape = box(lon0 + tx * width, lat0 + ty * height, lon0 + (tx + 1) * width,
+                        lat0 + (ty + 1) * height)  # fmt: skip
+            area = shape.area * 69.0 * 69.0 * np.cos(np.radians(lat0))  # square miles
+            rows.append(
+                {"fips": fips, "name": f"Tile {fips}", "state": "MD",
+                 "population": int(counts.get(fips, 0)) * 10, "area_sq_mi": area}
+            )  # fmt: skip
+            shapes.append(shape)
+    return gpd.GeoDataFrame(rows, geometry=shapes, crs=4326)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,19 @@ def toy_road() -> RoadGraph:
     )
 
 
+def toy_members(nodes):
+    """Members standing on the toy road's nodes (ids m0, m1, ...)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(len(nodes))],
+            "lat": [lat_of(n) for n in nodes],
+            "lon": LON,
+        }
+    )
+
+
 def counties():
     # county A holds n0..n3, county B n4..n6; n7 is outside both
     return gpd.GeoDataFrame(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from support import LON, MILE, chain_network, counties, lat_of
+from support import toy_members as members
 
 from adequacy import InputError
 from adequacy.engine.evaluate import evaluate
@@ -123,16 +124,6 @@ def test_fastest_route_is_never_shorter_than_the_shortest(boston):
 # ---------------------------------------------------------------------------
 # the engine, on the toy road
 # ---------------------------------------------------------------------------
-def members(nodes):
-    return pd.DataFrame(
-        {
-            "member_id": [f"m{i}" for i in range(len(nodes))],
-            "lat": [lat_of(n) for n in nodes],
-            "lon": LON,
-        }
-    )
-
-
 def providers(rows):
     return pd.DataFrame(
         [

@@ -591,19 +591,33 @@ def test_recruitment_without_candidates_samples_road_nodes(idaho_base):
     assert len(r.picks) == 3
     assert r.picks["newly_meeting"].is_monotonic_decreasing
     assert r.picks["total_newly_meeting"].iloc[-1] == r.picks["newly_meeting"].sum()
-    # the first pick, checked with networkx: the failing members within 30 road miles or
-    # 60 minutes of its site (member's leg included) are exactly the ones it brings in
+    # the first pick, checked with networkx: the failing members within 30 miles along
+    # their fastest route (the seed manual's distance basis) or 60 minutes of its site
+    # (member's leg included) are exactly the ones it brings in
     import networkx as nx
 
     from adequacy.units import METERS_PER_MILE, MPH_TO_METERS_PER_SECOND
 
+    assert base.settings.distance_basis == "fastest_route"
     site = r.picks.iloc[0]
     node = int(snap_points(base.graph, [[site["lon"], site["lat"]]]).node[0])
     assert node in set(base.member_snap.node)  # a road node where failing members live
-    reach = {}
-    for weight in ("meters", "seconds"):
-        g = base.graph.to_networkx(weight).reverse(copy=False)
-        reach[weight] = nx.single_source_dijkstra_path_length(g, node, weight=weight)
+    g = nx.DiGraph()  # reversed (provider -> member), the fastest of parallel edges
+    u = base.graph.edge_sources()
+    for a, b, m, t in zip(
+        u, base.graph.targets, base.graph.meters, base.graph.seconds, strict=True
+    ):
+        old = g.get_edge_data(int(b), int(a))
+        if old is None or (t, m) < (old["seconds"], old["meters"]):
+            g.add_edge(int(b), int(a), seconds=float(t), meters=float(m))
+    dist, paths = nx.single_source_dijkstra(g, node, cutoff=2 * 3600, weight="seconds")
+    wanted = set(base.member_snap.node.tolist())
+    route = {
+        n: sum(g[x][y]["meters"] for x, y in zip(p[:-1], p[1:], strict=True))
+        for n, p in paths.items()
+        if n in wanted
+    }
+    reach = {"meters": route, "seconds": dist}
     res = base.member_results
     part = res[(res["rule"] == "rehabilitation") & (res["language"] == "")]
     failing = part[~part["meets"] & part["in_service_area"]]

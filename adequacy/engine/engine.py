@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,16 +79,38 @@ class MemberState:
     language_names: list[str]
     class_code: np.ndarray
     class_names: list[str]
+    county_code: np.ndarray | None = None
+    county_names: list[str] = field(default_factory=list)
     legs: dict[str, np.ndarray] = field(default_factory=dict)
     nodes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     by_node: tuple[np.ndarray, np.ndarray] | None = None
     delta_base: pd.DataFrame | None = None
+    site_reach: Any = None  # the searches from candidate sites (engine.reach.SiteReach)
 
     @classmethod
     def of(cls, members: pd.DataFrame) -> MemberState:
         language_code, language_names = pd.factorize(members["language"])
         class_code, class_names = pd.factorize(members["region_class"])
-        return cls(language_code, list(language_names), class_code, list(class_names))
+        county_code, county_names = pd.factorize(members["county_fips"].astype(str))
+        return cls(
+            language_code,
+            list(language_names),
+            class_code,
+            list(class_names),
+            county_code,
+            list(county_names),
+        )
+
+    def limits(self, rule: Rule, rows: np.ndarray):
+        """:func:`~adequacy.engine.judge.member_limits` for some member rows: their
+        county class, or their county where the rule sets terms per county."""
+        return member_limits(
+            rule,
+            self.class_code[rows],
+            self.class_names,
+            self.county_code[rows] if self.county_code is not None else None,
+            self.county_names,
+        )
 
     def members_at(self, member_node: np.ndarray, n_nodes: int, nodes: np.ndarray) -> np.ndarray:
         """The (sorted, distinct) member rows living at the given graph nodes."""
@@ -115,12 +138,22 @@ def rule_variants(standards: StandardsSet, languages: list[str]) -> list[tuple[R
 
 def provider_rows(providers: pd.DataFrame, key: SearchKey) -> np.ndarray:
     """Rows of in-network providers that a search with this key starts from."""
-    mask = (
-        providers["in_network"].to_numpy()
-        & (providers["provider_type"] == key.provider_type).to_numpy()
-    )
-    if key.specialty is not None:
-        mask &= (providers["specialty"] == key.specialty).to_numpy()
+    if key.provider_type == "cms":  # CMS specialty codes (Medicare Advantage, cms-ma)
+        codes = providers["cms_code"].astype(str) if "cms_code" in providers else None
+        if codes is None:
+            mask = np.zeros(len(providers), dtype=bool)
+        elif key.specialty == "S03":  # primary care: the codes 001-006 together
+            mask = codes.isin(["001", "002", "003", "004", "005", "006", "S03"]).to_numpy()
+        else:
+            mask = (codes == key.specialty).to_numpy()
+        mask = mask & providers["in_network"].to_numpy()
+    else:
+        mask = (
+            providers["in_network"].to_numpy()
+            & (providers["provider_type"] == key.provider_type).to_numpy()
+        )
+        if key.specialty is not None:
+            mask &= (providers["specialty"] == key.specialty).to_numpy()
     if key.language is not None:
         mask &= speaks(providers["languages"], key.language)
     return np.flatnonzero(mask)
@@ -415,9 +448,7 @@ class Engine:
         which providers could still be within the mile limit.
         """
         m = len(member_rows)
-        limit_meters, limit_seconds, both = member_limits(
-            rule, self.state.class_code[member_rows], self.state.class_names
-        )
+        limit_meters, limit_seconds, both = self.state.limits(rule, member_rows)
         k = rule.count
         miles_labels = route if route is not None else dist
         qualifying = []
@@ -440,9 +471,9 @@ class Engine:
             if route is not None:  # every qualifying provider is within the time limit
                 saturated = within(time[0], limit_seconds[:, None]).all(axis=1)
             ambiguous = bool((both & saturated & (count < k)).any())
-        if route is not None:
-            ambiguous |= bool(self._route_doubt(dist, time, limit_meters, ~both & (count < k)))
         cap = self.counted(k)
+        if route is not None:  # up to the providers counted (is there one to spare?)
+            ambiguous |= bool(self._route_doubt(dist, time, limit_meters, ~both & (count < cap)))
         width_codes = time[1] if route is not None else (dist[1] if dist is not None else time[1])
         nearest = width_codes[:, :k]
         if route is not None:  # the k-th nearest by time: its minutes and its route's miles

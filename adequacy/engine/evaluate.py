@@ -44,13 +44,16 @@ from adequacy.engine.appointments import (
     load_appointment_standards,
 )
 from adequacy.engine.appointments import OUTPUT_COLUMNS as APPOINTMENT_COLUMNS
+from adequacy.engine.cms_ma import CMS_PROVIDER_TYPE, cms_ma_standards, is_recipe
 from adequacy.engine.engine import Engine, MemberState, Progress, Search, SearchKey, rule_variants
 from adequacy.engine.judge import OUTSIDE, county_of
 from adequacy.engine.panels import panel_findings
+from adequacy.engine.reach import served_counties, served_counts
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import DEFAULT_STANDARDS, StandardsSet, load_standards
 from adequacy.engine.summaries import member_results_table, plan_summary, summarise
 from adequacy.errors import InputError
+from adequacy.inputs.cms_specialties import cms_codes
 from adequacy.inputs.languages import prevalent_languages
 from adequacy.inputs.regions import classify_regions, read_regions
 from adequacy.inputs.schemas import (
@@ -105,6 +108,9 @@ class Evaluation:
     member_state: MemberState | None = field(default=None, repr=False)
     #: the standards as loaded, before rules were expanded per specialty and period
     standards_source: StandardsSet | None = field(default=None, repr=False)
+    #: rules with terms per county: each provider site x county it serves (the reach
+    #: rule of 42 CFR 422.116(a)(2)(i); :mod:`adequacy.engine.reach`)
+    served: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def synthetic(self) -> bool:
@@ -133,6 +139,8 @@ def evaluate(
     settings: Settings | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    hsd_reference: Any = None,
+    cms_crosswalk: Any = None,
     **overrides: Any,
 ) -> Evaluation:
     """Evaluate members' access to providers against a standards set.
@@ -170,6 +178,11 @@ def evaluate(
         Threads for the searches (default: the number of CPUs).
     progress
         Called as ``progress(step, done, total)``.
+    hsd_reference, cms_crosswalk
+        For standards built from CMS's HSD Reference File (``cms-ma``): another
+        year's file (default: the bundled CY2026 one), and a crosswalk from
+        NPPES taxonomy codes to CMS specialty codes (``taxonomy``,
+        ``cms_specialty_code``) for rosters without ``cms_specialty_code``.
     **overrides
         Any :class:`Settings` field by name, e.g. ``quarter=3`` or
         ``count_cap=4``, applied on top of ``settings``.
@@ -216,6 +229,21 @@ def evaluate(
             "or a county_fips column on the members"
         )
 
+    # ---- Medicare Advantage: rules built for this service area from the reference file
+    if is_recipe(standards) or any(r.provider_type == CMS_PROVIDER_TYPE for r in standards.rules):
+        codes, code_notes = cms_codes(providers, crosswalk=cms_crosswalk)
+        providers = providers.assign(cms_code=codes.to_numpy())
+        notes += code_notes
+    if is_recipe(standards):
+        standards, built_notes = cms_ma_standards(
+            standards,
+            regions=region_table,
+            members=members,
+            providers=providers,
+            hsd_reference=hsd_reference,
+        )
+        notes += built_notes
+
     # ---- which rules: high-volume specialists from claims, period filter
     in_network = providers[providers["in_network"]]
     specialties = in_network.loc[in_network["provider_type"] == "specialist", "specialty"]
@@ -252,6 +280,16 @@ def evaluate(
         progress=tick,
     )
     blocks = engine.evaluate_variants(rule_variants(expanded, languages))
+    served = None
+    county_rules = [r for r in expanded.rules if r.counties]
+    if county_rules:  # minimum numbers count providers within reach of the county's members
+        tick("providers within reach", 0, 1)
+        served = served_counties(engine, county_rules)
+    if engine.unrouted:
+        notes.append(
+            f"{engine.unrouted} fastest routes could not be read off the time labels (equal "
+            "times at the last label kept); those providers do not count on miles"
+        )
     tick("summarising", 0, 1)
     results = member_results_table(blocks, members, providers)
     block_index, start = {}, 0
@@ -259,7 +297,14 @@ def evaluate(
         block_index[(b.rule.id, b.language or "")] = (start, b.member_rows)
         start += len(b.member_rows)
     county, area, outside, language_summary = summarise(
-        results, members, providers, expanded, region_table, prevalent, blocks=block_index
+        results,
+        members,
+        providers,
+        expanded,
+        region_table,
+        prevalent,
+        blocks=block_index,
+        served=served_counts(served, providers, county_rules) if served is not None else None,
     )
     panel = panel_findings(providers, members)
     plans = plan_summary(results, members, providers, expanded, block_index, area)
@@ -300,6 +345,7 @@ def evaluate(
         member_snap=member_snap,
         provider_snap=provider_snap,
         blocks=block_index,
+        served=served,
         member_state=engine.state,
         standards_source=standards,
     )

@@ -73,23 +73,34 @@ def qualifies(ok_distance, ok_time, both):
 
 
 def member_limits(
-    rule: Rule, class_code: np.ndarray, class_names: list[str]
+    rule: Rule,
+    class_code: np.ndarray,
+    class_names: list[str],
+    county_code: np.ndarray | None = None,
+    county_names: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per member: the distance limit in meters, the time limit in seconds (NaN where
     the rule sets none) and whether both must be met, from each member's county class
-    (``class_code`` indexes ``class_names``)."""
+    (``class_code`` indexes ``class_names``) or, where the rule sets terms per county,
+    from the member's county (``county_code`` indexes ``county_names``)."""
     m = len(class_code)
     limit_meters = np.full(m, np.nan)
     limit_seconds = np.full(m, np.nan)
     both = np.zeros(m, dtype=bool)
-    for code, cls in enumerate(class_names):
-        limits = rule.limits_for(cls)
-        sel = class_code == code
+
+    def put(sel, limits) -> None:
         limit_meters[sel] = np.nan if limits.miles is None else limits.miles * METERS_PER_MILE
         limit_seconds[sel] = (
             np.nan if limits.minutes is None else limits.minutes * SECONDS_PER_MINUTE
         )
         both[sel] = limits.combine == "and"
+
+    for code, cls in enumerate(class_names):
+        put(class_code == code, rule.limits_for(cls))
+    if rule.counties and county_code is not None and county_names is not None:
+        for code, fips in enumerate(county_names):
+            if fips in rule.counties:
+                put(county_code == code, rule.counties[fips].limits)
     return limit_meters, limit_seconds, both
 
 
@@ -241,11 +252,13 @@ def ratio_component(members_per_provider: float, limit: float, binding: bool) ->
     return Component("ratio", ok, binding, f"{per}; at most {limit:,.0f} allowed")
 
 
-def min_providers_component(providers: float, minimum: int | None, binding: bool) -> Component:
+def min_providers_component(
+    providers: float, minimum: int | None, binding: bool, unit: str = "providers"
+) -> Component:
     """Providers of the type in the county against the rule's minimum (None: no minimum)."""
     if minimum is None:
         return Component("min_providers", None, binding)
     ok = bool(providers >= minimum)
     return Component(
-        "min_providers", ok, binding, f"{providers:g} providers in the county; {minimum} required"
+        "min_providers", ok, binding, f"{providers:g} {unit} in the county; {minimum} required"
     )

@@ -22,68 +22,15 @@ Meaning (DESIGN.md, "The meaning of a standard"):
 
 from __future__ import annotations
 
-import difflib
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from adequacy.errors import InputError
-from adequacy.inputs.schemas import PROVIDER_TYPES, canonical_provider_type
-from adequacy.inputs.yamlfile import read_yaml_mapping
-from adequacy.routing.routes import DISTANCE_BASES
 
 STANDARDS_DIR = Path(__file__).resolve().parent / "standards"
 DEFAULT_STANDARDS = "seed-manual"
-
-SET_KEYS = {
-    "name": "short name of the set",
-    "version": "version of the set (change it when a rule changes)",
-    "title": "one-line title for reports",
-    "source": "where the standards come from",
-    "threshold": "default share of members that must meet each rule (0-1]",
-    "urban_density_per_sq_mi": "people per square mile at which a county is urban",
-    "annual_quarter": "quarter (1-4) in which annual rules are reported",
-    "provider_types": "extra provider types this set defines",
-    "binding": "default for every rule: which verdict components bind "
-    "({ratio, min_providers, languages})",
-    "distance_basis": "how miles are measured: 'shortest' road distance, 'fastest_route' "
-    "(length of the time-optimal route) or 'straight_line' (default shortest)",
-    "rules": "the list of rules",
-}
-RULE_KEYS = {
-    "id": "short unique id of the rule",
-    "label": "name shown in tables and reports",
-    "provider_type": "provider type the rule is about",
-    "specialty": "a specialty, 'high_volume' (top N by claims) or 'each'",
-    "top": "how many high-volume specialties (default 5)",
-    "count": "how many distinct providers must qualify (k)",
-    "miles": "distance limit in miles",
-    "minutes": "time limit in minutes",
-    "combine": "'or' (either limit) or 'and' (both)",
-    "by_region_class": "limits per region class, e.g. {urban: {miles: 10, minutes: 30}}",
-    "threshold": "share of members that must meet the rule (0-1]",
-    "ratio": "access ratio: {members_per_provider, basis, closed_panels}",
-    "cadence": "'quarterly' or 'annual'",
-    "languages": "also evaluate per prevalent language over concordant providers",
-    "min_providers": "at least this many in-network providers of the type in each county",
-    "binding": "which verdict components fail the rule: {ratio, min_providers, languages}",
-}
-RATIO_KEYS = {
-    "members_per_provider": "at most this many members per provider",
-    "basis": "'headcount' or 'fte'",
-    "closed_panels": "'exclude' closed panels from the count, or 'count' them",
-    "scope": "where the ratio is checked: 'both' (each county and the service area), "
-    "'county' or 'service_area'",
-}
-BINDING_KEYS = {
-    "ratio": "a failing access ratio fails the rule (default true)",
-    "min_providers": "too few providers in a county fails the rule (default true)",
-    "languages": "a failing language-concordant result fails the rule (default false: "
-    "reported as a finding)",
-}
-LIMIT_KEYS = {"miles": "distance limit", "minutes": "time limit", "combine": "'or' or 'and'"}
 
 
 @dataclass(frozen=True)
@@ -134,6 +81,26 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class CountyTerms:
+    """A rule's terms in one county, where they differ county by county (CMS's
+    Medicare Advantage standards customise the limits per county; the threshold
+    follows the county type, less any credit; the minimum follows its
+    beneficiaries).
+
+    ``min_unit`` is ``providers`` (distinct providers within the county's limits
+    of at least one member there) or ``beds`` (their Medicare-certified beds);
+    ``note`` says where the terms come from, e.g. 'Large Metro; 90% less the
+    10-point telehealth credit', and is shown with the verdict.
+    """
+
+    limits: Limits
+    threshold: float
+    min_providers: int | None = None
+    min_unit: str = "providers"
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Rule:
     """One access standard (see the module docstring for its meaning)."""
 
@@ -151,15 +118,32 @@ class Rule:
     languages: bool = False
     min_providers: int | None = None
     binding: Binding = field(default_factory=Binding)
+    counties: Mapping[str, CountyTerms] = field(default_factory=dict)
 
-    def limits_for(self, region_class: str | None) -> Limits:
-        """The limits for members in a region of this class."""
+    def limits_for(self, region_class: str | None, county: str | None = None) -> Limits:
+        """The limits for members in a county (its own terms first) or a region class."""
+        if county is not None and county in self.counties:
+            return self.counties[county].limits
         if region_class is not None and region_class in self.by_region_class:
             return self.by_region_class[region_class]
         return self.limits
 
+    def threshold_for(self, county: str | None) -> float:
+        """The share of members that must meet the rule in a county."""
+        terms = self.counties.get(county) if county is not None else None
+        return terms.threshold if terms is not None else self.threshold
+
+    def min_providers_for(self, county: str | None) -> int | None:
+        """The minimum number of providers (or beds) in a county, or None."""
+        terms = self.counties.get(county) if county is not None else None
+        return terms.min_providers if terms is not None else self.min_providers
+
     def all_limits(self) -> list[Limits]:
-        return [self.limits, *self.by_region_class.values()]
+        return [
+            self.limits,
+            *self.by_region_class.values(),
+            *(t.limits for t in self.counties.values()),
+        ]
 
     @property
     def max_miles(self) -> float | None:
@@ -180,6 +164,8 @@ class Rule:
         text = f"{self.count} within {self.limits.text()}"
         for cls, limits in self.by_region_class.items():
             text += f"; {cls}: {limits.text()}"
+        if self.counties:
+            text += f"; terms set per county ({len(self.counties)})"
         if self.ratio is not None:
             text += f"; 1:{self.ratio.members_per_provider:g}"
         if self.min_providers is not None:
@@ -202,6 +188,11 @@ class Rule:
         )
         for cls, limits in self.by_region_class.items():
             text += f" ({cls} counties: {limits.text(short=False)})"
+        if self.counties:
+            text += (
+                "; the limits, the share and the minimum number are set county by county "
+                "(see each county's row)"
+            )
         if self.ratio is not None:
             text += f"; at most {self.ratio.members_per_provider:,.0f} members per provider"
         if self.min_providers is not None:
@@ -224,6 +215,7 @@ class StandardsSet:
     annual_quarter: int = 4
     provider_types: tuple[str, ...] = ()
     distance_basis: str = "shortest"
+    reference: Mapping[str, Any] | None = None
     path: str = ""
     sha256: str = ""
 
@@ -307,6 +299,16 @@ class StandardsSet:
                 languages=bool(r.get("languages")),
                 min_providers=r.get("min_providers"),
                 binding=Binding(**(r.get("binding") or {})),
+                counties={
+                    str(f): CountyTerms(
+                        limits=limits(t),
+                        threshold=float(t["threshold"]),
+                        min_providers=t.get("min_providers"),
+                        min_unit=str(t.get("min_unit") or "providers"),
+                        note=str(t.get("note") or ""),
+                    )
+                    for f, t in (r.get("counties") or {}).items()
+                },
             )
             for r in data.get("rules") or []
         )
@@ -351,6 +353,10 @@ class StandardsSet:
                     "languages": r.languages,
                     "min_providers": r.min_providers,
                     "binding": vars(r.binding),
+                    "counties": {
+                        f: {**vars(t.limits), **{k: v for k, v in vars(t).items() if k != "limits"}}
+                        for f, t in r.counties.items()
+                    },
                     "describe": r.describe(),
                 }
                 for r in self.rules
@@ -358,242 +364,35 @@ class StandardsSet:
         }
 
 
-def builtin_standards() -> list[str]:
-    """Names of the standards sets that ship with the package."""
-    return sorted(p.stem for p in STANDARDS_DIR.glob("*.yaml"))
+# reading YAML files: its own module, re-exported here (the model above comes first)
+from adequacy.engine.standards_yaml import (  # noqa: E402
+    BINDING_KEYS,
+    LIMIT_KEYS,
+    RATIO_KEYS,
+    RULE_KEYS,
+    SET_KEYS,
+    _number,
+    _unknown_keys,
+    builtin_standards,
+    load_standards,
+)
 
-
-def load_standards(
-    source: str | os.PathLike | Mapping | StandardsSet = DEFAULT_STANDARDS,
-) -> StandardsSet:
-    """Load a standards set: a built-in name, a YAML path, or a dict of the same shape."""
-    if isinstance(source, StandardsSet):
-        return source
-    if isinstance(source, Mapping):
-        return _parse(dict(source), "standards", "", "")
-    data, path, sha = read_yaml_mapping(
-        source, what="standards", builtin_dir=STANDARDS_DIR, shape="name, version and rules"
-    )
-    return _parse(data, str(path), str(path), sha)
-
-
-# ---------------------------------------------------------------------------
-# parsing with messages that name the key
-# ---------------------------------------------------------------------------
-def _unknown_keys(where: str, data: Mapping, allowed: Mapping[str, str], label: str) -> None:
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
-            raise InputError(f"{label}: {where}{key}: unknown key; {hint}")
-
-
-def _number(
-    label: str, where: str, value: Any, *, positive: bool = True, upper: float | None = None
-) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{label}: {where}: must be a number, not {value!r}")
-    if positive and value <= 0:
-        raise InputError(f"{label}: {where}: must be greater than 0, not {value}")
-    if upper is not None and value > upper:
-        raise InputError(f"{label}: {where}: must be at most {upper:g}, not {value}")
-    return float(value)
-
-
-def _choice(label: str, where: str, value: Any, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise InputError(f"{label}: {where}: must be one of {', '.join(options)}, not {value!r}")
-    return value
-
-
-def _limits(label: str, where: str, data: Any, default_combine: str = "or") -> Limits:
-    if not isinstance(data, Mapping):
-        raise InputError(f"{label}: {where}: must be a mapping with miles and/or minutes")
-    _unknown_keys(f"{where}.", data, LIMIT_KEYS, label)
-    miles = (
-        _number(label, f"{where}.miles", data["miles"]) if data.get("miles") is not None else None
-    )
-    minutes = (
-        _number(label, f"{where}.minutes", data["minutes"])
-        if data.get("minutes") is not None
-        else None
-    )
-    if miles is None and minutes is None:
-        raise InputError(f"{label}: {where}: give miles, minutes or both")
-    combine = _choice(
-        label, f"{where}.combine", data.get("combine", default_combine), ("or", "and")
-    )
-    return Limits(miles, minutes, combine)
-
-
-def _binding(label: str, where: str, data: Any, default: Binding) -> Binding:
-    if data is None:
-        return default
-    if not isinstance(data, Mapping):
-        raise InputError(
-            f"{label}: {where}: must be a mapping such as {{ratio: true, languages: false}}"
-        )
-    _unknown_keys(f"{where}.", data, BINDING_KEYS, label)
-    values = vars(default).copy()
-    for key, value in data.items():
-        if not isinstance(value, bool):
-            raise InputError(f"{label}: {where}.{key}: must be true or false, not {value!r}")
-        values[key] = value
-    return Binding(**values)
-
-
-def _parse(data: dict, label: str, path: str, sha: str) -> StandardsSet:
-    _unknown_keys("", data, SET_KEYS, label)
-    for key in ("name", "rules"):
-        if key not in data:
-            raise InputError(
-                f"{label}: {key}: missing; a standards file needs name, version and rules"
-            )
-    threshold = _number(label, "threshold", data.get("threshold", 0.9), upper=1.0)
-    density = _number(label, "urban_density_per_sq_mi", data.get("urban_density_per_sq_mi", 250))
-    quarter = data.get("annual_quarter", 4)
-    if quarter not in (1, 2, 3, 4):
-        raise InputError(f"{label}: annual_quarter: must be 1, 2, 3 or 4, not {quarter!r}")
-    declared = data.get("provider_types", []) or []
-    if not isinstance(declared, list):
-        raise InputError(
-            f"{label}: provider_types: must be a list of type names, e.g. [dialysis, lab]"
-        )
-    extra_types = tuple(str(t) for t in declared)
-    default_binding = _binding(label, "binding", data.get("binding"), Binding())
-    basis = _choice(label, "distance_basis", data.get("distance_basis", "shortest"), DISTANCE_BASES)
-    rules_data = data["rules"]
-    if not isinstance(rules_data, list) or not rules_data:
-        raise InputError(f"{label}: rules: must be a non-empty list of rules")
-    rules, seen = [], set()
-    for i, item in enumerate(rules_data):
-        where = f"rules[{i}]"
-        if not isinstance(item, Mapping):
-            raise InputError(f"{label}: {where}: each rule is a mapping (id, provider_type, ...)")
-        _unknown_keys(f"{where}.", item, RULE_KEYS, label)
-        for key in ("id", "provider_type"):
-            if key not in item:
-                raise InputError(f"{label}: {where}.{key}: missing")
-        rule_id = str(item["id"])
-        if rule_id in seen:
-            raise InputError(f"{label}: {where}.id: duplicate rule id {rule_id!r}")
-        seen.add(rule_id)
-        ptype = canonical_provider_type(item["provider_type"], extra_types)
-        if ptype is None:
-            known = ", ".join([*PROVIDER_TYPES, *extra_types])
-            raise InputError(
-                f"{label}: {where}.provider_type: unknown type "
-                f"{item['provider_type']!r}; use one of: {known} (or declare it "
-                "under provider_types)"
-            )
-        count = item.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise InputError(f"{label}: {where}.count: must be a whole number of at least 1")
-        base = {k: item[k] for k in ("miles", "minutes", "combine") if k in item}
-        by_class = {}
-        classes = item.get("by_region_class") or {}
-        if not isinstance(classes, Mapping):
-            raise InputError(
-                f"{label}: {where}.by_region_class: must be a mapping such as "
-                "{urban: {miles: 10}, rural: {miles: 30}}"
-            )
-        for cls, lim in classes.items():
-            merged = {**base, **lim} if isinstance(lim, Mapping) else lim
-            by_class[str(cls).lower()] = _limits(label, f"{where}.by_region_class.{cls}", merged)
-        if base.get("miles") is None and base.get("minutes") is None:
-            if not by_class:
-                raise InputError(
-                    f"{label}: {where}: give miles, minutes or both (or by_region_class)"
-                )
-            limits = max(by_class.values(), key=lambda lim: (lim.miles or 0, lim.minutes or 0))
-        else:
-            limits = _limits(label, where, base)
-        ratio = None
-        if item.get("ratio") is not None:
-            rdata = item["ratio"]
-            if not isinstance(rdata, Mapping):
-                raise InputError(
-                    f"{label}: {where}.ratio: must be a mapping with members_per_provider"
-                )
-            _unknown_keys(f"{where}.ratio.", rdata, RATIO_KEYS, label)
-            if "members_per_provider" not in rdata:
-                raise InputError(f"{label}: {where}.ratio.members_per_provider: missing")
-            ratio = Ratio(
-                _number(
-                    label, f"{where}.ratio.members_per_provider", rdata["members_per_provider"]
-                ),
-                _choice(
-                    label,
-                    f"{where}.ratio.basis",
-                    rdata.get("basis", "headcount"),
-                    ("headcount", "fte"),
-                ),
-                _choice(
-                    label,
-                    f"{where}.ratio.closed_panels",
-                    rdata.get("closed_panels", "count"),
-                    ("count", "exclude"),
-                ),
-                _choice(
-                    label,
-                    f"{where}.ratio.scope",
-                    rdata.get("scope", "both"),
-                    ("both", "county", "service_area"),
-                ),
-            )
-        specialty = item.get("specialty")
-        top = item.get("top", 5)
-        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-            raise InputError(f"{label}: {where}.top: must be a whole number of at least 1")
-        languages = item.get("languages", False)
-        if not isinstance(languages, bool):
-            raise InputError(f"{label}: {where}.languages: must be true or false")
-        min_providers = item.get("min_providers")
-        if min_providers is not None and (
-            isinstance(min_providers, bool)
-            or not isinstance(min_providers, int)
-            or min_providers < 1
-        ):
-            raise InputError(
-                f"{label}: {where}.min_providers: must be a whole number of at least 1"
-            )
-        binding = _binding(label, f"{where}.binding", item.get("binding"), default_binding)
-        rules.append(
-            Rule(
-                id=rule_id,
-                label=str(item.get("label", rule_id)),
-                provider_type=ptype,
-                count=count,
-                limits=limits,
-                threshold=_number(
-                    label, f"{where}.threshold", item.get("threshold", threshold), upper=1.0
-                ),
-                cadence=_choice(
-                    label,
-                    f"{where}.cadence",
-                    item.get("cadence", "quarterly"),
-                    ("quarterly", "annual"),
-                ),
-                specialty=str(specialty).strip().lower() if specialty is not None else None,
-                top=top,
-                by_region_class=by_class,
-                ratio=ratio,
-                languages=languages,
-                min_providers=min_providers,
-                binding=binding,
-            )
-        )
-    return StandardsSet(
-        name=str(data["name"]),
-        version=str(data.get("version", "1")),
-        rules=tuple(rules),
-        title=str(data.get("title", "")),
-        source=str(data.get("source", "")),
-        threshold=threshold,
-        urban_density_per_sq_mi=density,
-        annual_quarter=quarter,
-        provider_types=extra_types,
-        distance_basis=basis,
-        path=path,
-        sha256=sha,
-    )
+__all__ = [
+    "BINDING_KEYS",
+    "DEFAULT_STANDARDS",
+    "LIMIT_KEYS",
+    "RATIO_KEYS",
+    "RULE_KEYS",
+    "SET_KEYS",
+    "STANDARDS_DIR",
+    "Binding",
+    "CountyTerms",
+    "Limits",
+    "Ratio",
+    "Rule",
+    "StandardsSet",
+    "builtin_standards",
+    "load_standards",
+    "_number",
+    "_unknown_keys",
+]

@@ -134,7 +134,7 @@ def member_results_table(
     return pd.DataFrame(out)
 
 
-def summarise(results, members, providers, standards, regions, prevalent, blocks=None):
+def summarise(results, members, providers, standards, regions, prevalent, blocks=None, served=None):
     """County, service-area, outside-area and language summaries of member results,
     each row with its verdict.
 
@@ -143,13 +143,18 @@ def summarise(results, members, providers, standards, regions, prevalent, blocks
     rows of the same rule and county (or service area). The service-area table holds
     a row per language as well. ``blocks`` (``Evaluation.blocks``) locates each rule's
     rows as a slice, which is much faster than finding them by comparing codes.
+    ``served`` (rule id -> per-county count) replaces the providers located in a
+    county for the minimum number of rules with terms per county (the reach rule:
+    :mod:`adequacy.engine.reach`).
     """
     county, area, outside = _summaries(
-        results, members, providers, standards, regions, language=None, blocks=blocks
-    )
+        results, members, providers, standards, regions, language=None, blocks=blocks,
+        served=served,
+    )  # fmt: skip
     language_county, language_area, _ = _summaries(
-        results, members, providers, standards, regions, language="all", blocks=blocks
-    )
+        results, members, providers, standards, regions, language="all", blocks=blocks,
+        served=served,
+    )  # fmt: skip
     language_county = language_county.merge(
         prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
         on=["county_fips", "language"],
@@ -273,7 +278,9 @@ def provider_count(
     return float(len(pids)), pd.Series(by, index=counties)
 
 
-def _summaries(results, members, providers, standards, regions, *, language, blocks=None):
+def _summaries(
+    results, members, providers, standards, regions, *, language, blocks=None, served=None
+):
     """County, service-area and outside-area tables for base rules or all languages."""
     county_rows, area_rows, outside_rows = [], [], []
     # compare category codes, never strings: results can hold tens of millions of rows
@@ -311,11 +318,12 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
             key = SearchKey(rule.provider_type, rule.specialty, lang or None)
             rows = provider_rows(providers, key)
             total_providers, by_county = provider_count(providers, rows, rule)
-            heads = (
-                provider_count(providers, rows, replace(rule, ratio=None))[1]
-                if rule.min_providers is not None
-                else by_county
-            )
+            if rule.counties and served is not None and rule.id in served:
+                heads = served[rule.id]  # providers within reach of the county's members
+            elif rule.min_providers is not None:
+                heads = provider_count(providers, rows, replace(rule, ratio=None))[1]
+            else:
+                heads = by_county
             inside = part[part["in_service_area"]]
             grouped = inside.groupby("county_fips", observed=True).agg(
                 members=("meets", "size"),
@@ -340,6 +348,7 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
                 county_rows.append(
                     {
                         **base,
+                        **({"standard": _standard(rule, fips)} if rule.counties else {}),
                         "county_fips": fips,
                         "county": names.get(fips, ""),
                         **row_figures(
@@ -349,6 +358,7 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
                             by_county.get(fips, 0.0),
                             "county",
                             heads.get(fips, 0.0),
+                            county=fips,
                         ),
                         "off_road_members": int(g["off_road"]),
                         "median_miles": g["median_miles"],
@@ -389,23 +399,34 @@ def _summaries(results, members, providers, standards, regions, *, language, blo
 
 
 def row_figures(
-    n_members, n_meeting, rule: Rule, providers: float, level: str, heads: float | None = None
+    n_members,
+    n_meeting,
+    rule: Rule,
+    providers: float,
+    level: str,
+    heads: float | None = None,
+    *,
+    county: str | None = None,
 ) -> dict[str, Any]:
     """Counts, shares and the components of the verdict of one rule at one level
     ('county' or 'service_area'); ``heads`` is the providers in the county by headcount
-    (for a minimum number of providers)."""
+    (for a minimum number of providers); ``county`` picks the rule's own terms there."""
     share = float(n_meeting) / float(n_members) if n_members else float("nan")
     with np.errstate(divide="ignore"):
         per = float(n_members) / providers if providers else float("inf")
     checked = rule.ratio is not None and rule.ratio.applies_to(level)
     limit = rule.ratio.members_per_provider if rule.ratio else float("nan")
-    minimum = rule.min_providers if level == "county" else None
+    minimum = rule.min_providers_for(county) if level == "county" else None
+    threshold = rule.threshold_for(county if level == "county" else None)
+    terms = rule.counties.get(county) if county is not None else None
+    unit = terms.min_unit if terms is not None else "providers"
     components = [
-        access_component(int(n_meeting), int(n_members), rule.threshold, _standard(rule)),
+        access_component(int(n_meeting), int(n_members), threshold, _standard(rule, county)),
         ratio_component(per, limit if checked else float("nan"), rule.binding.ratio),
-        min_providers_component(heads or 0.0, minimum, rule.binding.min_providers),
+        min_providers_component(heads or 0.0, minimum, rule.binding.min_providers, unit),
     ]
     return {
+        "threshold": threshold,
         "members": int(n_members),
         "meeting": int(n_meeting),
         "share_meeting": share,
@@ -420,8 +441,13 @@ def row_figures(
     }
 
 
-def _standard(rule: Rule) -> str:
-    """'2 within 15 mi or 30 min' (the limits of the rule's county classes where it has some)."""
+def _standard(rule: Rule, county: str | None = None) -> str:
+    """'2 within 15 mi or 30 min' (the limits of the rule's county classes where it has
+    some; a county's own terms and where they come from, where the rule sets them)."""
+    terms = rule.counties.get(county) if county is not None else None
+    if terms is not None:
+        note = f" ({terms.note})" if terms.note else ""
+        return f"{rule.count} within {terms.limits.text()}{note}"
     text = f"{rule.count} within {rule.limits.text()}"
     if rule.by_region_class:
         text += (

@@ -35,13 +35,13 @@ from adequacy.engine.evaluate import Evaluation
 from adequacy.engine.judge import (
     FAIL,
     county_of,
-    member_limits,
     members_short,
     providers_needed,
     qualifies,
     ratio_passes,
     within,
 )
+from adequacy.engine.reach import served_counts
 from adequacy.engine.summaries import provider_count
 from adequacy.findings.supply import Sites, in_network, nearest_sites, out_of_network
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
@@ -166,7 +166,7 @@ def deficiencies(
         member_rows = block[unserved]
         part = res[unserved]
         state = ev.member_state
-        lim_m, lim_s, both = member_limits(rule, state.class_code[member_rows], state.class_names)
+        lim_m, lim_s, both = state.limits(rule, member_rows)
         ours = nearest_sites(ev, net, key, member_rows, k=near)
         theirs = nearest_sites(ev, oon, key, member_rows, k=near)
         oon_ok = _any_within(theirs, lim_m, lim_s, both)
@@ -224,10 +224,10 @@ def deficiencies(
                         row["providers"],
                         row["ratio_limit"] if _ratio_checked(rule) else np.nan,
                     ),
-                    "min_providers": rule.min_providers,
+                    "min_providers": rule.min_providers_for(fips),
                     "providers_short_of_minimum": (
-                        max(0.0, rule.min_providers - heads)
-                        if rule.min_providers is not None
+                        max(0.0, rule.min_providers_for(fips) - heads)
+                        if rule.min_providers_for(fips) is not None
                         else 0.0
                     ),
                     "members_with_out_of_network_within_limits": int(oon_ok[here].sum()),
@@ -264,7 +264,10 @@ def _ratio_checked(rule) -> bool:
 
 
 def _heads(ev: Evaluation, rule, key: SearchKey, fips: str) -> float:
-    """In-network providers of the key located in the county, by headcount."""
+    """In-network providers of the key located in the county, by headcount (for rules
+    with terms per county: those within reach of its members, or their beds)."""
+    if rule.counties and ev.served is not None:
+        return float(served_counts(ev.served, ev.providers, [rule])[rule.id].get(fips, 0.0))
     if rule.min_providers is None:
         return 0.0
     rows = provider_rows(ev.providers, key)
@@ -386,8 +389,8 @@ def _other_failures(rule, row, added: int, heads: float) -> str:
         parts.append("its access ratio")
     if (
         rule.binding.min_providers
-        and rule.min_providers is not None
-        and heads + added < rule.min_providers
+        and rule.min_providers_for(row["county_fips"]) is not None
+        and heads + added < rule.min_providers_for(row["county_fips"])
     ):
         parts.append("its minimum number of providers")
     if rule.binding.languages and _false(row.get("languages_passes")):

@@ -32,8 +32,11 @@ county rules (SSA -> FIPS, county types, minimum numbers) are
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import re
+import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,6 +197,10 @@ def read_hsd_reference(path: Any = None, *, year: int | None = None) -> HsdRefer
         raise InputError(f"{path}: is a folder; give the HSD Reference File (.xlsx)")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: is not an Excel workbook (.xlsx); {_FIX}")
+    digest = file_sha256(path)
+    found = _read_cached(path, digest, year)
+    if found is not None:
+        return found
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
@@ -216,7 +223,45 @@ def read_hsd_reference(path: Any = None, *, year: int | None = None) -> HsdRefer
         )
     finally:
         book.close()
-    return _build(path, rows, year if year is not None else _year(path, header))
+    ref = _build(path, rows, year if year is not None else _year(path, header))
+    _keep(ref, digest, year)
+    return ref
+
+
+# parsing the workbook takes seconds: a parsed file is kept in memory and on disk,
+# keyed by its SHA-256 (a changed file is read again)
+_PARSED: dict[tuple[str, int | None], HsdReference] = {}
+_CACHE_VERSION = 1
+
+
+def _cache_file(digest: str, year: int | None) -> Path:
+    root = os.environ.get("ADEQUACY_CACHE_DIR") or str(Path.home() / ".cache" / "adequacy")
+    return Path(root) / "hsd" / f"{digest[:32]}-{year or 0}-v{_CACHE_VERSION}.pkl"
+
+
+def _read_cached(path: Path, digest: str, year: int | None) -> HsdReference | None:
+    ref = _PARSED.get((digest, year))
+    if ref is None:
+        try:
+            with open(_cache_file(digest, year), "rb") as f:
+                ref = pickle.load(f)  # our own cache file, written below
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            return None
+        _PARSED[(digest, year)] = ref
+    return dataclasses.replace(ref, path=path)
+
+
+def _keep(ref: HsdReference, digest: str, year: int | None) -> None:
+    _PARSED[(digest, year)] = ref
+    target = _cache_file(digest, year)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(ref, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:  # a read-only cache folder only costs the next run the parse
+        pass
 
 
 def _build(path: Path, rows: dict[str, list[tuple]], year: int) -> HsdReference:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adequacy import __version__
+from adequacy.runs.write import save_workbook
 
 COLUMN_NOTES = {
     # appointment availability
@@ -158,25 +157,6 @@ INTEGER_COLUMNS = {
 }
 
 
-class _FixedTimeZip(zipfile.ZipFile):
-    """A ZipFile whose entries all carry one fixed time (reproducible bytes)."""
-
-    date_time: tuple[int, int, int, int, int, int] = (2000, 1, 1, 0, 0, 0)
-
-    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
-        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
-            info = zipfile.ZipInfo(zinfo_or_arcname, date_time=self.date_time)
-            info.compress_type = self.compression
-            info.external_attr = 0o600 << 16
-            zinfo_or_arcname = info
-        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
-
-    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
-        """Add a file's bytes (openpyxl writes sheets through temporary files) at the fixed time."""
-        data = Path(filename).read_bytes()
-        self.writestr(arcname or Path(filename).name, data, compress_type, compresslevel)
-
-
 def _number_format(column: str) -> str | None:
     if column == "change_pp":
         return '+0.0" pp";-0.0" pp";0.0" pp"'
@@ -222,7 +202,6 @@ def write_workbook(
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
-    from openpyxl.writer.excel import ExcelWriter
 
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="F1F3F6")
@@ -268,20 +247,4 @@ def write_workbook(
         ws.freeze_panes = "A2"
         if len(table):
             ws.auto_filter.ref = ws.dimensions
-    wb.properties.creator = f"adequacy {__version__}"
-    wb.properties.title = "Network adequacy report"
-    wb.properties.created = created
-    wb.properties.modified = created
-    wb.properties.lastModifiedBy = f"adequacy {__version__}"
-    path = Path(path)
-    archive = _FixedTimeZip(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-    archive.date_time = (
-        max(created.year, 1980),
-        created.month,
-        created.day,
-        created.hour,
-        created.minute,
-        created.second,
-    )
-    ExcelWriter(wb, archive).save()  # not save_workbook: it stamps 'modified' with now
-    return path
+    return save_workbook(wb, path, created, "Network adequacy report")

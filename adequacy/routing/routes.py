@@ -23,7 +23,8 @@ Three ways to measure a provider's distance (``distance_basis``):
     keeps the ``k`` nearest distinct providers of each member by a KD-tree on
     earth-centred coordinates (chord order is great-circle order).
 
-Owns: ``DISTANCE_BASES``, ``route_meters``, ``route_at``, ``StraightLabels``. Uses:
+Owns: ``DISTANCE_BASES``, ``route_meters``, ``route_at``, ``tree_route_meters``,
+``StraightLabels``. Uses:
 ``adequacy.network`` and ``routing.labels``/``routing.snap``.
 """
 
@@ -138,6 +139,46 @@ def route_at(
         route=(route, np.asarray(source_meters, dtype=np.float64), meters),
     )  # fmt: skip
     return cost, source, meters
+
+
+def tree_route_meters(
+    graph: RoadGraph,
+    nodes: np.ndarray,
+    seconds: np.ndarray,
+    source_node: int,
+    leg_seconds: float,
+    leg_meters: float,
+    *,
+    metric: str = "time",
+) -> np.ndarray:
+    """Meters of the fastest route from each of ``nodes`` to one source, given the
+    fastest times ``seconds`` of those nodes (a bounded single-source search from the
+    source, :func:`adequacy.routing.reach_within`, which reaches every node on their
+    routes too). Infinity where no route is found.
+
+    With ``metric="distance"`` the roles swap: ``seconds`` are the nodes' shortest
+    road distances (meters), ``leg_seconds`` the source's leg in meters, and the
+    answer is the seconds along each shortest route (``leg_meters`` its leg in
+    seconds).
+    """
+    n = graph.n_nodes
+    nodes = np.asarray(nodes, dtype=np.int64)
+    cost = np.full((n, 1), np.inf)
+    cost[nodes, 0] = seconds
+    source = np.full((n, 1), -1, dtype=np.int64)
+    source[nodes, 0] = 0
+    out = np.full((n, 1), np.nan)
+    order = nodes[np.argsort(seconds, kind="stable")]
+    along, by = (graph.meters, graph.seconds) if metric == "time" else (graph.seconds, graph.meters)
+    _route_meters_kernel(
+        graph.offsets, graph.targets, along, by, cost, source,
+        np.zeros(1, dtype=np.int64), np.array([0, 1], dtype=np.int64),
+        np.array([source_node], dtype=np.int64), np.array([leg_seconds], dtype=np.float64),
+        np.array([leg_meters], dtype=np.float64), order, out,
+    )  # fmt: skip
+    meters = out[nodes, 0]
+    meters[np.isnan(meters)] = np.inf
+    return meters
 
 
 @njit(cache=True, nogil=True)

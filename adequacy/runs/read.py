@@ -237,5 +237,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, progress=None) -> tuple[Evaluati
         survey=paths.get("survey"),
         appointment_standards=manifest.get("appointment_standards") or "seed-manual",
         settings=Settings.from_dict(manifest.get("settings")),
+        hsd_reference=paths.get("hsd_reference"),
+        cms_crosswalk=paths.get("cms_crosswalk"),
         progress=progress,
     ), manifest

@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -81,6 +82,8 @@ def _tables(evaluation) -> dict[str, pd.DataFrame]:
         table = getattr(evaluation, name).copy()
         table["synthetic"] = flag
         out[name] = table
+    if getattr(evaluation, "served", None) is not None:  # Medicare Advantage: the HSD tables
+        out["providers_served"] = evaluation.served.assign(synthetic=flag)
     return out
 
 
@@ -340,3 +343,49 @@ def write_tables(
         path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
         files["manifest.json"] = path
         return publish(files, out_dir)
+
+
+class FixedTimeZip(zipfile.ZipFile):
+    """A ZipFile whose entries all carry one fixed time, so that equal workbooks give
+    equal bytes (the report's and the HSD tables' XLSX files)."""
+
+    date_time: tuple[int, int, int, int, int, int] = (2000, 1, 1, 0, 0, 0)
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
+            info = zipfile.ZipInfo(zinfo_or_arcname, date_time=self.date_time)
+            info.compress_type = self.compression
+            info.external_attr = 0o600 << 16
+            zinfo_or_arcname = info
+        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        """Add a file's bytes (openpyxl writes sheets through temporary files) at the fixed time."""
+        data = Path(filename).read_bytes()
+        self.writestr(arcname or Path(filename).name, data, compress_type, compresslevel)
+
+
+def save_workbook(wb, path: str | os.PathLike, created, title: str) -> Path:
+    """Save an openpyxl workbook with ``created`` as its dates and every zip entry's time,
+    so that equal workbooks give equal bytes (``wb.save`` stamps the clock)."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    from adequacy import __version__
+
+    wb.properties.creator = f"adequacy {__version__}"
+    wb.properties.title = title
+    wb.properties.created = created
+    wb.properties.modified = created
+    wb.properties.lastModifiedBy = f"adequacy {__version__}"
+    path = Path(path)
+    archive = FixedTimeZip(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    archive.date_time = (
+        max(created.year, 1980),
+        created.month,
+        created.day,
+        created.hour,
+        created.minute,
+        created.second,
+    )
+    ExcelWriter(wb, archive).save()
+    return path

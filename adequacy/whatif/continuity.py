@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from adequacy.engine.judge import member_limits, panel_sizes, qualifies, within
+from adequacy.engine.judge import panel_sizes, qualifies, within
 from adequacy.engine.panels import PANEL_CAP
 from adequacy.errors import InputError
 from adequacy.routing import Snap, k_nearest_labels
@@ -139,9 +139,7 @@ def continuity_of_care(
         costs[metric] = (c, ids)
     # pairs within the standard
     state = base.member_state
-    limit_meters, limit_seconds, both = member_limits(
-        rule, state.class_code[all_rows], state.class_names
-    )
+    limit_meters, limit_seconds, both = state.limits(rule, all_rows)
     pairs = []
     d_cost, d_ids = costs["distance"]
     t_cost, t_ids = costs["time"]

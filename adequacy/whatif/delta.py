@@ -16,6 +16,7 @@ import pandas as pd
 from adequacy.engine.engine import SearchKey, provider_rows
 from adequacy.engine.evaluate import Evaluation
 from adequacy.engine.judge import FAIL, PASS
+from adequacy.engine.reach import served_counts
 from adequacy.engine.summaries import judge_levels, provider_count, row_figures
 
 
@@ -24,12 +25,15 @@ def _provider_figures(providers: pd.DataFrame, rule, lang: str) -> tuple[float, 
     return provider_count(providers, rows, rule)
 
 
-def delta_table(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, affected):
+def delta_table(
+    base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame, affected, served=None
+):
     """Per rule, language and county (and the service area, county ALL): before and after,
     with the verdict before and after judged the same way as the summaries.
 
     Provider counts are worked out again only for the ``affected`` (rule,
-    language) pairs, whose providers changed; the others keep theirs.
+    language) pairs, whose providers changed; the others keep theirs. ``served`` is
+    the counties each provider serves after the scenario (rules with terms per county).
     """
     state = base.member_state
     if state.delta_base is None:  # the 'before' half depends on the base only
@@ -56,7 +60,7 @@ def delta_table(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame
         )
         table["verdict_after"] = table["verdict_before"]
         rules = {r.id: r for r in base.standards.rules}
-        table["heads_before"] = _heads(base.providers, table, rules)
+        table["heads_before"] = _heads(base.providers, table, rules, base.served)
         state.delta_base = table
     table = state.delta_base.copy()
     rules = {r.id: r for r in base.standards.rules}
@@ -106,7 +110,9 @@ def delta_table(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame
     table["share_before"] = table["meeting_before"] / table["members"]
     table["share_after"] = table["meeting_after"] / table["members"]
     table["providers_after"] = prov_after
-    table["heads_after"] = _heads(providers, table, rules)
+    table["heads_after"] = _heads(
+        providers, table, rules, served if served is not None else base.served
+    )
     with np.errstate(divide="ignore"):
         for when in ("before", "after"):
             p = table[f"providers_{when}"].to_numpy(dtype=float)
@@ -161,12 +167,16 @@ def delta_table(base: Evaluation, providers: pd.DataFrame, changes: pd.DataFrame
     return table[order]
 
 
-def _heads(providers: pd.DataFrame, table: pd.DataFrame, rules) -> list[float]:
-    """Providers by headcount per delta row, for rules with a minimum number per county."""
+def _heads(providers: pd.DataFrame, table: pd.DataFrame, rules, served=None) -> list[float]:
+    """Providers by headcount per delta row, for rules with a minimum number per county
+    (those within reach of the county's members, or their beds, for rules with terms
+    per county: ``served``)."""
     counts = {}
     for rule_id, lang in set(zip(table["rule"], table["language"], strict=True)):
         rule = rules[rule_id]
-        if rule.min_providers is not None:
+        if rule.counties and served is not None:
+            counts[(rule_id, lang)] = served_counts(served, providers, [rule])[rule.id]
+        elif rule.min_providers is not None:
             _, by_county = _provider_figures(providers, replace(rule, ratio=None), lang)
             counts[(rule_id, lang)] = by_county
     return [
@@ -188,6 +198,7 @@ def _verdicts(table: pd.DataFrame, standards, when: str) -> pd.DataFrame:
             providers,
             "service_area" if fips == "ALL" else "county",
             heads,
+            county=None if fips == "ALL" else fips,
         )["_components"]
         for r, fips, members, meeting, providers, heads in zip(
             table["rule"],

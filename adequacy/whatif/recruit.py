@@ -23,16 +23,16 @@ from adequacy.engine.engine import SearchKey, provider_rows
 from adequacy.engine.evaluate import Evaluation
 from adequacy.engine.judge import (
     FAIL,
-    member_limits,
     members_short,
     qualifies,
     search_cutoff,
     within,
 )
+from adequacy.engine.reach import SiteReach, time_cutoff
 from adequacy.errors import InputError
 from adequacy.inputs.schemas import read_providers
-from adequacy.routing import reach_within, snap_points
-from adequacy.units import MPH_TO_METERS_PER_SECOND
+from adequacy.routing import snap_points
+from adequacy.units import SECONDS_PER_MINUTE
 
 
 @dataclass
@@ -164,34 +164,22 @@ def recruit(
             message,
         )
     snap = snap_points(base.graph, cand[["lon", "lat"]].to_numpy(), what="candidates")
-    speed = base.settings.snap_speed_mph
     state = base.member_state
-    lim_m, lim_s, both = member_limits(rule, state.class_code[f_rows], state.class_names)
-    member_node = base.member_snap.node[f_rows]
-    leg_m = base.member_snap.meters[f_rows]
-    leg_s = leg_m / (speed * MPH_TO_METERS_PER_SECOND)
-    scratch = np.full(base.graph.n_nodes, np.inf)
+    lim_m, lim_s, both = state.limits(rule, f_rows)
+    reach = _reach_of(base)
+    horizon = base.settings.max_report_minutes * SECONDS_PER_MINUTE
+    cutoff_s, miles_alone = time_cutoff(lim_s, lim_m, both, horizon)
+    cutoff_m = search_cutoff(np.nanmax(lim_m) if not np.all(np.isnan(lim_m)) else 0.0)
+    lon, lat = cand["lon"].to_numpy(dtype=float), cand["lat"].to_numpy(dtype=float)
     cover = []
     for i in range(len(cand)):
-        ok = []
-        for metric, lim, leg, snap_leg in (
-            ("distance", lim_m, leg_m, snap.meters[i]),
-            ("time", lim_s, leg_s, snap.meters[i] / (speed * MPH_TO_METERS_PER_SECOND)),
-        ):
-            if np.all(np.isnan(lim)):
-                ok.append(None)
-                continue
-            nodes, cost = reach_within(
-                base.graph,
-                int(snap.node[i]),
-                metric=metric,
-                cutoff=search_cutoff(np.nanmax(lim)),
-                start_cost=snap_leg,
-            )
-            scratch[nodes] = cost
-            ok.append(within(scratch[member_node] + leg, lim))
-            scratch[nodes] = np.inf
-        cover.append(np.flatnonzero(qualifies(ok[0], ok[1], both)))
+        seconds, meters = reach.costs(
+            snap.node[i], snap.meters[i], lon[i], lat[i], cutoff_s, cutoff_m, f_rows,
+            miles_alone=miles_alone,
+        )  # fmt: skip
+        ok_d = None if np.all(np.isnan(lim_m)) else within(meters, lim_m)
+        ok_t = None if np.all(np.isnan(lim_s)) else within(seconds, lim_s)
+        cover.append(np.flatnonzero(qualifies(ok_d, ok_t, both)))
     # failing counties: which one each failing member lives in (-1: a passing county)
     failing = _failing_counties(base, rule.id, lang)
     fail_fips = failing["county_fips"].astype(str).tolist()
@@ -348,3 +336,12 @@ def _county_targets(base, rule, lang, member_county, order_meeting, only=None) -
     )
     table["picks_to_threshold"] = table["picks_to_threshold"].astype("Int64")
     return table
+
+
+def _reach_of(base: Evaluation) -> SiteReach:
+    """The evaluation's site searches, kept across calls (rules and counties ask about
+    the same candidate sites again)."""
+    state = base.member_state
+    if state.site_reach is None:
+        state.site_reach = SiteReach(base.graph, base.members, base.member_snap, base.settings)
+    return state.site_reach

@@ -25,15 +25,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from adequacy.engine.cms_ma import PRIMARY_CARE
 from adequacy.engine.engine import Block, Engine, Search, SearchKey, provider_rows, rule_variants
 from adequacy.engine.evaluate import Evaluation
 from adequacy.engine.judge import OUTSIDE, county_of
 from adequacy.engine.panels import panel_findings
+from adequacy.engine.reach import served_counties, served_counts
 from adequacy.engine.summaries import (
     plan_summary,
     summarise,
 )
 from adequacy.errors import InputError
+from adequacy.inputs.cms_specialties import cms_codes
 from adequacy.inputs.scenario import Scenario, read_scenario
 from adequacy.inputs.schemas import read_providers
 from adequacy.inputs.tables import row_names
@@ -61,6 +64,8 @@ class WhatIf:
     engine: Engine = field(repr=False)
     #: (member_results positions, their new block) per re-judged (rule, language)
     patches: list[tuple[np.ndarray, Block]] = field(repr=False, default_factory=list)
+    #: rules with terms per county: provider sites x counties served, after the scenario
+    served: pd.DataFrame | None = field(repr=False, default=None)
     _evaluation: Evaluation | None = field(repr=False, default=None)
 
     @property
@@ -170,6 +175,8 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
         )
         added["snap_meters"] = snap.meters
         added["off_road"] = snap.off_road
+        if "cms_code" in providers.columns:  # Medicare Advantage runs: the rows' CMS codes
+            added["cms_code"] = cms_codes(added)[0].to_numpy()
         providers = pd.concat([providers, added[providers.columns]], ignore_index=True)
         provider_snap = Snap(
             np.concatenate([base.provider_snap.node, snap.node]),
@@ -229,10 +236,11 @@ def _update_searches(base: Evaluation, engine: Engine, variants) -> dict:
     providers = engine.providers
     touched_rows = np.flatnonzero(providers["status"].to_numpy() != "")
     touched = providers.iloc[touched_rows]
+    cms = touched["cms_code"] if "cms_code" in touched.columns else [""] * len(touched)
     candidates = [
-        (t, sp, frozenset(str(langs).split(";")))
-        for t, sp, langs in zip(
-            touched["provider_type"], touched["specialty"], touched["languages"], strict=True
+        (t, sp, frozenset(str(langs).split(";")), str(code))
+        for t, sp, langs, code in zip(
+            touched["provider_type"], touched["specialty"], touched["languages"], cms, strict=True
         )
     ]
     changed: dict[tuple[SearchKey, str], np.ndarray] = {}
@@ -412,7 +420,8 @@ def run_whatif(
     t3 = time.perf_counter()
     moved_keys = {key for key, _ in changed}
     affected = [(r, lang) for r, lang in variants if engine.key_of(r, lang) in moved_keys]
-    delta = delta_table(base, providers, changes, affected)
+    served = _served_after(base, engine, affected)
+    delta = delta_table(base, providers, changes, affected, served)
     timings["delta"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return WhatIf(
@@ -425,16 +434,36 @@ def run_whatif(
         timings=timings,
         engine=engine,
         patches=patches,
+        served=served,
     )
 
 
-def _key_matches(key: SearchKey, rows: list[tuple[str, str, frozenset]]) -> bool:
-    """Whether any (type, specialty, languages) row would be a source of this key."""
+def _served_after(base: Evaluation, engine: Engine, affected) -> pd.DataFrame | None:
+    """The counties each provider serves after the scenario (rules with terms per
+    county): searched again for the rules whose providers changed, kept otherwise."""
+    if base.served is None:
+        return None
+    redo = list({r.id: r for r, _ in affected if r.counties}.values())
+    if not redo:
+        return base.served
+    keep = base.served[~base.served["rule"].isin([r.id for r in redo])]
+    return pd.concat([keep, served_counties(engine, redo)], ignore_index=True)
+
+
+def _key_matches(key: SearchKey, rows: list[tuple[str, str, frozenset, str]]) -> bool:
+    """Whether any (type, specialty, languages, CMS code) row would be a source of this
+    key (a key over CMS specialty codes matches on the code; see ``provider_rows``)."""
+    if key.provider_type == "cms":
+        return any(
+            (code == key.specialty or (key.specialty == "S03" and code in PRIMARY_CARE))
+            and (key.language is None or key.language in langs)
+            for _, _, langs, code in rows
+        )
     return any(
         t == key.provider_type
         and (key.specialty is None or sp == key.specialty)
         and (key.language is None or key.language in langs)
-        for t, sp, langs in rows
+        for t, sp, langs, _ in rows
     )
 
 
@@ -462,6 +491,7 @@ def _materialise(whatif: WhatIf) -> Evaluation:
     for j in range(1, width + 1):
         results[f"nearest_{j}"] = pd.Categorical.from_codes(codes[j], categories=uniques)
     providers = whatif.providers
+    county_rules = [r for r in base.standards.rules if r.counties]
     county, area, outside, language_summary = summarise(
         results,
         base.members,
@@ -470,6 +500,11 @@ def _materialise(whatif: WhatIf) -> Evaluation:
         base.regions,
         base.prevalent_languages,
         blocks=base.blocks,
+        served=(
+            served_counts(whatif.served, providers, county_rules)
+            if whatif.served is not None
+            else None
+        ),
     )
     notes = list(base.notes) + [f"What-if scenario {whatif.scenario.name!r} applied."]
     return replace(
@@ -487,4 +522,5 @@ def _materialise(whatif: WhatIf) -> Evaluation:
         notes=notes,
         searches=engine.searches,
         provider_snap=engine.provider_snap,
+        served=whatif.served,
     )

@@ -1,0 +1,220 @@
+"""Which counties each provider serves: within a county's limits of at least one member.
+
+CMS counts a provider toward a county's minimum number only if it lies within
+the county's time and distance standard of at least one beneficiary there
+(42 CFR 422.116(a)(2)(i)), wherever the provider itself is located. For every
+provider site of a rule with terms per county, one bounded search from the
+site (member→provider direction, like every search here) finds the members
+within the largest limit in use; each member then checks its own county's
+limits, on the run's distance basis (the time labels' route for
+``fastest_route``, the road distance for ``shortest``, the great-circle
+distance for ``straight_line``). The counties of the members it reaches are
+the counties it serves.
+
+Excluded kinds (children's and long-term-care hospitals, providers available
+only in a residential facility: the roster's ``cms_exclusion``) serve no county.
+
+Owns: ``SiteReach``, ``served_counties`` and ``served_counts``. Uses: the engine's member
+state and searches (:mod:`adequacy.routing`), and the judge's ``within``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+
+from adequacy.engine.engine import Engine, provider_rows
+from adequacy.engine.judge import OUTSIDE, search_cutoff, within
+from adequacy.engine.standards import Rule
+from adequacy.network.osm import haversine_meters
+from adequacy.routing import reach_within
+from adequacy.routing.routes import tree_route_meters
+from adequacy.units import METERS_PER_MILE, MPH_TO_METERS_PER_SECOND, SECONDS_PER_MINUTE
+
+SERVED_COLUMNS = ["rule", "provider_row", "provider_id", "county_fips"]
+
+
+class SiteReach:
+    """Drive times and distances from members to a provider site, on a run's distance
+    basis, by bounded searches from the site (member→provider direction).
+
+    One time search per site gives the minutes and, for ``fastest_route``, the
+    miles of the same routes; ``shortest`` adds a distance search and
+    ``straight_line`` measures from the points. Searches are kept for the
+    largest cutoff asked so far (up to ``keep`` nodes' worth of results, about
+    24 bytes a node), so that rules and counties asking about the same sites
+    again cost nothing.
+    """
+
+    def __init__(self, graph, members, member_snap, settings, *, keep: int = 8_000_000) -> None:
+        self.graph = graph
+        self.basis = settings.distance_basis or "shortest"
+        self.speed = settings.snap_speed_mph
+        self.member_node = member_snap.node
+        self.member_leg_m = member_snap.meters
+        self.member_leg_s = member_snap.leg_cost("time", self.speed)
+        self.member_lon = members["lon"].to_numpy()
+        self.member_lat = members["lat"].to_numpy()
+        self.keep = keep
+        self._cache: dict = {}
+        self._kept = 0  # nodes held in the cache
+        self._at = np.full(graph.n_nodes, np.inf)  # scratch: one search's costs by node
+
+    def _search(self, metric, node, start, cutoff):
+        key = (metric, node, start)
+        found = self._cache.get(key)
+        if found is None or found[0] < cutoff:
+            nodes, cost = reach_within(
+                self.graph, node, metric=metric, cutoff=cutoff, start_cost=start
+            )
+            other = None  # meters along the fastest routes / seconds along the shortest
+            if self.basis == "fastest_route":
+                factor = self.speed * MPH_TO_METERS_PER_SECOND
+                leg = start * factor if metric == "time" else start / factor
+                other = tree_route_meters(self.graph, nodes, cost, node, start, leg, metric=metric)
+            if key in self._cache:
+                self._kept -= len(self._cache.pop(key)[1])
+            found = (cutoff, nodes, cost, other)
+            while self._cache and self._kept + len(nodes) > self.keep:
+                self._kept -= len(self._cache.pop(next(iter(self._cache)))[1])
+            if len(nodes) <= self.keep:
+                self._cache[key] = found
+                self._kept += len(nodes)
+        return found
+
+    def costs(self, node, leg_meters, lon, lat, cutoff_seconds, cutoff_meters, members, *,
+              miles_alone: bool = False):  # fmt: skip
+        """(seconds, meters) from each of ``members`` (rows) to a site at ``node``
+        (its leg ``leg_meters``; ``lon``/``lat`` its point); infinity beyond the cutoffs.
+
+        ``miles_alone``: some member qualifies on miles alone (``or``), so with
+        ``fastest_route`` a route within ``cutoff_meters`` must be found however long
+        it takes. Its time is at most the time along the shortest road route (a
+        route that short exists), so the time search reaches that far and no
+        farther.
+        """
+        leg_s = float(leg_meters) / (self.speed * MPH_TO_METERS_PER_SECOND)
+        where = self.member_node[members]
+        at = self._at
+        reach_s = cutoff_seconds
+        if self.basis == "fastest_route" and miles_alone:
+            _, near, _, along = self._search(
+                "distance", int(node), float(leg_meters), cutoff_meters
+            )
+            if len(near):
+                at[near] = along
+                slowest = at[where] + self.member_leg_s[members]
+                at[near] = np.inf
+                slowest = slowest[np.isfinite(slowest)]
+                if len(slowest):
+                    reach_s = max(reach_s, search_cutoff(float(slowest.max())))
+        _, nodes, cost, route = self._search("time", int(node), leg_s, reach_s)
+        at[nodes] = cost
+        seconds = at[where] + self.member_leg_s[members]
+        if self.basis == "fastest_route":
+            at[nodes] = route
+            meters = at[where] + self.member_leg_m[members]
+            meters[~np.isfinite(seconds) | (seconds > reach_s)] = np.inf
+        at[nodes] = np.inf
+        seconds[seconds > reach_s] = np.inf
+        if self.basis == "straight_line":
+            meters = haversine_meters(self.member_lon[members], self.member_lat[members], lon, lat)
+        elif self.basis == "shortest":
+            _, near, dist, _ = self._search("distance", int(node), float(leg_meters), cutoff_meters)
+            at[near] = dist
+            meters = at[where] + self.member_leg_m[members]
+            at[near] = np.inf
+        meters = np.where(meters > cutoff_meters, np.inf, meters)
+        return seconds, meters
+
+
+def time_cutoff(lim_s, lim_m, both, horizon_seconds: float) -> tuple[float, bool]:
+    """How far (seconds) a time search from a site must reach for members with these
+    limits (their largest minute limit; the report horizon for a rule without one),
+    and whether some member can qualify on miles alone (``or``, miles-only rules):
+    see :meth:`SiteReach.costs`."""
+    has_s = not np.all(np.isnan(lim_s))
+    miles_alone = not np.all(np.isnan(lim_m)) and (not has_s or not np.all(both))
+    limit = np.nanmax(lim_s) if has_s else horizon_seconds
+    return search_cutoff(limit), bool(miles_alone)
+
+
+def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
+    """One row per rule × provider site × county it serves (see the module docstring).
+
+    Only rules with terms per county are considered, and only in-network sites
+    that are not of an excluded kind. The searches (one per site; they release
+    the GIL) run on the engine's worker threads.
+    """
+    providers = engine.providers
+    excluded = (
+        providers["cms_exclusion"].astype(str).to_numpy() != ""
+        if "cms_exclusion" in providers.columns
+        else np.zeros(len(providers), dtype=bool)
+    )
+    state = engine.state
+    fips_of = engine.members["county_fips"].astype(str).to_numpy()
+    inside = np.flatnonzero(fips_of != OUTSIDE)
+    snap = engine.provider_snap
+    lon, lat = providers["lon"].to_numpy(), providers["lat"].to_numpy()
+    ids = providers["provider_id"].astype(str).to_numpy()
+    horizon = engine.settings.max_report_minutes * SECONDS_PER_MINUTE
+    tasks = []
+    for rule in rules:
+        if not rule.counties:
+            continue
+        lim_m, lim_s, both = state.limits(rule, inside)
+        cutoff_s, miles_alone = time_cutoff(lim_s, lim_m, both, horizon)
+        cutoff_m = search_cutoff((rule.max_miles or 0.0) * METERS_PER_MILE)
+        rows = provider_rows(providers, engine.key_of(rule, None))
+        for r in rows[~excluded[rows]]:
+            tasks.append((rule.id, int(r), lim_m, lim_s, both, cutoff_s, cutoff_m, miles_alone))
+
+    def run(chunk):  # each site is searched once here: no cache
+        reach = SiteReach(engine.graph, engine.members, engine.member_snap, engine.settings, keep=0)
+        found = []
+        for rule_id, r, lim_m, lim_s, both, cutoff_s, cutoff_m, alone in chunk:
+            seconds, meters = reach.costs(
+                snap.node[r], snap.meters[r], lon[r], lat[r], cutoff_s, cutoff_m, inside,
+                miles_alone=alone,
+            )  # fmt: skip
+            ok_t = within(seconds, lim_s)
+            ok_d = within(meters, lim_m)
+            ok = np.where(both, ok_t & ok_d, ok_t | ok_d)
+            if ok.any():
+                found += [(rule_id, r, ids[r], c) for c in np.unique(fips_of[inside[ok]])]
+        return found
+
+    workers = max(1, min(engine.workers, len(tasks)))
+    chunks = [tasks[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        out = [row for part in pool.map(run, chunks) for row in part]
+    table = pd.DataFrame(out, columns=SERVED_COLUMNS)
+    return table.sort_values(["rule", "provider_row", "county_fips"], ignore_index=True)
+
+
+def served_counts(served: pd.DataFrame, providers: pd.DataFrame, rules: list[Rule]) -> dict:
+    """Per rule id: a Series county_fips -> distinct providers serving it, or their
+    Medicare-certified beds where the rule's minimum counts beds."""
+    counts = {}
+    beds = (
+        pd.to_numeric(providers["beds"], errors="coerce").fillna(0).to_numpy()
+        if "beds" in providers.columns
+        else np.zeros(len(providers))
+    )
+    for rule in rules:
+        if not rule.counties:
+            continue
+        part = served[served["rule"] == rule.id].astype({"provider_row": np.int64})
+        units = {t.min_unit for t in rule.counties.values()}
+        if "beds" in units:
+            # beds of each site serving the county (a site listed twice counts once)
+            sites = part.drop_duplicates(["provider_row", "county_fips"])
+            by = pd.Series(beds[sites["provider_row"].to_numpy()], index=sites.index)
+            counts[rule.id] = by.groupby(sites["county_fips"].to_numpy()).sum().astype(float)
+        else:
+            distinct = part.drop_duplicates(["provider_id", "county_fips"])
+            counts[rule.id] = distinct.groupby("county_fips").size().astype(float)
+    return counts
