@@ -112,8 +112,11 @@ class MemberState:
             self.county_names,
         )
 
-    def members_at(self, member_node: np.ndarray, n_nodes: int, nodes: np.ndarray) -> np.ndarray:
-        """The (sorted, distinct) member rows living at the given graph nodes."""
+    def members_at(
+        self, member_node: np.ndarray, n_nodes: int, nodes: np.ndarray, *, sort: bool = True
+    ) -> np.ndarray:
+        """The (sorted, distinct) member rows living at the given graph nodes; with
+        ``sort=False``, for distinct ``nodes``, the same rows in node order."""
         if self.by_node is None:
             order = np.argsort(member_node, kind="stable")
             ptr = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -126,7 +129,8 @@ class MemberState:
             return np.zeros(0, dtype=np.int64)
         starts = np.repeat(ptr[nodes], counts)
         within_node = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return np.unique(order[starts + within_node])
+        rows = order[starts + within_node]
+        return np.unique(rows) if sort else rows
 
 
 def rule_variants(standards: StandardsSet, languages: list[str]) -> list[tuple[Rule, str | None]]:

@@ -48,7 +48,9 @@ class SiteReach:
     again cost nothing.
     """
 
-    def __init__(self, graph, members, member_snap, settings, *, keep: int = 8_000_000) -> None:
+    def __init__(
+        self, graph, members, member_snap, settings, state, *, keep: int = 8_000_000
+    ) -> None:
         self.graph = graph
         self.basis = settings.distance_basis or "shortest"
         self.speed = settings.snap_speed_mph
@@ -61,6 +63,13 @@ class SiteReach:
         self._cache: dict = {}
         self._kept = 0  # nodes held in the cache
         self._at = np.full(graph.n_nodes, np.inf)  # scratch: one search's costs by node
+        n = graph.n_nodes
+        self._tree = (  # scratch of tree_route_meters
+            np.full((n, 1), np.inf),
+            np.full((n, 1), -1, dtype=np.int64),
+            np.full((n, 1), np.nan),
+        )
+        self.state = state  # the evaluation's MemberState (members by node)
 
     def _search(self, metric, node, start, cutoff):
         key = (metric, node, start)
@@ -73,7 +82,9 @@ class SiteReach:
             if self.basis == "fastest_route":
                 factor = self.speed * MPH_TO_METERS_PER_SECOND
                 leg = start * factor if metric == "time" else start / factor
-                other = tree_route_meters(self.graph, nodes, cost, node, start, leg, metric=metric)
+                other = tree_route_meters(
+                    self.graph, nodes, cost, node, start, leg, metric=metric, scratch=self._tree
+                )
             if key in self._cache:
                 self._kept -= len(self._cache.pop(key)[1])
             found = (cutoff, nodes, cost, other)
@@ -88,6 +99,8 @@ class SiteReach:
               miles_alone: bool = False):  # fmt: skip
         """(seconds, meters) from each of ``members`` (rows) to a site at ``node``
         (its leg ``leg_meters``; ``lon``/``lat`` its point); infinity beyond the cutoffs.
+        Returns (members, seconds, meters); ``members=None`` takes the members the
+        searches reach, so that a site costs its reach, not the number of members.
 
         ``miles_alone``: some member qualifies on miles alone (``or``), so with
         ``fastest_route`` a route within ``cutoff_meters`` must be found however long
@@ -96,21 +109,23 @@ class SiteReach:
         farther.
         """
         leg_s = float(leg_meters) / (self.speed * MPH_TO_METERS_PER_SECOND)
-        where = self.member_node[members]
         at = self._at
         reach_s = cutoff_seconds
         if self.basis == "fastest_route" and miles_alone:
-            _, near, _, along = self._search(
-                "distance", int(node), float(leg_meters), cutoff_meters
-            )
+            found = self._search("distance", int(node), float(leg_meters), cutoff_meters)
+            _, near, _, along = found
             if len(near):
+                near_members = self.members_at(near) if members is None else members
                 at[near] = along
-                slowest = at[where] + self.member_leg_s[members]
+                slowest = at[self.member_node[near_members]] + self.member_leg_s[near_members]
                 at[near] = np.inf
                 slowest = slowest[np.isfinite(slowest)]
                 if len(slowest):
                     reach_s = max(reach_s, search_cutoff(float(slowest.max())))
         _, nodes, cost, route = self._search("time", int(node), leg_s, reach_s)
+        if members is None:  # the members the time search reaches (and only those)
+            members = self.members_at(nodes)
+        where = self.member_node[members]
         at[nodes] = cost
         seconds = at[where] + self.member_leg_s[members]
         if self.basis == "fastest_route":
@@ -127,7 +142,11 @@ class SiteReach:
             meters = at[where] + self.member_leg_m[members]
             at[near] = np.inf
         meters = np.where(meters > cutoff_meters, np.inf, meters)
-        return seconds, meters
+        return members, seconds, meters
+
+    def members_at(self, nodes: np.ndarray) -> np.ndarray:
+        """Member rows living at these graph nodes."""
+        return self.state.members_at(self.member_node, self.graph.n_nodes, nodes, sort=False)
 
 
 def time_cutoff(lim_s, lim_m, both, horizon_seconds: float) -> tuple[float, bool]:
@@ -156,7 +175,11 @@ def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
     )
     state = engine.state
     fips_of = engine.members["county_fips"].astype(str).to_numpy()
-    inside = np.flatnonzero(fips_of != OUTSIDE)
+    is_inside = fips_of != OUTSIDE
+    inside = np.flatnonzero(is_inside)
+    rules_by_id = {r.id: r for r in rules}
+    county_code, county_names = state.county_code, state.county_names
+    n_counties = len(county_names)
     snap = engine.provider_snap
     lon, lat = providers["lon"].to_numpy(), providers["lat"].to_numpy()
     ids = providers["provider_id"].astype(str).to_numpy()
@@ -170,21 +193,27 @@ def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
         cutoff_m = search_cutoff((rule.max_miles or 0.0) * METERS_PER_MILE)
         rows = provider_rows(providers, engine.key_of(rule, None))
         for r in rows[~excluded[rows]]:
-            tasks.append((rule.id, int(r), lim_m, lim_s, both, cutoff_s, cutoff_m, miles_alone))
+            tasks.append((rule.id, int(r), cutoff_s, cutoff_m, miles_alone))
 
     def run(chunk):  # each site is searched once here: no cache
-        reach = SiteReach(engine.graph, engine.members, engine.member_snap, engine.settings, keep=0)
+        reach = SiteReach(
+            engine.graph, engine.members, engine.member_snap, engine.settings, state, keep=0
+        )
         found = []
-        for rule_id, r, lim_m, lim_s, both, cutoff_s, cutoff_m, alone in chunk:
-            seconds, meters = reach.costs(
-                snap.node[r], snap.meters[r], lon[r], lat[r], cutoff_s, cutoff_m, inside,
+        for rule_id, r, cutoff_s, cutoff_m, alone in chunk:
+            rows, seconds, meters = reach.costs(
+                snap.node[r], snap.meters[r], lon[r], lat[r], cutoff_s, cutoff_m, None,
                 miles_alone=alone,
             )  # fmt: skip
+            keep = is_inside[rows]
+            rows, seconds, meters = rows[keep], seconds[keep], meters[keep]
+            lim_m, lim_s, both = state.limits(rules_by_id[rule_id], rows)
             ok_t = within(seconds, lim_s)
             ok_d = within(meters, lim_m)
             ok = np.where(both, ok_t & ok_d, ok_t | ok_d)
             if ok.any():
-                found += [(rule_id, r, ids[r], c) for c in np.unique(fips_of[inside[ok]])]
+                codes = np.flatnonzero(np.bincount(county_code[rows[ok]], minlength=n_counties))
+                found += [(rule_id, r, ids[r], county_names[c]) for c in codes]
         return found
 
     workers = max(1, min(engine.workers, len(tasks)))

@@ -150,6 +150,7 @@ def tree_route_meters(
     leg_meters: float,
     *,
     metric: str = "time",
+    scratch: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Meters of the fastest route from each of ``nodes`` to one source, given the
     fastest times ``seconds`` of those nodes (a bounded single-source search from the
@@ -159,15 +160,21 @@ def tree_route_meters(
     With ``metric="distance"`` the roles swap: ``seconds`` are the nodes' shortest
     road distances (meters), ``leg_seconds`` the source's leg in meters, and the
     answer is the seconds along each shortest route (``leg_meters`` its leg in
-    seconds).
+    seconds). ``scratch``: (cost, source, out) arrays of n_nodes × 1 holding
+    infinity, -1 and NaN, reused across calls (put back as they were), so that a
+    call costs what the search reached, not the graph's size.
     """
     n = graph.n_nodes
     nodes = np.asarray(nodes, dtype=np.int64)
-    cost = np.full((n, 1), np.inf)
+    if scratch is None:
+        scratch = (
+            np.full((n, 1), np.inf),
+            np.full((n, 1), -1, dtype=np.int64),
+            np.full((n, 1), np.nan),
+        )
+    cost, source, out = scratch
     cost[nodes, 0] = seconds
-    source = np.full((n, 1), -1, dtype=np.int64)
     source[nodes, 0] = 0
-    out = np.full((n, 1), np.nan)
     order = nodes[np.argsort(seconds, kind="stable")]
     along, by = (graph.meters, graph.seconds) if metric == "time" else (graph.seconds, graph.meters)
     _route_meters_kernel(
@@ -178,6 +185,9 @@ def tree_route_meters(
     )  # fmt: skip
     meters = out[nodes, 0]
     meters[np.isnan(meters)] = np.inf
+    cost[nodes, 0] = np.inf  # the scratch as it was
+    source[nodes, 0] = -1
+    out[nodes, 0] = np.nan
     return meters
 
 

@@ -173,7 +173,7 @@ def recruit(
     lon, lat = cand["lon"].to_numpy(dtype=float), cand["lat"].to_numpy(dtype=float)
     cover = []
     for i in range(len(cand)):
-        seconds, meters = reach.costs(
+        _, seconds, meters = reach.costs(
             snap.node[i], snap.meters[i], lon[i], lat[i], cutoff_s, cutoff_m, f_rows,
             miles_alone=miles_alone,
         )  # fmt: skip
@@ -343,5 +343,7 @@ def _reach_of(base: Evaluation) -> SiteReach:
     the same candidate sites again)."""
     state = base.member_state
     if state.site_reach is None:
-        state.site_reach = SiteReach(base.graph, base.members, base.member_snap, base.settings)
+        state.site_reach = SiteReach(
+            base.graph, base.members, base.member_snap, base.settings, state
+        )
     return state.site_reach
