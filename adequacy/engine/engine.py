@@ -476,8 +476,8 @@ class Engine:
                 saturated = within(time[0], limit_seconds[:, None]).all(axis=1)
             ambiguous = bool((both & saturated & (count < k)).any())
         cap = self.counted(k)
-        if route is not None:  # up to the providers counted (is there one to spare?)
-            ambiguous |= bool(self._route_doubt(dist, time, limit_meters, ~both & (count < cap)))
+        if route is not None:  # where the verdict is in doubt (the spare one is not sought)
+            ambiguous |= bool(self._route_doubt(dist, time, limit_meters, ~both & (count < k)))
         width_codes = time[1] if route is not None else (dist[1] if dist is not None else time[1])
         nearest = width_codes[:, :k]
         if route is not None:  # the k-th nearest by time: its minutes and its route's miles
