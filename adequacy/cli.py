@@ -50,6 +50,10 @@ CMS_CROSSWALK = Annotated[
         "(taxonomy, cms_specialty_code) for rosters without cms_specialty_code"
     ),
 ]
+PROFILE = Annotated[
+    str | None,
+    typer.Option(help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"),
+]
 DISTANCE_BASIS = Annotated[
     str | None,
     typer.Option(
@@ -222,12 +226,7 @@ def evaluate(
         Path | None,
         typer.Option(help="Every provider in the market (roster format): out-of-network supply"),
     ] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"
-        ),
-    ] = None,
+    profile: PROFILE = None,
     distance_basis: DISTANCE_BASIS = None,
     hsd_reference: HSD_REFERENCE = None,
     cms_crosswalk: CMS_CROSSWALK = None,
@@ -277,12 +276,7 @@ def demo(
         str, typer.Option(help="Standards YAML or built-in set name")
     ] = "seed-manual",
     period: Annotated[str | None, typer.Option(help="Report quarter, e.g. 2026Q4")] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"
-        ),
-    ] = None,
+    profile: PROFILE = None,
     distance_basis: DISTANCE_BASIS = None,
     force: FORCE = False,
 ) -> None:
