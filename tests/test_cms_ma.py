@@ -214,12 +214,13 @@ def test_minimum_beds_count_hospitals_within_reach_of_the_countys_members(toy):
     """County A needs ceil(12.2 x 1,000 / 1,000) = 13 beds (the file's 1,000
     beneficiaries to cover). H1 (10 beds) is in A; H5 (5 beds) is in B, 8 minutes
     and a 9-mile route from A's members at n0: within A's 10 minutes and 10 miles,
-    so it counts for A. A children's hospital never counts."""
+    so it counts for A. A children's or specialized hospital never counts."""
     p = providers(
         [
             ("H1", "040", 1, {"beds": 10}),
             ("H5", "040", 5, {"beds": 5}),
             ("KIDS", "040", 1, {"beds": 50, "cms_exclusion": "childrens_hospital"}),
+            ("SPEC", "040", 1, {"beds": 40, "cms_exclusion": "specialized_hospital"}),
         ]
     )
     ev = run(toy, members([0, 0, 4]), p)
@@ -229,7 +230,7 @@ def test_minimum_beds_count_hospitals_within_reach_of_the_countys_members(toy):
     assert a["verdict"] == "pass"
     served = ev.served
     assert set(served.loc[served["provider_id"] == "H5", "county_fips"]) >= {"99001"}
-    assert "KIDS" not in set(served["provider_id"])
+    assert not {"KIDS", "SPEC"} & set(served["provider_id"])
     # without H5, A has 10 beds < 13: the minimum fails and binds
     ev = run(toy, members([0, 0, 4]), p[p["provider_id"] != "H5"])
     a = row(ev, "cms_040", "99001")
@@ -241,6 +242,20 @@ def test_minimum_beds_count_hospitals_within_reach_of_the_countys_members(toy):
     d = deficiencies(ev).counties
     d = d[(d["rule"] == "cms_040") & (d["county_fips"] == "99001")].iloc[0]
     assert d["min_providers"] == 13 and d["providers_short_of_minimum"] == 3
+
+
+def test_a_provider_serves_a_county_through_a_member_that_is_not_the_fastest(toy):
+    """Cardiologist C6 at n6; county A's cardiology terms here: 10 minutes and 5
+    miles. A's member at n0 is nearest by time (6 minutes by the highway) but on an
+    8-mile route, and 12 minutes by the 6-mile street; the member at n2 is 8 minutes
+    and 4 miles by the street. C6 serves A through n2 alone, and not at all when
+    only n0 lives there."""
+    limits = {**LIMITS, ("99010", "008"): (10, 5)}
+    p = providers([("C6", "008", 6, {})])
+    served = run(toy, members([0, 2]), p, limits).served
+    assert "99001" in set(served.loc[served["provider_id"] == "C6", "county_fips"])
+    served = run(toy, members([0]), p, limits).served
+    assert "99001" not in set(served.loc[served["provider_id"] == "C6", "county_fips"])
 
 
 def test_minimum_providers_use_the_larger_of_file_and_plan(toy):

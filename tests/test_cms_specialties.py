@@ -84,22 +84,23 @@ def test_cms_columns_read_and_normalised(tmp_path):
         "P2,specialist,42.31,-71.0,,8.0,,,no,Children's Hospital,,,,02115\n"
         "P3,hospital,42.32,-71.0,,040,,250,,long-term care hospital,,,,2115-1234\n"
         "P4,pcp,42.33,-71.0,,s03,,0,1,RESIDENTIAL FACILITY ONLY,,,,21151234\n"
-        "P5,pcp,42.34,-71.0,,,,,,residential_facility_only,,,,99501\n",
+        "P5,pcp,42.34,-71.0,,,,,,residential_facility_only,,,,99501\n"
+        "P6,hospital,42.35,-71.0,,040,,90,,Specialized Hospital,,,,99501\n",
     )
     p = read_providers(path)
-    assert p["npi"].tolist() == ["1234567893", "", "", "", ""]
-    assert p["cms_specialty_code"].tolist() == ["008", "008", "040", "S03", ""]
-    assert p["taxonomy"].tolist() == ["207Q00000X", "", "", "", ""]
-    assert p["beds"].tolist() == [0, 0, 250, 0, 0]
-    assert p["telehealth"].tolist() == [True, False, False, True, False]
+    assert p["npi"].tolist() == ["1234567893", "", "", "", "", ""]
+    assert p["cms_specialty_code"].tolist() == ["008", "008", "040", "S03", "", "040"]
+    assert p["taxonomy"].tolist() == ["207Q00000X", "", "", "", "", ""]
+    assert p["beds"].tolist() == [0, 0, 250, 0, 0, 90]
+    assert p["telehealth"].tolist() == [True, False, False, True, False, False]
     assert p["cms_exclusion"].tolist() == [
         "", "childrens_hospital", "long_term_care_hospital", "residential_facility_only",
-        "residential_facility_only",
+        "residential_facility_only", "specialized_hospital",
     ]  # fmt: skip
     assert p["address"].tolist()[0] == "1 Main St" and p["city"].tolist()[0] == "Boston"
     assert p["state"].tolist()[0] == "MA"
     # leading zeros kept, and put back where a spreadsheet dropped them
-    assert p["zip"].tolist() == ["02115", "02115", "02115-1234", "021151234", "99501"]
+    assert p["zip"].tolist() == ["02115", "02115", "02115-1234", "021151234", "99501", "99501"]
 
 
 def test_numbers_from_a_frame_or_parquet_stay_codes(tmp_path):

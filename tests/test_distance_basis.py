@@ -231,3 +231,40 @@ def test_a_bad_basis_is_named():
 def test_built_in_sets_state_their_basis():
     assert load_standards("seed-manual").distance_basis == "fastest_route"
     assert load_standards("nc-medicaid").distance_basis == "fastest_route"
+
+
+def test_fastest_from_many_members_equals_networkx(reisterstown):
+    """The forward search from many members at once (the reach rule's county pass):
+    every node's fastest time from the nearest member, with legs, and the meters of
+    that route, against networkx's Dijkstra from a super-source on the forward graph."""
+    from adequacy.routing.routes import FastestFrom
+
+    graph = reisterstown
+    rng = np.random.default_rng(7)
+    nodes = rng.choice(graph.n_nodes, 40, replace=False)
+    legs_m = rng.uniform(0, 400, 40)
+    legs_s = legs_m / 6.7
+    G = nx.DiGraph()
+    for a, b, m, s in zip(graph.edge_sources(), graph.targets, graph.meters, graph.seconds,
+                          strict=True):  # fmt: skip
+        old = G.get_edge_data(int(a), int(b))
+        if old is None or (s, m) < (old["seconds"], old["meters"]):
+            G.add_edge(int(a), int(b), seconds=float(s), meters=float(m))
+    for node, ls, lm in zip(nodes, legs_s, legs_m, strict=True):
+        G.add_edge("S", int(node), seconds=float(ls), meters=float(lm))
+    cutoff = 600.0
+    dist, paths = nx.single_source_dijkstra(G, "S", cutoff=cutoff, weight="seconds")
+    search = FastestFrom(graph)
+    for _ in range(2):  # a second search on the same scratch gives the same answer
+        seconds, meters = search.search(nodes, legs_s, legs_m, cutoff_seconds=cutoff)
+        reached = np.flatnonzero(np.isfinite(seconds))
+        assert set(reached.tolist()) == {v for v in dist if v != "S"}
+        got_s = seconds[reached]
+        exp_s = np.array([dist[int(v)] for v in reached])
+        np.testing.assert_allclose(got_s, exp_s, rtol=1e-9)
+        exp_m = np.array(
+            [sum(G[a][b]["meters"] for a, b in zip(paths[int(v)][:-1], paths[int(v)][1:],
+                                                   strict=True)) for v in reached]
+        )  # fmt: skip
+        np.testing.assert_allclose(meters[reached], exp_m, rtol=1e-9)
+    assert len(reached) > 1000

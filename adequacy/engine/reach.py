@@ -2,14 +2,19 @@
 
 CMS counts a provider toward a county's minimum number only if it lies within
 the county's time and distance standard of at least one beneficiary there
-(42 CFR 422.116(a)(2)(i)), wherever the provider itself is located. For every
-provider site of a rule with terms per county, one bounded search from the
-site (member→provider direction, like every search here) finds the members
-within the largest limit in use; each member then checks its own county's
-limits, on the run's distance basis (the time labels' route for
-``fastest_route``, the road distance for ``shortest``, the great-circle
-distance for ``straight_line``). The counties of the members it reaches are
-the counties it serves.
+(42 CFR 422.116(a)(2)(i)), wherever the provider itself is located.
+
+First, one forward search per county from all its members at once gives every
+site the county's fastest member and that route's miles: where that member
+meets the limits the site serves the county, and where even the fastest misses
+the minutes no member does. A site left in doubt (the fastest member is too far
+by miles, another may not be) gets one exact bounded search from the site
+(member→provider direction, like every search here) out to the largest limit in
+use; each member it reaches checks its own county's limits, on the run's
+distance basis (the time labels' route for ``fastest_route``, the road distance
+for ``shortest``, the great-circle distance for ``straight_line``, which always
+takes this path). The counties of the members it reaches are the counties it
+serves.
 
 Excluded kinds (children's and long-term-care hospitals, providers available
 only in a residential facility: the roster's ``cms_exclusion``) serve no county.
@@ -30,7 +35,7 @@ from adequacy.engine.judge import OUTSIDE, search_cutoff, within
 from adequacy.engine.standards import Rule
 from adequacy.network.osm import haversine_meters
 from adequacy.routing import reach_within
-from adequacy.routing.routes import tree_route_meters
+from adequacy.routing.routes import FastestFrom, tree_route_meters
 from adequacy.units import METERS_PER_MILE, MPH_TO_METERS_PER_SECOND, SECONDS_PER_MINUTE
 
 SERVED_COLUMNS = ["rule", "provider_row", "provider_id", "county_fips"]
@@ -164,8 +169,10 @@ def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
     """One row per rule × provider site × county it serves (see the module docstring).
 
     Only rules with terms per county are considered, and only in-network sites
-    that are not of an excluded kind. The searches (one per site; they release
-    the GIL) run on the engine's worker threads.
+    that are not of an excluded kind. Most answers come from one forward search
+    per county from all its members at once (:func:`_witnessed`); the sites it
+    leaves in doubt get their own exact search. The searches release the GIL and
+    run on the engine's worker threads.
     """
     providers = engine.providers
     excluded = (
@@ -174,26 +181,109 @@ def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
         else np.zeros(len(providers), dtype=bool)
     )
     state = engine.state
-    fips_of = engine.members["county_fips"].astype(str).to_numpy()
-    is_inside = fips_of != OUTSIDE
+    is_inside = engine.members["county_fips"].astype(str).to_numpy() != OUTSIDE
     inside = np.flatnonzero(is_inside)
-    rules_by_id = {r.id: r for r in rules}
-    county_code, county_names = state.county_code, state.county_names
-    n_counties = len(county_names)
-    snap = engine.provider_snap
-    lon, lat = providers["lon"].to_numpy(), providers["lat"].to_numpy()
-    ids = providers["provider_id"].astype(str).to_numpy()
-    horizon = engine.settings.max_report_minutes * SECONDS_PER_MINUTE
+    county_rules = [rule for rule in rules if rule.counties]
+    sites = {}
+    for rule in county_rules:
+        rows = provider_rows(providers, engine.key_of(rule, None))
+        sites[rule.id] = rows[~excluded[rows]].astype(np.int64)
+    if (engine.settings.distance_basis or "shortest") == "straight_line":
+        found, doubtful = [], {(rule.id, int(r)) for rule in county_rules for r in sites[rule.id]}
+    else:
+        found, doubtful = _witnessed(engine, county_rules, sites, inside)
     tasks = []
-    for rule in rules:
-        if not rule.counties:
+    horizon = engine.settings.max_report_minutes * SECONDS_PER_MINUTE
+    for rule in county_rules:
+        pending = [int(r) for r in sites[rule.id] if (rule.id, int(r)) in doubtful]
+        if not pending:
             continue
         lim_m, lim_s, both = state.limits(rule, inside)
         cutoff_s, miles_alone = time_cutoff(lim_s, lim_m, both, horizon)
         cutoff_m = search_cutoff((rule.max_miles or 0.0) * METERS_PER_MILE)
-        rows = provider_rows(providers, engine.key_of(rule, None))
-        for r in rows[~excluded[rows]]:
-            tasks.append((rule.id, int(r), cutoff_s, cutoff_m, miles_alone))
+        tasks += [(rule.id, r, cutoff_s, cutoff_m, miles_alone) for r in pending]
+    found += _searched(engine, {r.id: r for r in county_rules}, tasks, is_inside)
+    table = pd.DataFrame(found, columns=SERVED_COLUMNS)
+    return table.sort_values(["rule", "provider_row", "county_fips"], ignore_index=True)
+
+
+def _witnessed(engine: Engine, rules: list[Rule], sites: dict, inside: np.ndarray):
+    """The served rows that one forward search per county settles, and the (rule id,
+    site row) pairs it leaves in doubt.
+
+    From all of a county's members at once (each with its leg), the search gives
+    every site the fastest time from the county's nearest member and the meters
+    of that route, which are at least that member's miles on either road basis.
+    If that member meets the county's limits, the site serves the county. If the
+    fastest time misses the minute limit and the rule needs minutes (``and``, or
+    no mile limit), no member of the county meets it. Otherwise another member
+    might (nearer by miles, farther by minutes): the site is searched exactly.
+    """
+    state, settings = engine.state, engine.settings
+    snap = engine.member_snap
+    factor = settings.snap_speed_mph * MPH_TO_METERS_PER_SECOND
+    m_node, m_leg_m = snap.node, snap.meters
+    m_leg_s = snap.leg_cost("time", settings.snap_speed_mph)
+    p_node = engine.provider_snap.node
+    p_leg_m = engine.provider_snap.meters
+    p_leg_s = p_leg_m / factor
+    ids = engine.providers["provider_id"].astype(str).to_numpy()
+    codes = state.county_code[inside]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    groups = np.split(inside[order], bounds) if len(inside) else []
+
+    def run(chunk):
+        search = FastestFrom(engine.graph)
+        found, doubtful = [], []
+        for rows in chunk:
+            fips = state.county_names[int(state.county_code[rows[0]])]
+            terms = {rule.id: state.limits(rule, rows[:1]) for rule in rules}
+            limits = [float(lim_s[0]) for _, lim_s, _ in terms.values() if np.isfinite(lim_s[0])]
+            if limits:
+                first = np.lexsort((m_leg_m[rows], m_leg_s[rows], m_node[rows]))
+                src = rows[first]
+                keep = np.r_[True, np.diff(m_node[src]) != 0]  # each node's fastest leg
+                src = src[keep]
+                cutoff = search_cutoff(max(limits))
+                seconds, meters = search.search(
+                    m_node[src], m_leg_s[src], m_leg_m[src], cutoff_seconds=cutoff
+                )
+            for rule in rules:
+                r = sites[rule.id]
+                lim_m, lim_s, both = (float(v[0]) for v in terms[rule.id])
+                if limits:
+                    t = seconds[p_node[r]] + p_leg_s[r]
+                    d = meters[p_node[r]] + p_leg_m[r]
+                else:
+                    t = d = np.full(len(r), np.inf)
+                ok_t, ok_d = within(t, lim_s), within(d, lim_m)
+                served = ok_t & ok_d if both else ok_t | ok_d
+                none = ~ok_t & (bool(both) or np.isnan(lim_m))
+                found += [(rule.id, int(x), ids[x], fips) for x in r[served]]
+                doubtful += [(rule.id, int(x)) for x in r[~served & ~none]]
+        return found, doubtful
+
+    workers = max(1, min(engine.workers, len(groups)))
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(run, [groups[i::workers] for i in range(workers)]))
+    doubtful = {pair for _, part in parts for pair in part}
+    # a site in doubt in one county is searched exactly, for all of them
+    found = [row for part, _ in parts for row in part if (row[0], row[1]) not in doubtful]
+    return found, doubtful
+
+
+def _searched(engine: Engine, rules_by_id: dict, tasks: list, is_inside: np.ndarray) -> list:
+    """Served rows from one exact bounded search per (rule id, site row, time cutoff,
+    mile cutoff, miles alone) task: the members it reaches, each judged on its own
+    county's limits."""
+    state = engine.state
+    county_code, county_names = state.county_code, state.county_names
+    n_counties = len(county_names)
+    snap = engine.provider_snap
+    providers = engine.providers
+    lon, lat = providers["lon"].to_numpy(), providers["lat"].to_numpy()
+    ids = providers["provider_id"].astype(str).to_numpy()
 
     def run(chunk):  # each site is searched once here: no cache
         reach = SiteReach(
@@ -216,12 +306,12 @@ def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
                 found += [(rule_id, r, ids[r], county_names[c]) for c in codes]
         return found
 
+    if not tasks:
+        return []
     workers = max(1, min(engine.workers, len(tasks)))
     chunks = [tasks[i::workers] for i in range(workers)]
     with ThreadPoolExecutor(workers) as pool:
-        out = [row for part in pool.map(run, chunks) for row in part]
-    table = pd.DataFrame(out, columns=SERVED_COLUMNS)
-    return table.sort_values(["rule", "provider_row", "county_fips"], ignore_index=True)
+        return [row for part in pool.map(run, chunks) for row in part]
 
 
 def served_counts(served: pd.DataFrame, providers: pd.DataFrame, rules: list[Rule]) -> dict:

@@ -79,59 +79,66 @@ def member_results_table(
     blocks: list[Block], members: pd.DataFrame, providers: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per member, rule and language: miles and minutes to the k-th nearest,
-    providers qualifying, meets, the nearest providers' ids, county and flags."""
+    providers qualifying, meets, the nearest providers' ids, county and flags.
+
+    The blocks are consumed: each result array is released once it is copied into
+    the table (their ``member_rows`` stay), so that a run never holds its results
+    twice. Columns are handed to pandas as they are (no consolidating copy).
+    """
     width = max([b.rule.count for b in blocks], default=1)
-    rows = np.concatenate([b.member_rows for b in blocks]) if blocks else np.zeros(0, int)
-    rule_ids = [b.rule.id for b in blocks]
-    rule_cats = list(dict.fromkeys(rule_ids))
-    rule_code = (
-        np.concatenate(
-            [np.full(len(b.member_rows), rule_cats.index(b.rule.id), np.int16) for b in blocks]
-        )
-        if blocks
-        else np.zeros(0, np.int16)
-    )
+    sizes = [len(b.member_rows) for b in blocks]
+    n = sum(sizes)
+
+    def take(name: str, dtype=None) -> np.ndarray:
+        parts = [getattr(b, name) for b in blocks]
+        out = np.concatenate(parts, dtype=dtype) if parts else np.zeros(0, dtype or float)
+        if name != "member_rows":
+            for b in blocks:
+                setattr(b, name, None)
+        return out
+
+    def per_block(values: list, dtype) -> np.ndarray:
+        return np.repeat(np.asarray(values, dtype=dtype), sizes) if n else np.zeros(0, dtype)
+
+    rows = take("member_rows", np.int32)
+    rule_cats = list(dict.fromkeys(b.rule.id for b in blocks))
     lang_cats = [""] + sorted({b.language for b in blocks if b.language})
-    lang_code = (
-        np.concatenate(
-            [
-                np.full(len(b.member_rows), lang_cats.index(b.language or ""), np.int16)
-                for b in blocks
-            ]
-        )
-        if blocks
-        else np.zeros(0, np.int16)
-    )
     _, pid_uniques = pd.factorize(providers["provider_id"])
     member_ids = pd.Index(members["member_id"])  # no round trip through Python strings
     county_codes, county_uniques = pd.factorize(members["county_fips"])
+    region = pd.Categorical(members["region_class"])
     out = {
-        "member_id": pd.Categorical.from_codes(rows.astype(np.int32), categories=member_ids),
-        "rule": pd.Categorical.from_codes(rule_code, categories=rule_cats),
-        "language": pd.Categorical.from_codes(lang_code, categories=lang_cats),
-        "county_fips": pd.Categorical.from_codes(county_codes[rows], categories=county_uniques),
-        "region_class": pd.Categorical(members["region_class"])[rows],
-        "in_service_area": members["in_service_area"].to_numpy()[rows],
-        "count_required": np.concatenate(
-            [np.full(len(b.member_rows), b.rule.count, np.int16) for b in blocks]
+        "member_id": pd.Categorical.from_codes(rows, categories=member_ids),
+        "rule": pd.Categorical.from_codes(
+            per_block([rule_cats.index(b.rule.id) for b in blocks], np.int16), rule_cats
         ),
-        "miles": np.concatenate([b.miles for b in blocks]),
-        "minutes": np.concatenate([b.minutes for b in blocks]),
-        "n_qualifying": np.concatenate([b.n_qualifying for b in blocks]),
-        "meets": np.concatenate([b.meets for b in blocks]),
+        "language": pd.Categorical.from_codes(
+            per_block([lang_cats.index(b.language or "") for b in blocks], np.int16), lang_cats
+        ),
+        "county_fips": pd.Categorical.from_codes(
+            county_codes.astype(np.int32)[rows], categories=county_uniques
+        ),
+        "region_class": pd.Categorical.from_codes(region.codes[rows], region.categories),
+        "in_service_area": members["in_service_area"].to_numpy()[rows],
+        "count_required": per_block([b.rule.count for b in blocks], np.int16),
+        "miles": take("miles"),
+        "minutes": take("minutes"),
+        "n_qualifying": take("n_qualifying"),
+        "meets": take("meets"),
     }
+    nearest = [b.nearest for b in blocks]
+    for b in blocks:
+        b.nearest = None
     for j in range(width):
         codes = np.concatenate(
-            [
-                b.nearest[:, j] if j < b.nearest.shape[1] else np.full(len(b.member_rows), -1)
-                for b in blocks
-            ]
-        )
+            [x[:, j] if j < x.shape[1] else np.full(len(x), -1, x.dtype) for x in nearest]
+        ) if nearest else np.zeros(0, np.int64)  # fmt: skip
         out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(codes, categories=pid_uniques)
+    del nearest
     out["snap_meters"] = members["snap_meters"].to_numpy()[rows].astype(np.float32)
     out["off_road"] = members["off_road"].to_numpy()[rows]
     out["synthetic"] = members["synthetic"].to_numpy()[rows]
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
 
 
 def summarise(results, members, providers, standards, regions, prevalent, blocks=None, served=None):

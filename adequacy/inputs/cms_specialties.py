@@ -108,6 +108,7 @@ FACILITY_CODES: tuple[str, ...] = tuple(c for c in CMS_SPECIALTIES if c not in P
 #: 422.116(a)(3)(i): (A) specialized, long-term care and pediatric/children's
 #: hospitals; (B) providers only available in a residential facility.
 CMS_EXCLUSIONS: tuple[str, ...] = (
+    "specialized_hospital",
     "childrens_hospital",
     "long_term_care_hospital",
     "residential_facility_only",

@@ -291,8 +291,9 @@ def read_providers(
       (acute inpatient hospitals, code 040, are counted in beds);
     - ``telehealth`` (bool, false): the provider offers telehealth for its
       specialty (the telehealth credit of 42 CFR 422.116(d)(5));
-    - ``cms_exclusion`` (text, ``''``): ``childrens_hospital``,
-      ``long_term_care_hospital`` or ``residential_facility_only`` (any case;
+    - ``cms_exclusion`` (text, ``''``): ``specialized_hospital``,
+      ``childrens_hospital``, ``long_term_care_hospital`` or
+      ``residential_facility_only`` (any case;
       spaces or hyphens for underscores): kinds that count toward no CMS
       network adequacy criterion under 42 CFR 422.116(a)(3)(i)(A)-(B)
       ("specialized, long-term care, and pediatric/children's hospitals";

@@ -254,3 +254,45 @@ def reach_kernel(
             heap_node, size,
         )  # fmt: skip
     return n_touched
+
+
+@njit(cache=True, nogil=True)
+def fastest_from_kernel(
+    offsets, targets, seconds, meters, source_node, source_seconds, source_meters, cutoff,
+    best_seconds, route_meters, settled, touched, heap_cost, heap_node,
+):  # fmt: skip
+    """Multi-source Dijkstra by time along forward edges: each node's fastest time from
+    any source and the meters of that fastest route (one of them where several tie).
+    ``best_seconds``/``route_meters`` hold infinity and ``settled`` False on entry; the
+    nodes written are listed in ``touched``. Returns how many."""
+    n_touched = 0
+    size = 0
+    for s in range(source_node.shape[0]):
+        node = source_node[s]
+        c = source_seconds[s]
+        if c <= cutoff and c < best_seconds[node]:
+            if best_seconds[node] == np.inf:
+                touched[n_touched] = node
+                n_touched += 1
+            best_seconds[node] = c
+            route_meters[node] = source_meters[s]
+            size = heap_push(heap_cost, heap_node, heap_node, size, c, node, node)
+    while size > 0:
+        c = heap_cost[0]
+        node = heap_node[0]
+        size = heap_pop(heap_cost, heap_node, heap_node, size)
+        if settled[node] or c > best_seconds[node]:
+            continue
+        settled[node] = True
+        m = route_meters[node]
+        for e in range(offsets[node], offsets[node + 1]):
+            nxt = targets[e]
+            nc = c + seconds[e]
+            if nc <= cutoff and nc < best_seconds[nxt] and not settled[nxt]:
+                if best_seconds[nxt] == np.inf:
+                    touched[n_touched] = nxt
+                    n_touched += 1
+                best_seconds[nxt] = nc
+                route_meters[nxt] = m + meters[e]
+                size = heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
+    return n_touched
