@@ -355,3 +355,30 @@ def test_demo_and_hsd_tables_from_the_command_line(tmp_path, graph_cache):
     assert beds.notna().any()  # the HIFLD hospitals' real bed counts
     book = openpyxl.load_workbook(out / "hsd_tables.xlsx", read_only=True)
     assert book.sheetnames == ["Provider HSD", "Facility HSD"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("basis", ["fastest_route", "shortest"])
+def test_served_counties_equal_one_exact_search_per_site(graph_cache, basis):
+    """On the eastern-Idaho demo (real rural roads, 43 rules), the counties each site
+    serves equal those of one exact bounded search from every site, each member
+    judged on its own county's limits: the per-county pass changes the cost, not
+    the answer."""
+    from adequacy.demo import build_demo
+    from adequacy.engine.engine import Engine
+    from adequacy.engine.reach import served_counties
+
+    demo = build_demo("eastern-idaho", cms=True, cache_dir=graph_cache)
+    ev = evaluate(
+        demo.members, demo.providers, demo.graph, "cms-ma", claims=demo.claims,
+        regions=demo.regions, distance_basis=basis,
+    )  # fmt: skip
+    engine = Engine(
+        ev.graph, ev.members, ev.providers, ev.member_snap, ev.provider_snap, ev.settings,
+        workers=2, state=ev.member_state,
+    )  # fmt: skip
+    rules = [r for r in ev.standards.rules if r.counties]
+    exact = served_counties(engine, rules, exhaustive=True)
+    assert len(exact) > 500 and exact["county_fips"].nunique() > 3
+    pd.testing.assert_frame_equal(ev.served.reset_index(drop=True), exact)
+    pd.testing.assert_frame_equal(served_counties(engine, rules), exact)

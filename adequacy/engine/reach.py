@@ -165,14 +165,16 @@ def time_cutoff(lim_s, lim_m, both, horizon_seconds: float) -> tuple[float, bool
     return search_cutoff(limit), bool(miles_alone)
 
 
-def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
+def served_counties(engine: Engine, rules: list[Rule], *, exhaustive: bool = False) -> pd.DataFrame:
     """One row per rule × provider site × county it serves (see the module docstring).
 
     Only rules with terms per county are considered, and only in-network sites
     that are not of an excluded kind. Most answers come from one forward search
     per county from all its members at once (:func:`_witnessed`); the sites it
-    leaves in doubt get their own exact search. The searches release the GIL and
-    run on the engine's worker threads.
+    leaves in doubt get their own exact search. ``exhaustive=True`` searches from
+    every site instead: the same answer, many times slower (the reference the
+    county pass is tested against). The searches release the GIL and run on the
+    engine's worker threads.
     """
     providers = engine.providers
     excluded = (
@@ -188,7 +190,7 @@ def served_counties(engine: Engine, rules: list[Rule]) -> pd.DataFrame:
     for rule in county_rules:
         rows = provider_rows(providers, engine.key_of(rule, None))
         sites[rule.id] = rows[~excluded[rows]].astype(np.int64)
-    if (engine.settings.distance_basis or "shortest") == "straight_line":
+    if exhaustive or (engine.settings.distance_basis or "shortest") == "straight_line":
         found, doubtful = [], {(rule.id, int(r)) for rule in county_rules for r in sites[rule.id]}
     else:
         found, doubtful = _witnessed(engine, county_rules, sites, inside)
