@@ -16,11 +16,14 @@ from typing import Annotated
 import typer
 
 from adequacy.console import (
-    pd_isna,
     print_findings,
     print_graph_summary,
+    print_next_steps,
+    print_recruitment,
     print_result,
+    print_whatif,
     progress_bar,
+    worst_rule,
 )
 from adequacy.errors import InputError
 
@@ -31,10 +34,17 @@ app = typer.Typer(
 )
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DEMO_OUTPUT = Path("demo-output")  # the demo's runs: DEMO_OUTPUT/<region> unless --out
 
 
 FORCE = Annotated[
     bool, typer.Option("--force", help="Replace an --out folder that holds other files")
+]
+QUIET = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress bars (drawn on stderr, and only when it is a terminal)"
+    ),
 ]
 HSD_REFERENCE = Annotated[
     Path | None,
@@ -102,11 +112,16 @@ def graph(
         str | None, typer.Option(help="Road-lines files: the road-class column (TIGER: prisec_fl)")
     ] = None,
     profile: Annotated[str | None, typer.Option(help="Speed profile name")] = None,
+    quiet: QUIET = False,
 ) -> None:
     """Build (or load from cache) a road graph and print its summary."""
     from adequacy.network import load_road_graph
 
-    print_graph_summary(load_road_graph(source, class_column=class_column, profile=profile))
+    bar, update = progress_bar(quiet=quiet)
+    with bar:
+        update("loading road graph", 0, 0)
+        road_graph = load_road_graph(source, class_column=class_column, profile=profile)
+    print_graph_summary(road_graph)
 
 
 def _period_quarter(period: str | None) -> int | None:
@@ -135,60 +150,65 @@ def _run(
     hsd_reference=None,
     cms_crosswalk=None,
     command: str,
+    update,
     extra=None,
     stage=None,
-) -> None:
+):
+    """Evaluate and write the run folder, reporting each stage to ``update``; returns
+    what :func:`_print_run` prints (call it once the progress bar is closed)."""
     from adequacy.engine import evaluate
     from adequacy.findings import deficiencies, outside_candidates
     from adequacy.network import load_road_graph
     from adequacy.runs import write_run
 
-    bar, update = progress_bar()
-    with bar:
-        update("loading road graph", 0, 1)
-        graph = load_road_graph(network, class_column=class_column, profile=profile)
-        evaluation = evaluate(
-            members,
-            providers,
-            graph,
-            standards,
-            claims=claims,
-            regions=regions,
-            census_languages=languages,
-            survey=survey,
-            appointment_standards=appointment_standards,
-            quarter=_period_quarter(period),
-            distance_basis=distance_basis,
-            hsd_reference=hsd_reference,
-            cms_crosswalk=cms_crosswalk,
-            progress=update,
-        )
-        update("deficiency workpaper", 0, 1)
-        found = deficiencies(evaluation, supply=supply)
-        outside, by_county = outside_candidates(evaluation, supply=supply)
-        findings = {**found.tables(), "outside_candidates": outside, "outside_by_county": by_county}
-        update("writing outputs", 0, 1)
-        paths = write_run(
-            evaluation,
-            out,
-            command=command,
-            extra=extra,
-            findings=findings,
-            stage=stage,
-            inputs={
-                "members": members,
-                "providers": providers,
-                "claims": claims,
-                "regions": regions,
-                "census_languages": languages,
-                "survey": survey,
-                "supply": supply,
-                "road_network": network,
-                "standards": evaluation.standards.path or evaluation.standards.name,
-                "hsd_reference": hsd_reference,
-                "cms_crosswalk": cms_crosswalk,
-            },
-        )
+    update("loading road graph", 0, 0)
+    graph = load_road_graph(network, class_column=class_column, profile=profile)
+    evaluation = evaluate(
+        members,
+        providers,
+        graph,
+        standards,
+        claims=claims,
+        regions=regions,
+        census_languages=languages,
+        survey=survey,
+        appointment_standards=appointment_standards,
+        quarter=_period_quarter(period),
+        distance_basis=distance_basis,
+        hsd_reference=hsd_reference,
+        cms_crosswalk=cms_crosswalk,
+        progress=update,
+    )
+    update("deficiency workpaper", 0, 0)
+    found = deficiencies(evaluation, supply=supply)
+    outside, by_county = outside_candidates(evaluation, supply=supply)
+    findings = {**found.tables(), "outside_candidates": outside, "outside_by_county": by_county}
+    update("writing outputs", 0, 0)
+    paths = write_run(
+        evaluation,
+        out,
+        command=command,
+        extra=extra,
+        findings=findings,
+        stage=stage,
+        inputs={
+            "members": members,
+            "providers": providers,
+            "claims": claims,
+            "regions": regions,
+            "census_languages": languages,
+            "survey": survey,
+            "supply": supply,
+            "road_network": network,
+            "standards": evaluation.standards.path or evaluation.standards.name,
+            "hsd_reference": hsd_reference,
+            "cms_crosswalk": cms_crosswalk,
+        },
+    )
+    return evaluation, found, by_county, paths
+
+
+def _print_run(evaluation, found, by_county, paths, out: Path) -> None:
     print_result(evaluation)
     print_findings(found, by_county)
     typer.echo(
@@ -231,6 +251,7 @@ def evaluate(
     hsd_reference: HSD_REFERENCE = None,
     cms_crosswalk: CMS_CROSSWALK = None,
     force: FORCE = False,
+    quiet: QUIET = False,
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
     from adequacy.runs.write import check_out
@@ -244,32 +265,42 @@ def evaluate(
         ],
         kind="run",
     )  # fmt: skip
-    _run(
-        members,
-        providers,
-        network,
-        standards=standards,
-        claims=claims,
-        regions=regions,
-        languages=languages,
-        period=period,
-        class_column=class_column,
-        out=out,
-        command=" ".join(["adequacy", *sys.argv[1:]]),
-        survey=survey,
-        appointment_standards=appointment_standards,
-        supply=supply,
-        profile=profile,
-        distance_basis=distance_basis,
-        hsd_reference=hsd_reference,
-        cms_crosswalk=cms_crosswalk,
-    )
+    bar, update = progress_bar(quiet=quiet)
+    with bar:
+        result = _run(
+            members,
+            providers,
+            network,
+            standards=standards,
+            claims=claims,
+            regions=regions,
+            languages=languages,
+            period=period,
+            class_column=class_column,
+            out=out,
+            command=" ".join(["adequacy", *sys.argv[1:]]),
+            survey=survey,
+            appointment_standards=appointment_standards,
+            supply=supply,
+            profile=profile,
+            distance_basis=distance_basis,
+            hsd_reference=hsd_reference,
+            cms_crosswalk=cms_crosswalk,
+            update=update,
+        )
+    _print_run(*result, out)
 
 
 @app.command()
 @_friendly
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder")] = Path("demo-output"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder (default: demo-output/<region>, or "
+            "demo-output/<region>-<standards> with other --standards than seed-manual)"
+        ),
+    ] = None,
     region: Annotated[str, typer.Option(help="boston (urban) or eastern-idaho (rural)")] = "boston",
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic data")] = 2026,
     standards: Annotated[
@@ -279,37 +310,66 @@ def demo(
     profile: PROFILE = None,
     distance_basis: DISTANCE_BASIS = None,
     force: FORCE = False,
+    quiet: QUIET = False,
 ) -> None:
-    """Build the demo scenario (real roads and hospitals, synthetic members) and evaluate it."""
-    from adequacy.demo import REGIONS, build_demo
+    """Build the demo scenario (real roads and hospitals, synthetic members), evaluate it,
+    and print the commands to run next on its output."""
+    from adequacy.demo import REGIONS, WHATIF_EXAMPLE, build_demo, example_whatif
     from adequacy.runs.write import check_out, staging
 
     if region not in REGIONS:
         raise InputError(f"unknown demo region {region!r}; use one of: {', '.join(REGIONS)}")
-    check_out(out, force=force, kind="run")
-    scenario = build_demo(region, seed=seed, cms=_is_cms(standards))
-    spec = scenario.region
-    with staging(out) as stage:  # the inputs are part of the run folder, published whole
-        inputs = scenario.write_inputs(stage / "inputs")
-        typer.echo(f"demo region {spec.title}; seed {seed}; synthetic inputs in {out / 'inputs'}/")
-        _run(
-            inputs["members"],
-            inputs["providers"],
-            spec.roads,
-            standards=standards,
-            claims=inputs["claims"],
-            regions=inputs["regions"],
-            survey=inputs["survey"],
-            languages=None,
-            period=period,
-            class_column=spec.class_column,
-            out=out,
-            command=" ".join(["adequacy", *sys.argv[1:]]),
-            extra={"demo": {"region": region, "seed": seed}},
-            profile=profile,
-            distance_basis=distance_basis,
-            stage=stage,
+    if out is None:  # one folder per region (and standards), so that no demo replaces another
+        out = DEMO_OUTPUT / (
+            region if standards == "seed-manual" else f"{region}-{Path(standards).stem}"
         )
+        if (DEMO_OUTPUT / "manifest.json").is_file():
+            typer.echo(
+                f"note: {DEMO_OUTPUT}/ holds a run of an earlier version; the demo now writes "
+                f"{out}/ (remove the old files of {DEMO_OUTPUT}/ once you no longer need them)",
+                err=True,
+            )
+    check_out(out, force=force, kind="run")
+    cms = _is_cms(standards)
+    bar, update = progress_bar(quiet=quiet)
+    with bar:
+        update("building demo scenario", 0, 0)
+        scenario = build_demo(region, seed=seed, cms=cms)
+        spec = scenario.region
+        with staging(out) as stage:  # the inputs are part of the run folder, published whole
+            update("writing demo inputs", 0, 0)
+            inputs = scenario.write_inputs(stage / "inputs")
+            whatif_text, whatif_name = example_whatif(scenario, retire_pcp=not cms)
+            (stage / WHATIF_EXAMPLE).write_text(whatif_text)
+            result = _run(
+                inputs["members"],
+                inputs["providers"],
+                spec.roads,
+                standards=standards,
+                claims=inputs["claims"],
+                regions=inputs["regions"],
+                survey=inputs["survey"],
+                languages=None,
+                period=period,
+                class_column=spec.class_column,
+                out=out,
+                command=" ".join(["adequacy", *sys.argv[1:]]),
+                extra={"demo": {"region": region, "seed": seed}},
+                profile=profile,
+                distance_basis=distance_basis,
+                stage=stage,
+                update=update,
+            )
+    typer.echo(f"demo region {spec.title}; seed {seed}; synthetic inputs in {out / 'inputs'}/")
+    _print_run(*result, out)
+    print_next_steps(
+        out,
+        period=period or "2026Q4",
+        scenario=out / WHATIF_EXAMPLE,
+        scenario_name=whatif_name,
+        recruit=worst_rule(result[0]),
+        hsd=cms,
+    )
 
 
 def _is_cms(standards: str) -> bool:
@@ -320,19 +380,16 @@ def _is_cms(standards: str) -> bool:
     return is_recipe(load_standards(standards))
 
 
-def _base(run_dir: Path):
+def _base(run_dir: Path, update):
+    """The run folder's evaluation and manifest, its inputs evaluated again."""
     from adequacy.runs import evaluate_run
 
-    bar, update = progress_bar()
-    with bar:
-        return evaluate_run(run_dir, progress=update)
+    update("reading the run folder", 0, 0)
+    return evaluate_run(run_dir, progress=update)
 
 
-def _write_base_tables(out, tables, evaluation, base, manifest, extra, *, parquet):
-    """Write tables made from a base run, each marked synthetic or not, with a manifest;
-    returns the console to print the result on (the synthetic banner already printed)."""
-    from rich.console import Console
-
+def _write_base_tables(out, tables, evaluation, base, manifest, extra, *, parquet) -> None:
+    """Write tables made from a base run, each marked synthetic or not, with a manifest."""
     from adequacy.runs import write_tables
 
     flag = evaluation.synthetic
@@ -346,10 +403,6 @@ def _write_base_tables(out, tables, evaluation, base, manifest, extra, *, parque
         "synthetic": flag,
     }
     write_tables(out, tables, header, parquet=parquet)
-    console = Console()
-    if flag:
-        console.print("[bold red]SYNTHETIC DEMO DATA[/]")
-    return console
 
 
 @app.command()
@@ -359,6 +412,7 @@ def whatif(
     scenario: Annotated[Path, typer.Option(help="Scenario file (YAML or JSON)")],
     out: Annotated[Path, typer.Option(help="Output folder")],
     force: FORCE = False,
+    quiet: QUIET = False,
 ) -> None:
     """Apply a scenario (providers added, joining, terminated) to a base run."""
     from adequacy.runs.write import check_out, run_inputs
@@ -373,53 +427,31 @@ def whatif(
     from adequacy.whatif import continuity_of_care, read_scenario, run_whatif
 
     plan = read_scenario(scenario)
-    evaluation, manifest = _base(base)
-    result = run_whatif(evaluation, plan)
-    members, panels = continuity_of_care(result)
-    tables = {
-        "delta": result.delta,
-        "member_changes": result.changes,
-        "continuity_members": members,
-        "continuity_summary": panels,
-        "pending_terminations": result.pending,
-    }
-    console = _write_base_tables(
-        out,
-        tables,
-        evaluation,
-        base,
-        manifest,
-        {"scenario": plan.to_dict(), "timings_seconds": result.timings},
-        parquet=("delta", "member_changes", "continuity_members"),
-    )
-    p = result.providers
-    console.print(
-        f"scenario [bold]{plan.name}[/]: {int((p['status'] == 'added').sum())} site(s) added, "
-        f"{int((p['status'] == 'joined').sum())} joined, "
-        f"{int((p['status'] == 'terminated').sum())} terminated, "
-        f"{len(result.pending)} pending; updated in {result.timings['total'] * 1000:,.0f} ms"
-    )
-    d = result.delta
-    area = d[(d["county_fips"] == "ALL") & (d["language"] == "")]
-    for _, r in area.iterrows():
-        if r["gained"] or r["lost"] or r["providers_before"] != r["providers_after"]:
-            console.print(
-                f"  {r['rule']:<28} {r['share_before']:.1%} -> {r['share_after']:.1%}  "
-                f"(+{r['gained']:,} / -{r['lost']:,} members; providers "
-                f"{r['providers_before']:g} -> {r['providers_after']:g})"
-            )
-    flips = d[d["status_change"] != ""]
-    for _, r in flips.head(10).iterrows():
-        lang = f" [{r['language']}]" if r["language"] else ""
-        console.print(f"  county {r['county_fips']} {r['rule']}{lang}: {r['status_change']}")
-    if len(flips) > 10:
-        console.print(f"  ... and {len(flips) - 10} more pass/fail changes (delta.csv)")
-    for _, r in panels.iterrows():
-        verdict = "absorbed" if r["absorbed"] else f"{r['unassigned']} member(s) without a place"
-        console.print(
-            f"  continuity: {r['terminated_pcp']} panel of {r['displaced_members']} "
-            f"({r['in_treatment']} in treatment): {verdict}"
+    bar, update = progress_bar(quiet=quiet)
+    with bar:
+        evaluation, manifest = _base(base, update)
+        update("applying the scenario", 0, 0)
+        result = run_whatif(evaluation, plan)
+        update("continuity of care", 0, 0)
+        members, panels = continuity_of_care(result)
+        tables = {
+            "delta": result.delta,
+            "member_changes": result.changes,
+            "continuity_members": members,
+            "continuity_summary": panels,
+            "pending_terminations": result.pending,
+        }
+        update("writing outputs", 0, 0)
+        _write_base_tables(
+            out,
+            tables,
+            evaluation,
+            base,
+            manifest,
+            {"scenario": plan.to_dict(), "timings_seconds": result.timings},
+            parquet=("delta", "member_changes", "continuity_members"),
         )
+    print_whatif(evaluation, plan, result, panels)
     typer.echo(f"wrote {out}/ (delta, member_changes, continuity_*, manifest.json)")
 
 
@@ -435,6 +467,7 @@ def recruit(
     language: Annotated[str | None, typer.Option(help="Language-concordant rule")] = None,
     top: Annotated[int, typer.Option(help="Number of picks")] = 10,
     force: FORCE = False,
+    quiet: QUIET = False,
 ) -> None:
     """Rank candidate sites by the failing members each would bring within a rule."""
     from adequacy.runs.write import check_out, run_inputs
@@ -448,42 +481,29 @@ def recruit(
 
     from adequacy.whatif import recruit as rank_candidates
 
-    evaluation, manifest = _base(base)
-    result = rank_candidates(evaluation, rule, language=language, candidates=candidates, top=top)
-    tables = {"picks": result.picks, "county_targets": result.counties}
-    console = _write_base_tables(
-        out,
-        tables,
-        evaluation,
-        base,
-        manifest,
-        {
-            "rule": result.rule,
-            "language": result.language,
-            "candidates": str(candidates) if candidates else result.candidate_source,
-        },
-        parquet=("picks",),
-    )
-    console.print(
-        f"rule {result.rule}{' [' + result.language + ']' if result.language else ''}: "
-        f"{result.failing_members:,} members fail; {result.candidates_considered:,} candidates "
-        f"({result.candidate_source})"
-    )
-    if result.message:
-        console.print(f"[yellow]{result.message}[/]")
-    for _, r in result.picks.iterrows():
-        console.print(
-            f"  {r['rank']:>2}. {r['candidate']:<22} +{r['newly_meeting']:,} members "
-            f"({r['newly_meeting_in_failing_counties']:,} in failing counties) "
-            f"(total {r['total_newly_meeting']:,}; service area {r['share_meeting_after']:.1%})"
+    bar, update = progress_bar(quiet=quiet)
+    with bar:
+        evaluation, manifest = _base(base, update)
+        update("ranking candidates", 0, 0)
+        result = rank_candidates(
+            evaluation, rule, language=language, candidates=candidates, top=top
         )
-    for _, r in result.counties.iterrows():
-        n = r["picks_to_threshold"]
-        got = f"reaches the threshold after pick {int(n)}" if pd_isna(n) is False else "not reached"
-        console.print(
-            f"  county {r['county_fips']} {r['county']}: {r['share_meeting']:.1%}, "
-            f"{r['members_short']:,} members short; {got}"
+        tables = {"picks": result.picks, "county_targets": result.counties}
+        update("writing outputs", 0, 0)
+        _write_base_tables(
+            out,
+            tables,
+            evaluation,
+            base,
+            manifest,
+            {
+                "rule": result.rule,
+                "language": result.language,
+                "candidates": str(candidates) if candidates else result.candidate_source,
+            },
+            parquet=("picks",),
         )
+    print_recruitment(evaluation, result)
     typer.echo(f"wrote {out}/ (picks, county_targets, manifest.json)")
 
 
@@ -500,6 +520,7 @@ def report(
     ] = None,
     plan: Annotated[str | None, typer.Option(help="Plan name for the report's title")] = None,
     force: FORCE = False,
+    quiet: QUIET = False,
 ) -> None:
     """Write the quarterly report (HTML, workbook, GeoPackage) of a run folder."""
     from adequacy.runs.write import check_out
@@ -509,14 +530,17 @@ def report(
 
     from adequacy.report import build_report
 
-    paths = build_report(
-        run,
-        out,
-        period=period,
-        previous=previous,
-        plan=plan,
-        command=" ".join(["adequacy", *sys.argv[1:]]),
-    )
+    bar, update = progress_bar(quiet=quiet)
+    with bar:
+        update("writing the report", 0, 0)
+        paths = build_report(
+            run,
+            out,
+            period=period,
+            previous=previous,
+            plan=plan,
+            command=" ".join(["adequacy", *sys.argv[1:]]),
+        )
     manifest = json.loads(paths["manifest"].read_text())
     if manifest["synthetic"]:
         typer.secho("SYNTHETIC DEMO DATA: not for filing", fg=typer.colors.RED, bold=True)
@@ -524,7 +548,12 @@ def report(
         f"period {manifest['period']['label']}: {len(manifest['rules_included'])} rule(s) "
         f"reported, {len(manifest['rules_excluded'])} left out (annual rules outside their quarter)"
     )
-    typer.echo(f"wrote {', '.join(p.name for p in paths.values())} to {out}/")
+    names = [p.name for p in paths.values()]
+    drafts = [n for n in names if n.startswith("exception-")]
+    listed = [n for n in names if n not in drafts]
+    if drafts:
+        listed.append(f"{len(drafts)} exception-request draft(s) (exception-*.html)")
+    typer.echo(f"wrote {', '.join(listed)} to {out}/")
 
 
 @app.command()
@@ -533,23 +562,28 @@ def hsd(
     run: Annotated[Path, typer.Option(help="Run folder of a --standards cms-ma evaluation")],
     out: Annotated[Path, typer.Option(help="Output folder for the HSD tables")],
     force: FORCE = False,
+    quiet: QUIET = False,
 ) -> None:
     """Write CMS's Provider and Facility HSD tables (CSV and XLSX) of a Medicare Advantage run."""
     from adequacy.runs.hsd_run import hsd_of_evaluation
-    from adequacy.runs.hsd_tables import HSD_KIND, write_hsd_tables
+    from adequacy.runs.hsd_tables import HSD_KIND, earlier_hsd, write_hsd_tables
     from adequacy.runs.write import check_out
 
-    check_out(out, force=force, inputs=[run], kind=HSD_KIND)
-    evaluation, manifest = _base(run)
-    reference = (manifest.get("inputs") or {}).get("hsd_reference") or {}
-    providers, facilities, notes = hsd_of_evaluation(evaluation, reference.get("path"))
-    paths = write_hsd_tables(
-        out,
-        providers,
-        facilities,
-        force=force,
-        manifest={"run": str(run.resolve()), "notes": notes},
-    )
+    check_out(out, force=force or earlier_hsd(out), inputs=[run], kind=HSD_KIND)
+    bar, update = progress_bar(quiet=quiet)
+    with bar:
+        evaluation, manifest = _base(run, update)
+        update("HSD tables", 0, 0)
+        reference = (manifest.get("inputs") or {}).get("hsd_reference") or {}
+        providers, facilities, notes = hsd_of_evaluation(evaluation, reference.get("path"))
+        update("writing outputs", 0, 0)
+        paths = write_hsd_tables(
+            out,
+            providers,
+            facilities,
+            force=force,
+            manifest={"run": str(run.resolve()), "notes": notes},
+        )
     for note in notes:
         typer.echo(f"note: {note}")
     typer.echo(

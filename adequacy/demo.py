@@ -40,6 +40,8 @@ from adequacy.runs.write import gpkg_date
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 HOSPITALS = DATA_DIR / "facilities" / "hifld_hospitals_2020.csv"
 DEFAULT_SEED = 2026
+#: the what-if example ``adequacy demo`` writes into its run folder
+WHATIF_EXAMPLE = "whatif-example.yaml"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class DemoRegion:
     provider_languages: dict[str, float]
     urgent_care_sites: int
     moved_away_to: tuple[float, float]  # lon/lat of a town members moved to, off the map
+    example_site: tuple[float, float]  # lon/lat of the urgent care of the what-if example
     min_county_share: float = 0.05
 
 
@@ -82,6 +85,7 @@ REGIONS = {
         },
         urgent_care_sites=4,
         moved_away_to=(-71.80, 42.26),  # Worcester
+        example_site=(-71.0589, 42.3601),  # Government Center, Boston
     ),
     "eastern-idaho": DemoRegion(
         name="eastern-idaho",
@@ -94,6 +98,7 @@ REGIONS = {
         provider_languages={"Spanish": 0.15},
         urgent_care_sites=1,
         moved_away_to=(-116.20, 43.61),  # Boise
+        example_site=(-113.3002, 43.6366),  # Arco, Butte County
         min_county_share=0.03,
     ),
 }
@@ -182,6 +187,35 @@ def build_demo(
     # the survey has a stream of its own: the members and providers above never depend on it
     survey = _survey(providers, np.random.default_rng([seed, 1]))
     return DemoScenario(spec, seed, graph, members, providers, claims, counties, survey)
+
+
+def example_whatif(scenario: DemoScenario, *, retire_pcp: bool = True) -> tuple[str, str]:
+    """A what-if scenario (YAML text) that runs on this demo's run folder, and its name:
+    the in-network PCP with the largest panel retires (unless not ``retire_pcp``: the
+    Medicare Advantage rules have no pcp rule to judge continuity of care by), the first
+    out-of-network PCP joins, and an urgent care opens at the region's ``example_site``."""
+    p = scenario.providers
+    pcp = p["provider_type"] == "pcp"
+    joining = min(p.loc[pcp & ~p["in_network"].astype(bool), "provider_id"])
+    panels = scenario.members["pcp_id"].loc[lambda ids: ids != ""].value_counts()
+    retiring = min(panels.index, key=lambda pid: (-panels[pid], pid)) if retire_pcp else None
+    lon, lat = scenario.region.example_site
+    name = f"{joining} joins, an urgent care opens"
+    lines = [
+        "as_of: 2026-12-31                # terminations effective later are listed as pending",
+        f"join: [{joining}]         # out-of-network rows of the base roster",
+    ]
+    if retiring is not None:
+        name = f"{retiring} retires, {name}"
+        lines += [
+            "terminate:",
+            f"  - {{provider_id: {retiring}, effective: 2026-12-01, reason: retirement}}",
+        ]
+    lines += [
+        "add:",
+        f"  - {{provider_id: NEW-URG-1, provider_type: urgent_care, lat: {lat}, lon: {lon}}}",
+    ]
+    return "\n".join([f"name: {name}", *lines]) + "\n", name
 
 
 # ---------------------------------------------------------------------------

@@ -285,6 +285,23 @@ def test_primary_care_codes_count_together(toy):
     assert np.isfinite(r["minutes"])
 
 
+def test_continuity_of_care_uses_medicare_primary_care_standard(toy):
+    """A Medicare Advantage run has no pcp rule: continuity of care re-homes a retiring
+    PCP's members within the primary care (S03) terms of their county, here A's
+    customised 6 minutes and 5 miles: P2 at n2 is 4 and 2 minutes (2 and 1 miles)
+    from the members at n0 and n1."""
+    from adequacy.whatif import continuity_of_care, run_whatif
+
+    pcp = {"provider_type": "pcp", "panel_size": 10, "panel_open": True}
+    p = providers([("P1", "002", 0, pcp), ("P2", "002", 2, pcp), ("P9", "002", 6, pcp)])
+    m = members([0, 1]).assign(pcp_id="P1")
+    result = run_whatif(run(toy, m, p), {"terminate": ["P1"]})
+    moved, panels = continuity_of_care(result)
+    assert moved["assigned_pcp"].tolist() == ["P2", "P2"]
+    assert panels["displaced_members"].tolist() == [2]
+    assert bool(panels["absorbed"].iloc[0])
+
+
 def test_whatif_counts_an_added_hospital_toward_the_counties_it_reaches(toy):
     from adequacy.whatif import run_whatif
 
@@ -355,6 +372,10 @@ def test_demo_and_hsd_tables_from_the_command_line(tmp_path, graph_cache):
     assert beds.notna().any()  # the HIFLD hospitals' real bed counts
     book = openpyxl.load_workbook(out / "hsd_tables.xlsx", read_only=True)
     assert book.sheetnames == ["Provider HSD", "Facility HSD"]
+    # run again into the same folder: its own earlier output is replaced, not refused
+    again = run_cli("hsd", "--run", run, "--out", out, env_cache=graph_cache)
+    assert again.returncode == 0, again.stderr
+    assert pd.read_csv(out / "hsd_provider_table.csv", dtype=str).equals(prov)
 
 
 @pytest.mark.slow

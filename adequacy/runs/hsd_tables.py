@@ -67,7 +67,7 @@ for an evaluation run's, which ``adequacy evaluate`` would then replace without
 ``--force``. :func:`write_hsd_tables` recognises its own earlier folder and
 replaces it whole; anything else needs ``force``.
 
-Owns: ``PROVIDER_COLUMNS``, ``FACILITY_COLUMNS``, ``hsd_tables`` and
+Owns: ``PROVIDER_COLUMNS``, ``FACILITY_COLUMNS``, ``hsd_tables``, ``earlier_hsd`` and
 ``write_hsd_tables``. Uses: the staging/publish pair and ``check_out`` of
 :mod:`adequacy.runs.write`, the manifest's time, and openpyxl.
 """
@@ -448,7 +448,7 @@ def write_hsd_tables(
             f"write_hsd_tables: manifest key(s) {', '.join(foreign)} would make the folder "
             "look like another kind of output; leave them out"
         )
-    check_out(out, force=force or _earlier_hsd(out), kind=HSD_KIND)
+    check_out(out, force=force or earlier_hsd(out), kind=HSD_KIND)
     created = _created(extra.get("created_utc"))
     record = {
         **extra,
@@ -500,7 +500,7 @@ def write_hsd_tables(
     return [final[name] for name in (PROVIDER_CSV, FACILITY_CSV, WORKBOOK, "manifest.json")]
 
 
-def _earlier_hsd(out: Path) -> bool:
+def earlier_hsd(out: Path) -> bool:
     """True when ``out`` holds an earlier output of :func:`write_hsd_tables` (replaced whole)."""
     try:
         earlier = json.loads((out / "manifest.json").read_text())

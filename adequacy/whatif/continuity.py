@@ -18,9 +18,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from adequacy.engine.cms_ma import CMS_PROVIDER_TYPE
 from adequacy.engine.judge import panel_sizes, qualifies, within
 from adequacy.engine.panels import PANEL_CAP
 from adequacy.errors import InputError
+from adequacy.inputs.hsd_reference import PRIMARY_CARE as CMS_PRIMARY_CARE
 from adequacy.routing import Snap, k_nearest_labels
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
 from adequacy.whatif.update import WhatIf
@@ -90,11 +92,19 @@ def continuity_of_care(
     ]
     if not terminated:
         return pd.DataFrame(columns=member_cols), pd.DataFrame(columns=summary_cols)
-    rules = [r for r in base.standards.rules if r.provider_type == "pcp"]
+    # the primary-care standard: a pcp rule, or Medicare Advantage's primary care (S03)
+    rules = [r for r in base.standards.rules if r.provider_type == "pcp"] or [
+        r
+        for r in base.standards.rules
+        if r.provider_type == CMS_PROVIDER_TYPE and r.specialty == CMS_PRIMARY_CARE
+    ]
     if rule_id is not None:
         rules = [base.standards.rule(rule_id)]
     if not rules:
-        raise InputError("continuity of care needs a primary care (pcp) rule in the standards")
+        raise InputError(
+            "continuity of care needs a primary care rule in the standards (provider_type "
+            "pcp, or Medicare Advantage's S03)"
+        )
     rule = rules[0]
 
     members = base.members

@@ -69,18 +69,25 @@ def delta_table(
     gained = inside[inside["change"] == "gains access"] if len(inside) else inside
     lost = inside[inside["change"] == "loses access"] if len(inside) else inside
 
-    def counts(frame, by_county: bool):
-        if not len(frame):
-            return {}
-        keys = ["rule", "language", "county_fips"] if by_county else ["rule", "language"]
-        return frame.groupby(keys).size().to_dict()
-
-    g_c, l_c, g_a, l_a = (
-        counts(gained, True),
-        counts(lost, True),
-        counts(gained, False),
-        counts(lost, False),
+    keys = pd.MultiIndex.from_arrays(
+        [table[c].astype(str).to_numpy() for c in ("rule", "language", "county_fips")]
     )
+    pairs = keys.droplevel(2)
+    is_area = table["county_fips"].to_numpy() == "ALL"
+
+    def counts(frame) -> np.ndarray:
+        """Members per delta row: by county on county rows, by rule and language on the
+        service-area row."""
+        if not len(frame):
+            return np.zeros(len(table), dtype=np.int64)
+        cols = [frame[c].astype(str) for c in ("rule", "language", "county_fips")]
+        by_county = pd.Series(1, index=pd.MultiIndex.from_arrays(cols)).groupby(level=[0, 1, 2])
+        by_area = pd.Series(1, index=pd.MultiIndex.from_arrays(cols[:2])).groupby(level=[0, 1])
+        county = by_county.size().reindex(keys, fill_value=0).to_numpy()
+        area = by_area.size().reindex(pairs, fill_value=0).to_numpy()
+        return np.where(is_area, area, county)
+
+    gains, losses = counts(gained), counts(lost)
     after_providers = {}
     redone = set()
     for rule, lang in affected:
@@ -89,21 +96,13 @@ def delta_table(
         after_providers[(rule.id, lang or "", "ALL")] = total
         for fips, v in by_county.items():
             after_providers[(rule.id, lang or "", fips)] = float(v)
-    before = table["providers_before"].to_numpy()
-    gains, losses, prov_after = [], [], []
-    for i, (r, lang, fips) in enumerate(
-        zip(table["rule"], table["language"], table["county_fips"], strict=True)
-    ):
-        if fips == "ALL":
-            gains.append(g_a.get((r, lang), 0))
-            losses.append(l_a.get((r, lang), 0))
-        else:
-            gains.append(g_c.get((r, lang, fips), 0))
-            losses.append(l_c.get((r, lang, fips), 0))
-        if (r, lang) in redone:
-            prov_after.append(after_providers.get((r, lang, fips), 0.0))
-        else:
-            prov_after.append(float(before[i]))
+    before = table["providers_before"].to_numpy(dtype=float)
+    after = (
+        pd.Series(after_providers, dtype=float).reindex(keys, fill_value=0.0).to_numpy()
+        if after_providers
+        else np.zeros(len(table))
+    )
+    prov_after = np.where(pairs.isin(list(redone)), after, before)
     table["gained"] = gains
     table["lost"] = losses
     table["meeting_after"] = table["meeting_before"] + table["gained"] - table["lost"]
@@ -172,17 +171,25 @@ def _heads(providers: pd.DataFrame, table: pd.DataFrame, rules, served=None) -> 
     (those within reach of the county's members, or their beds, for rules with terms
     per county: ``served``)."""
     counts = {}
-    for rule_id, lang in set(zip(table["rule"], table["language"], strict=True)):
+    pairs = table[["rule", "language"]].astype(str).drop_duplicates()
+    for rule_id, lang in zip(pairs["rule"], pairs["language"], strict=True):
         rule = rules[rule_id]
         if rule.counties and served is not None:
             counts[(rule_id, lang)] = served_counts(served, providers, [rule])[rule.id]
         elif rule.min_providers is not None:
             _, by_county = _provider_figures(providers, replace(rule, ratio=None), lang)
             counts[(rule_id, lang)] = by_county
-    return [
-        float(counts[(r, lang)].get(f, 0.0)) if (r, lang) in counts else np.nan
-        for r, lang, f in zip(table["rule"], table["language"], table["county_fips"], strict=True)
-    ]
+    rows = pd.MultiIndex.from_arrays(
+        [table[c].astype(str).to_numpy() for c in ("rule", "language", "county_fips")]
+    )
+    out = np.full(len(table), np.nan)
+    for (rule_id, lang), by_county in counts.items():
+        at = np.flatnonzero(
+            (rows.get_level_values(0) == rule_id) & (rows.get_level_values(1) == lang)
+        )
+        fips = rows.get_level_values(2)[at]
+        out[at] = pd.Series(by_county, dtype=float).reindex(fips, fill_value=0.0).to_numpy()
+    return out.tolist()
 
 
 def _verdicts(table: pd.DataFrame, standards, when: str) -> pd.DataFrame:

@@ -253,9 +253,8 @@ def _update_searches(base: Evaluation, engine: Engine, variants) -> dict:
             continue
         new_rows = provider_rows(providers, key)
         if old is not None:
-            old_set = set(old.rows.tolist())
-            removed = old_set - set(new_rows.tolist())
-            added = [r for r in new_rows.tolist() if r not in old_set]
+            removed = bool(len(np.setdiff1d(old.rows, new_rows)))
+            added = new_rows[~np.isin(new_rows, old.rows)].tolist()  # in roster order
             if not removed and not added:
                 engine.searches[job] = old
                 continue
