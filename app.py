@@ -1,37 +1,54 @@
 """adequacy in the browser: maps of gaps by county, drill-down, languages and what-if.
 
-Run with ``streamlit run app.py``. It opens on the bundled Boston demo. Uploaded
-files are read in memory and kept in this browser session only: nothing of
-them is written to disk, logged or sent anywhere.
+Run with ``streamlit run app.py --server.fileWatcherType none`` (streamlit's file
+watcher would watch this folder, ``.venv`` included, and slow every page). It
+opens on the bundled Boston demo: the title and a status line first, then each
+stage named as it loads. Uploaded files are read in memory and kept in this
+browser session only: nothing of them is written to disk, logged or sent anywhere.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-import time
 from pathlib import Path
+from typing import NoReturn
 
-import pandas as pd
 import streamlit as st
 
-from adequacy.errors import InputError
-
+# first paint: the title and a status line, before any heavy import or work
 st.set_page_config(page_title="adequacy: network adequacy", layout="wide")
+st.title("Network adequacy")
+SUBTITLE = st.empty()  # the standards and the road data, once known
+STATUS = st.status("Loading the analysis library…", expanded=False)
 
+import pandas as pd  # noqa: E402 - after the first paint
+
+from adequacy.demo import REGIONS  # noqa: E402
+from adequacy.errors import InputError  # noqa: E402
+from adequacy.frontend import whatif_view  # noqa: E402
 from adequacy.frontend.appointments_view import appointments_page  # noqa: E402
 from adequacy.frontend.deficiencies_view import deficiencies_page  # noqa: E402
-from adequacy.frontend.sources import (  # noqa: E402 - after set_page_config
-    BUNDLED_COUNTIES,
+from adequacy.frontend.downloads_view import downloads_page  # noqa: E402
+from adequacy.frontend.pages import (  # noqa: E402
+    county_rules_table,
+    county_table,
+    failing_members_table,
+    headline,
+    language_page,
+)
+from adequacy.frontend.sources import (  # noqa: E402
     builtin_standards_titles,
     bundled_roads,
     demo_class_column,
     demo_regions,
+    service_area_note,
     speed_profiles,
 )
-from adequacy.frontend.uploads import digest, read_upload  # noqa: E402
+from adequacy.frontend.status import Stages  # noqa: E402
+from adequacy.frontend.uploads import digest, read_upload, with_service_area  # noqa: E402
 
+STAGES = Stages(STATUS)
+SHOWN: dict[str, str | None] = {"demo_region": None}  # what this run shows (the downloads')
 BUILTIN_STANDARDS = builtin_standards_titles()
 ROADS = bundled_roads()
 OTHER_ROADS = "Another file on this server…"
@@ -41,7 +58,8 @@ HERE = Path(__file__).resolve().parent
 # ---------------------------------------------------------------------------
 # cached work: the graph and the demo evaluations are shared, uploads are not
 # ---------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Loading the road graph…")
+# (the status line names each stage; no spinner of their own)
+@st.cache_resource(show_spinner=False)
 def road_graph(path: str, class_column: str | None, profile: str | None = None):
     from adequacy import load_road_graph
 
@@ -49,14 +67,20 @@ def road_graph(path: str, class_column: str | None, profile: str | None = None):
     return load_road_graph(HERE / path, class_column=class_column, profile=profile)
 
 
-@st.cache_resource(show_spinner="Building and evaluating the demo…")
+@st.cache_resource(show_spinner=False)
+def demo_scenario(region: str):
+    from adequacy.demo import build_demo
+
+    return build_demo(region)
+
+
+@st.cache_resource(show_spinner=False)
 def demo_evaluation(region: str, standards: str, profile: str | None = None):
     from adequacy import evaluate
-    from adequacy.demo import REGIONS, build_demo
 
     spec = REGIONS[region]
     graph = road_graph(str(spec.roads.relative_to(HERE)), spec.class_column, profile)
-    scenario = build_demo(region)
+    scenario = demo_scenario(region)
     return evaluate(
         scenario.members,
         scenario.providers,
@@ -82,21 +106,25 @@ def uploaded_evaluation(files: dict, road: str, standards, profile: str | None =
     )
     cache = st.session_state.setdefault("_uploaded", {})
     if key not in cache:
+        STAGES("Reading the uploads")
         tables = {name: _upload_table(f, name) for name, f in files.items()}
         if tables["members"] is None or tables["providers"] is None:
             raise InputError("upload at least a members file and a providers file")
+        tables, found = with_service_area(tables, standards)  # no polygons: their counties
         path, class_column = ROADS[road] if isinstance(road, str) else road
+        STAGES("Loading the road graph")
+        graph = road_graph(path, class_column, profile)
         cache.clear()  # one uploaded evaluation per session
-        cache[key] = evaluate(
-            tables["members"],
-            tables["providers"],
-            road_graph(path, class_column, profile),
-            standards,
-            claims=tables["claims"],
-            survey=tables["survey"],
-            regions=tables["regions"] if tables["regions"] is not None else str(BUNDLED_COUNTIES),
-        )
-    return cache[key]
+        evaluation = evaluate(
+            tables["members"], tables["providers"], graph, standards,
+            claims=tables["claims"], survey=tables["survey"], regions=tables["regions"],
+            progress=STAGES.progress("Evaluating"),
+        )  # fmt: skip
+        cache[key] = evaluation, service_area_note(evaluation) if found else None
+    evaluation, note = cache[key]
+    if note:
+        st.info(note)
+    return evaluation
 
 
 def run_folder_evaluation(folder: str):
@@ -118,8 +146,7 @@ def run_folder_evaluation(folder: str):
     cache = st.session_state.setdefault("_run_folder", {})
     if key not in cache:
         cache.clear()
-        with st.spinner("Evaluating the run's inputs again…"):
-            cache[key] = evaluate_run(path)[0]
+        cache[key] = evaluate_run(path, progress=STAGES.progress("Evaluating the run again"))[0]
     return cache[key]
 
 
@@ -133,6 +160,13 @@ def profile_choice(class_column: str | None) -> str | None:
         return None
     label = st.sidebar.selectbox("Drive times", list(choices), key="profile")
     return choices[label]
+
+
+def wait_for(message: str) -> NoReturn:
+    """Say what the page needs to go on, in the status line and the page, and stop."""
+    STAGES.done(message)
+    st.info(message)
+    st.stop()
 
 
 def sidebar():
@@ -159,16 +193,21 @@ def sidebar():
         region = st.sidebar.selectbox("Region", list(regions), key="region",
                                       format_func=regions.get)  # fmt: skip
         profile = profile_choice(demo_class_column(region))
+        SHOWN["demo_region"] = region
+        STAGES("Loading the road graph")
+        spec = REGIONS[region]
+        graph = road_graph(str(spec.roads.relative_to(HERE)), spec.class_column, profile)
+        STAGES("Building the demo")
+        demo = demo_scenario(region)
         if not isinstance(standards, str):
             from adequacy import evaluate
-            from adequacy.demo import build_demo
 
-            demo = build_demo(region)
-            graph = road_graph(str(demo.region.roads), demo.region.class_column, profile)
             return evaluate(
                 demo.members, demo.providers, graph, standards,
                 claims=demo.claims, regions=demo.regions, survey=demo.survey,
+                progress=STAGES.progress("Evaluating"),
             )  # fmt: skip
+        STAGES("Evaluating")
         return demo_evaluation(region, standards, profile)
     if source == "Upload files":
         st.sidebar.caption(
@@ -192,18 +231,15 @@ def sidebar():
             )
             column = st.sidebar.text_input("Road-class column (road-line files)", "")
             if not path:
-                st.info("Give the path of a road network file on the server.")
-                st.stop()
+                wait_for("Give the path of a road network file on the server.")
             road = (path, column or None)
         profile = profile_choice((ROADS[road] if isinstance(road, str) else road)[1])
         if files["members"] is None or files["providers"] is None:
-            st.info("Upload a members file and a providers file to evaluate them.")
-            st.stop()
+            wait_for("Upload a members file and a providers file to evaluate them.")
         return uploaded_evaluation(files, road, standards, profile)
     folder = st.sidebar.text_input("Run folder (the --out of adequacy evaluate/demo)")
     if not folder:
-        st.info("Give the folder of an earlier run.")
-        st.stop()
+        wait_for("Give the folder of an earlier run.")
     return run_folder_evaluation(folder)
 
 
@@ -229,45 +265,8 @@ def rule_choice(evaluation):
     return rule_id, language
 
 
-def headline(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.frontend.maps import rule_rows
-
-    area = evaluation.service_area_summary
-    row = area[(area["rule"] == rule_id) & (area["language"] == language)]
-    rows = rule_rows(evaluation, rule_id, language)
-    if evaluation.synthetic:
-        st.warning(
-            "SYNTHETIC DEMO DATA: members and practices are made up; roads, counties and "
-            "hospitals are real."
-        )
-    cols = st.columns(4)
-    if len(row):
-        r = row.iloc[0]
-        cols[0].metric(
-            "Members meeting",
-            f"{r['share_meeting']:.1%}",
-            f"threshold {r['threshold']:.0%}",
-            delta_color="off",
-        )
-        cols[1].metric(
-            "Counties failing",
-            f"{int((rows['verdict'] == 'fail').sum())} of {len(rows)}",
-            "service area fails" if r["verdict"] == "fail" else "service area passes",
-            delta_color="inverse" if r["verdict"] == "fail" else "normal",
-        )
-        ratio = r.get("members_per_provider")
-        limit = r.get("ratio_limit")
-        cols[2].metric(
-            "Members per provider",
-            "–" if pd.isna(ratio) or ratio == float("inf") else f"{ratio:,.0f}",
-            "" if pd.isna(limit) else f"limit {limit:,.0f}",
-            delta_color="off",
-        )
-    cols[3].metric("Members", f"{len(evaluation.members):,}")
-
-
 def map_page(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.frontend.maps import county_map, rule_rows
+    from adequacy.frontend.maps import county_map
 
     if evaluation.regions is None:
         st.info("No county polygons: the map needs regions.")
@@ -280,16 +279,7 @@ def map_page(evaluation, rule_id: str, language: str) -> None:
         if point.get("location"):
             st.session_state["county"] = point["location"]  # the drill-down shows it
     st.caption("Click a county to open it in the drill-down tab.")
-    rows = rule_rows(evaluation, rule_id, language)
-    st.dataframe(
-        rows[
-            ["county_fips", "county", "verdict", "verdict_reasons", "members", "share_meeting",
-             "share_passes", "providers", "members_per_provider", "ratio_passes", "findings",
-             "median_miles", "median_minutes"]
-        ].sort_values(["verdict", "share_meeting"]),
-        hide_index=True,
-        width="stretch",
-    )  # fmt: skip
+    county_table(st, evaluation, rule_id, language)
 
 
 def _new_clicks(key: str, event) -> list[dict]:
@@ -303,7 +293,9 @@ def _new_clicks(key: str, event) -> list[dict]:
     return points
 
 
-def drill_page(evaluation, rule_id: str, language: str) -> None:
+def drill_page(evaluation, rule_id: str, language: str, *, shown: bool = True) -> None:
+    """The county drill-down; its map of points is drawn only while the tab is ``shown``
+    (a map in a hidden tab would slow the page's first paint)."""
     from adequacy.frontend.maps import points_map
 
     regions = evaluation.regions
@@ -311,13 +303,15 @@ def drill_page(evaluation, rule_id: str, language: str) -> None:
     fips = st.selectbox(
         "County", list(regions["fips"]), format_func=lambda f: f"{names[f]} ({f})", key="county"
     )
-    event = st.plotly_chart(
-        points_map(evaluation, rule_id, fips, language=language),
-        width="stretch",
-        key="points_map",
-        on_select="rerun",
-        selection_mode="points",
-    )
+    event = None
+    if shown:
+        event = st.plotly_chart(
+            points_map(evaluation, rule_id, fips, language=language),
+            width="stretch",
+            key="points_map",
+            on_select="rerun",
+            selection_mode="points",
+        )
     st.caption(
         "Click a provider to terminate it in the what-if tab; click a member's point to "
         "place a new provider there."
@@ -335,151 +329,13 @@ def drill_page(evaluation, rule_id: str, language: str) -> None:
             st.session_state["add_lat"] = round(float(point["lat"]), 5)
             st.session_state["add_lon"] = round(float(point["lon"]), 5)
             st.session_state["add_one"] = True
-    table = pd.concat([evaluation.county_summary, evaluation.language_summary])
     st.subheader("Every rule in this county")
-    st.dataframe(
-        table[table["county_fips"] == fips][
-            ["rule", "language", "verdict", "verdict_reasons", "members", "share_meeting",
-             "threshold", "providers", "members_per_provider", "ratio_limit", "ratio_passes",
-             "findings"]
-        ],
-        hide_index=True, width="stretch",
-    )  # fmt: skip
-    res = evaluation.member_results
-    failing = res[
-        (res["rule"] == rule_id)
-        & (res["language"] == language)
-        & (res["county_fips"] == fips)
-        & ~res["meets"]
-    ][["member_id", "miles", "minutes", "n_qualifying", "nearest_1"]]
-    st.subheader(f"Members failing {rule_id}: {len(failing):,} (shown by member ID only)")
-    st.dataframe(failing.head(500), hide_index=True, width="stretch")
-
-
-def language_page(evaluation) -> None:
-    st.subheader("Prevalent languages by county")
-    st.caption(
-        "Census languages with 10,000+ speakers aged 5+ per county or, without a Census "
-        "table, languages spoken by enough members."
-    )
-    st.dataframe(evaluation.prevalent_languages, hide_index=True, width="stretch")
-    lang = evaluation.language_summary
-    if len(lang):
-        st.subheader("Language-concordant access")
-        st.dataframe(
-            lang[["county_fips", "county", "language", "rule", "prevalent", "verdict",
-                  "verdict_reasons", "members", "share_meeting", "providers",
-                  "members_per_provider", "ratio_passes"]],
-            hide_index=True, width="stretch",
-        )  # fmt: skip
+    county_rules_table(st, evaluation, fips)
+    failing_members_table(st, evaluation, rule_id, language, fips)
 
 
 def whatif_page(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.whatif import continuity_of_care, recruit, run_whatif
-
-    rule = evaluation.standards.rule(rule_id)
-    p = evaluation.providers
-    in_net = p[p["in_network"]]
-    oon = p[~p["in_network"]]
-    st.caption(
-        "Changes apply to the evaluation above incrementally: added providers merge one "
-        "bounded search into the stored labels; terminations re-run only their type."
-    )
-    c1, c2 = st.columns(2)
-    terminate = c1.multiselect(
-        "Terminate providers",
-        sorted(in_net["provider_id"].unique()),
-        key="terminate",
-        help="in-network providers; a PCP's panel is re-homed below",
-    )
-    join = c2.multiselect("Out-of-network providers who join", sorted(oon["provider_id"].unique()))
-    with st.expander("Add a provider at a place"):
-        a1, a2, a3 = st.columns(3)
-        add_type = a1.selectbox("Type", sorted(p["provider_type"].unique()), key="add_type")
-        centre = evaluation.members[evaluation.members["in_service_area"]][["lat", "lon"]].mean()
-        st.session_state.setdefault("add_lat", round(float(centre["lat"]), 5))
-        st.session_state.setdefault("add_lon", round(float(centre["lon"]), 5))
-        add_lat = a2.number_input("Latitude", format="%.5f", key="add_lat")
-        add_lon = a3.number_input("Longitude", format="%.5f", key="add_lon")
-        add_langs = st.text_input("Languages (;-separated)", "English")
-        add = st.checkbox("Add this provider", key="add_one")
-    spec = {"name": "browser scenario", "join": join, "terminate": list(terminate)}
-    if add:
-        spec["add"] = [
-            {
-                "provider_id": "NEW-1",
-                "provider_type": add_type,
-                "lat": add_lat,
-                "lon": add_lon,
-                "languages": add_langs,
-                "specialty": rule.specialty if rule.provider_type == add_type else "",
-            }
-        ]
-    if not (join or terminate or add):
-        st.info("Choose providers to terminate or to join, or add one.")
-    else:
-        start = time.perf_counter()
-        result = run_whatif(evaluation, spec)
-        elapsed = time.perf_counter() - start
-        st.success(f"Updated every county and rule in {elapsed * 1000:,.0f} ms")
-        d = result.delta
-        moved = d[
-            (d["gained"] > 0) | (d["lost"] > 0) | (d["providers_before"] != d["providers_after"])
-        ]
-        st.dataframe(
-            moved[["rule", "language", "county_fips", "share_before", "share_after",
-                   "verdict_before", "verdict_after", "status_change", "verdict_reasons_after",
-                   "gained", "lost", "providers_before", "providers_after",
-                   "members_per_provider_before", "members_per_provider_after"]],
-            hide_index=True, width="stretch",
-        )  # fmt: skip
-        _, panels = continuity_of_care(result)
-        if len(panels):
-            st.subheader("Continuity of care")
-            st.dataframe(panels, hide_index=True, width="stretch")
-        st.session_state["scenario_json"] = json.dumps(result.scenario.to_dict(), indent=2)
-    st.subheader(f"Recruitment targets for {rule.label}")
-    if st.button("Rank candidate sites", key="recruit"):
-        r = recruit(evaluation, rule_id, language=language or None, top=5)
-        st.caption(f"{r.failing_members:,} members fail; candidates: {r.candidate_source}")
-        if r.message:
-            st.warning(r.message)
-        st.dataframe(r.picks, hide_index=True, width="stretch")
-        st.dataframe(r.counties, hide_index=True, width="stretch")
-
-
-def downloads_page(evaluation, rule_id: str, language: str) -> None:
-    from adequacy.runs.write import county_wide
-
-    flag = evaluation.synthetic
-    county = evaluation.county_summary.assign(synthetic=flag)
-    st.download_button(
-        "County summary (CSV)", county.to_csv(index=False), "county_summary.csv", "text/csv"
-    )
-    if evaluation.regions is not None:
-        with tempfile.TemporaryDirectory() as tmp:  # county figures only, no member rows
-            path = Path(tmp) / "county_summary.gpkg"
-            county_wide(evaluation).to_file(path, driver="GPKG", layer="county_summary")
-            data = path.read_bytes()
-        st.download_button(
-            "County summary (GeoPackage)",
-            data,
-            "county_summary.gpkg",
-            "application/geopackage+sqlite3",
-        )
-    res = evaluation.member_results
-    failing = res[(res["rule"] == rule_id) & (res["language"] == language) & ~res["meets"]]
-    st.download_button(
-        f"Members failing {rule_id} (CSV)",
-        failing.assign(synthetic=flag).to_csv(index=False),
-        f"failing_{rule_id}.csv",
-        "text/csv",
-    )
-    scenario = st.session_state.get("scenario_json")
-    if scenario:
-        st.download_button("Current what-if scenario (JSON)", scenario, "scenario.json")
-    else:
-        st.caption("Set up a what-if scenario to download it.")
+    whatif_view.whatif_page(st, evaluation, rule_id, language, new_clicks=_new_clicks)
 
 
 UNEXPECTED = (
@@ -492,6 +348,7 @@ def _show(exc: Exception) -> None:
     """One line for any exception at the page boundary: the package's own message
     (written to name files and rows, never cell values), else only the error's type,
     since its text could hold a cell of an upload. Nothing is logged."""
+    STAGES.done("Stopped: see the message below", error=True)
     if isinstance(exc, InputError):
         st.error(str(exc))
     else:
@@ -500,17 +357,17 @@ def _show(exc: Exception) -> None:
 
 def main() -> None:
     try:
-        evaluation = sidebar()
+        evaluation = whatif_view.shown_evaluation(sidebar())
         rule_id, language = rule_choice(evaluation)
     except Exception as exc:  # noqa: BLE001 - the page boundary (st.stop is not an Exception)
         _show(exc)
         st.stop()
-    st.title("Network adequacy")
     std = evaluation.standards
-    st.caption(
+    SUBTITLE.caption(
         f"{std.title or std.name} ({std.label}) · road data: {evaluation.graph.profile_label}"
     )
-    headline(evaluation, rule_id, language)
+    STAGES("Drawing the map")
+    headline(st, evaluation, rule_id, language)
     tabs = st.tabs(
         [
             "County map",
@@ -520,25 +377,31 @@ def main() -> None:
             "Appointments",
             "What-if",
             "Downloads",
-        ]
+        ],
+        key="tab",
+        on_change="rerun",  # a tab knows whether it is open: maps are drawn only when seen
     )
     try:
         with tabs[0]:
             map_page(evaluation, rule_id, language)
+        STAGES("Filling the other tabs")
         with tabs[1]:
-            drill_page(evaluation, rule_id, language)
+            drill_page(evaluation, rule_id, language, shown=bool(tabs[1].open))
         with tabs[2]:
             deficiencies_page(st, evaluation)
         with tabs[3]:
-            language_page(evaluation)
+            language_page(st, evaluation)
         with tabs[4]:
             appointments_page(st, evaluation.appointment_compliance)
         with tabs[5]:
             whatif_page(evaluation, rule_id, language)
         with tabs[6]:
-            downloads_page(evaluation, rule_id, language)
+            downloads_page(st, evaluation, rule_id, language, demo_region=SHOWN["demo_region"])
     except Exception as exc:  # noqa: BLE001 - the page boundary (st.stop is not an Exception)
         _show(exc)
+        return
+    members = int(evaluation.members["in_service_area"].sum())
+    STAGES.done(f"Ready in {STAGES.seconds():.1f} s: {members:,} members in the service area")
 
 
 main()

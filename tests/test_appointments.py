@@ -322,9 +322,12 @@ def test_report_section_and_app_view(survey_path):
             return lambda *a, **k: calls.append((name, a, k))
 
     appointments_page(Fake(), table)
-    frame = next(a[0] for name, a, _ in calls if name == "dataframe")
-    assert "Share compliant" in frame.columns
-    assert frame["Share compliant"].iloc[0] == 50.0
+    styler = next(a[0] for name, a, _ in calls if name == "dataframe")
+    assert "Share compliant" in styler.columns
+    shares = styler.data["Share compliant"].tolist()
+    assert 0.5 in shares and shares == sorted(shares)  # shares (0.5 reads 50.0%), failing first
+    html = styler.to_html()
+    assert "50.0%" in html and "None" not in html and "nan" not in html
 
 
 def test_demo_survey_is_synthetic(graph_cache, tmp_path):

@@ -1,7 +1,11 @@
 """The app's appointment availability view: the wait-time survey's compliance table.
 
+Failing rows first; shares as percentages, blanks where the survey gives no
+measure (:mod:`adequacy.frontend.tables`).
+
 Owns: ``appointments_page``. Uses: the table of
-:func:`adequacy.engine.appointments.appointment_compliance` (or its CSV read back).
+:func:`adequacy.engine.appointments.appointment_compliance` (or its CSV read
+back) and the app's tables.
 """
 
 from __future__ import annotations
@@ -10,30 +14,32 @@ from typing import Any
 
 import pandas as pd
 
-#: table column -> header in words; shares are shown as percentages
-HEADERS = {
-    "provider_type": "Provider type",
-    "county": "County",
-    "county_fips": "FIPS",
-    "service_label": "Service",
-    "providers_surveyed": "Providers surveyed",
-    "responses": "Answers",
-    "judged": "Judged",
-    "compliant": "Compliant",
-    "share_compliant": "Share compliant",
-    "verdict": "Meets standard",
-    "day_limit": "Day limit",
-    "median_days": "Median days to appointment",
-    "share_within_day_limit": "Within day limit",
-    "median_office_wait_minutes": "Median office wait (min)",
-    "share_seen_within_wait_limit": "Seen within wait limit",
-    "share_callbacks_in_time": "Calls returned in time",
-    "share_clinical_callbacks_within_hour": "Clinical calls within the hour",
-}
-SHARES = [c for c in HEADERS if c.startswith("share_")]
+from adequacy.frontend.tables import readable, show
+
+#: the columns shown, in reading order (headers: :data:`adequacy.frontend.tables.HEADERS`)
+COLUMNS = [
+    "provider_type",
+    "county",
+    "service_label",
+    "verdict",
+    "share_compliant",
+    "threshold",
+    "providers_surveyed",
+    "responses",
+    "judged",
+    "compliant",
+    "day_limit",
+    "median_days",
+    "share_within_day_limit",
+    "median_office_wait_minutes",
+    "share_seen_within_wait_limit",
+    "share_callbacks_in_time",
+    "share_clinical_callbacks_within_hour",
+]
+HEADERS = {"verdict": "Meets standard"}
 
 
-def appointments_page(st: Any, table: pd.DataFrame) -> None:
+def appointments_page(st: Any, table: pd.DataFrame | None) -> None:
     """Draw the compliance table with ``st`` (the streamlit module)."""
     st.subheader("Appointment availability")
     if table is None or not len(table):
@@ -43,18 +49,9 @@ def appointments_page(st: Any, table: pd.DataFrame) -> None:
         st.warning("Synthetic survey (demo data, not for filing).")
     st.caption(
         "Share of survey answers that comply with the wait-time standards, by provider type, "
-        "county and service. An answer complies when the survey says so or, where it does "
-        "not, when every measure it gives is within its limit. Shares are over the answers "
-        "giving the measure; providers not in the roster are listed as 'unknown'."
+        "county and service; failing rows first. An answer complies when the survey says "
+        "so or, where it does not, when every measure it gives is within its limit. Shares "
+        "are over the answers giving the measure (blank: no answer gives it); providers "
+        "not in the roster are listed as 'unknown'."
     )
-    view = table[list(HEADERS)].copy()
-    for column in SHARES:
-        view[column] = pd.to_numeric(view[column], errors="coerce") * 100.0
-    verdict = view["verdict"].astype(str).str.strip().str.lower()
-    view["verdict"] = verdict.map({"pass": "yes", "fail": "no"}).fillna("–")
-    config = {
-        HEADERS[c]: st.column_config.NumberColumn(HEADERS[c], format="%.1f%%") for c in SHARES
-    }
-    st.dataframe(
-        view.rename(columns=HEADERS), hide_index=True, width="stretch", column_config=config
-    )
+    show(st, readable(table, COLUMNS, headers=HEADERS))

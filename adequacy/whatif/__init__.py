@@ -14,6 +14,7 @@ from adequacy.whatif.continuity import (
     PCP_TRANSITION_DAYS,
     continuity_of_care,
 )
+from adequacy.whatif.explain import why_unchanged
 from adequacy.whatif.recruit import Recruitment, recruit
 from adequacy.whatif.update import WhatIf, run_whatif
 
@@ -29,4 +30,5 @@ __all__ = [
     "read_scenario",
     "recruit",
     "run_whatif",
+    "why_unchanged",
 ]
