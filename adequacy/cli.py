@@ -339,7 +339,7 @@ def demo(
         with staging(out) as stage:  # the inputs are part of the run folder, published whole
             update("writing demo inputs", 0, 0)
             inputs = scenario.write_inputs(stage / "inputs")
-            whatif_text, whatif_name = example_whatif(scenario, retire_pcp=not cms)
+            whatif_text, whatif_name = example_whatif(scenario)
             (stage / WHATIF_EXAMPLE).write_text(whatif_text)
             result = _run(
                 inputs["members"],

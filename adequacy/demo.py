@@ -189,16 +189,15 @@ def build_demo(
     return DemoScenario(spec, seed, graph, members, providers, claims, counties, survey)
 
 
-def example_whatif(scenario: DemoScenario, *, retire_pcp: bool = True) -> tuple[str, str]:
+def example_whatif(scenario: DemoScenario) -> tuple[str, str]:
     """A what-if scenario (YAML text) that runs on this demo's run folder, and its name:
-    the in-network PCP with the largest panel retires (unless not ``retire_pcp``: the
-    Medicare Advantage rules have no pcp rule to judge continuity of care by), the first
-    out-of-network PCP joins, and an urgent care opens at the region's ``example_site``."""
+    the in-network PCP with the largest panel retires, the first out-of-network PCP
+    joins, and an urgent care opens at the region's ``example_site``."""
     p = scenario.providers
     pcp = p["provider_type"] == "pcp"
     joining = min(p.loc[pcp & ~p["in_network"].astype(bool), "provider_id"])
     panels = scenario.members["pcp_id"].loc[lambda ids: ids != ""].value_counts()
-    retiring = min(panels.index, key=lambda pid: (-panels[pid], pid)) if retire_pcp else None
+    retiring = min(panels.index, key=lambda pid: (-panels[pid], pid))
     lon, lat = scenario.region.example_site
     name = f"{joining} joins, an urgent care opens"
     lines = [

@@ -268,3 +268,33 @@ def test_fastest_from_many_members_equals_networkx(reisterstown):
         )  # fmt: skip
         np.testing.assert_allclose(meters[reached], exp_m, rtol=1e-9)
     assert len(reached) > 1000
+
+
+@pytest.mark.parametrize("basis, options", [("shortest", 1), ("fastest_route", 0)])
+def test_continuity_options_measure_miles_on_the_runs_basis(toy, basis, options):
+    """P0 at n0 retires; its member at n0 could move to P6 at n6, 6 miles away by the
+    street but an 8-mile drive by the faster highway. Within a 7-mile standard P6 is
+    an option when miles are the shortest road distance, and not when they are the
+    route driven."""
+    from adequacy.whatif import continuity_of_care, run_whatif
+
+    m = members([0]).assign(pcp_id="P0")
+    p = pd.DataFrame(
+        {
+            "provider_id": ["P0", "P6"],
+            "provider_type": ["pcp", "pcp"],
+            "lat": [lat_of(0), lat_of(6)],
+            "lon": [LON, LON],
+        }
+    )
+    std = {
+        "name": "toy",
+        "version": "1",
+        "threshold": 0.5,
+        "distance_basis": basis,
+        "rules": [{"id": "pcp", "provider_type": "pcp", "count": 1, "miles": 7}],
+    }
+    base = evaluate(m, p, toy, std, regions=counties(), workers=1)
+    displaced, _ = continuity_of_care(run_whatif(base, {"terminate": ["P0"]}))
+    assert displaced["options_within_standard"].tolist() == [options]
+    assert displaced["assigned_pcp"].tolist() == (["P6"] if options else [""])

@@ -23,7 +23,7 @@ from adequacy.engine.judge import panel_sizes, qualifies, within
 from adequacy.engine.panels import PANEL_CAP
 from adequacy.errors import InputError
 from adequacy.inputs.hsd_reference import PRIMARY_CARE as CMS_PRIMARY_CARE
-from adequacy.routing import Snap, k_nearest_labels
+from adequacy.routing import Snap, k_nearest_labels, route_at, route_meters
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
 from adequacy.whatif.update import WhatIf
 
@@ -48,8 +48,10 @@ def continuity_of_care(
     that accept new patients, with room under ``panel_cap`` (room = cap minus
     the larger of the roster panel size and the members assigned to them).
     Each displaced member's candidates within the primary-care standard (the
-    rule ``rule_id``, default the first ``pcp`` rule; up to ``options`` nearest
-    by distance) are listed; then members are assigned nearest pair first,
+    rule ``rule_id``, default the first ``pcp`` rule, else Medicare Advantage's
+    primary care S03; up to ``options`` nearest by road distance, or under
+    ``fastest_route`` the nearest by time with the meters of the route driven) are
+    listed; then members are assigned nearest pair first,
     each candidate taking members only while it has room. ``absorbed`` says
     whether every displaced member got a place. Members in an active
     treatment window (``in_treatment``) keep their provider for
@@ -132,21 +134,37 @@ def continuity_of_care(
     speed = base.settings.snap_speed_mph
     k = max(1, min(options, len(set(pid[cand_rows])))) if len(cand_rows) else 1
     costs = {}
-    for metric in ("distance", "time"):
-        if not len(cand_rows):
+    p_snap = whatif.engine.provider_snap
+    if not len(cand_rows):
+        for metric in ("distance", "time"):
             costs[metric] = (np.full((len(all_rows), 1), np.inf), np.full((len(all_rows), 1), -1))
-            continue
+    elif (base.settings.distance_basis or "shortest") == "fastest_route":
+        # miles along the route driven: the k fastest candidates and their routes' meters
+        legs_s = p_snap.leg_cost("time", speed)[cand_rows]
+        legs_m = p_snap.meters[cand_rows]
+        nodes = p_snap.node[cand_rows]
+        groups = pd.factorize(pid[cand_rows])[0]
         labels = k_nearest_labels(
-            base.graph,
-            whatif.engine.provider_snap.node[cand_rows],
-            k=k,
-            metric=metric,
-            source_cost=whatif.engine.provider_snap.leg_cost(metric, speed)[cand_rows],
-            groups=pid[cand_rows],
+            base.graph, nodes, k=k, metric="time", source_cost=legs_s, groups=groups
         )
-        c, s = labels.at(sub, speed)
+        route, _ = route_meters(base.graph, labels, groups, legs_m, legs_s, nodes)
+        seconds, s, meters = route_at(labels, route, sub.node, legs_m)
         ids = np.where(s >= 0, pid[cand_rows[np.maximum(s, 0)]], "")
-        costs[metric] = (c, ids)
+        costs["time"] = (seconds + sub.leg_cost("time", speed)[:, None], ids)
+        costs["distance"] = (meters + sub.meters[:, None], ids)
+    else:
+        for metric in ("distance", "time"):
+            labels = k_nearest_labels(
+                base.graph,
+                p_snap.node[cand_rows],
+                k=k,
+                metric=metric,
+                source_cost=p_snap.leg_cost(metric, speed)[cand_rows],
+                groups=pid[cand_rows],
+            )
+            c, s = labels.at(sub, speed)
+            ids = np.where(s >= 0, pid[cand_rows[np.maximum(s, 0)]], "")
+            costs[metric] = (c, ids)
     # pairs within the standard
     state = base.member_state
     limit_meters, limit_seconds, both = state.limits(rule, all_rows)
