@@ -156,55 +156,62 @@ def _run(
 ):
     """Evaluate and write the run folder, reporting each stage to ``update``; returns
     what :func:`_print_run` prints (call it once the progress bar is closed)."""
+    from contextlib import nullcontext
+
     from adequacy.engine import evaluate
     from adequacy.findings import deficiencies, outside_candidates
     from adequacy.network import load_road_graph
     from adequacy.runs import write_run
+    from adequacy.runs.write import staging
 
-    update("loading road graph", 0, 0)
-    graph = load_road_graph(network, class_column=class_column, profile=profile)
-    evaluation = evaluate(
-        members,
-        providers,
-        graph,
-        standards,
-        claims=claims,
-        regions=regions,
-        census_languages=languages,
-        survey=survey,
-        appointment_standards=appointment_standards,
-        quarter=_period_quarter(period),
-        distance_basis=distance_basis,
-        hsd_reference=hsd_reference,
-        cms_crosswalk=cms_crosswalk,
-        progress=update,
-    )
-    update("deficiency workpaper", 0, 0)
-    found = deficiencies(evaluation, supply=supply)
-    outside, by_county = outside_candidates(evaluation, supply=supply)
-    findings = {**found.tables(), "outside_candidates": outside, "outside_by_county": by_county}
-    update("writing outputs", 0, 0)
-    paths = write_run(
-        evaluation,
-        out,
-        command=command,
-        extra=extra,
-        findings=findings,
-        stage=stage,
-        inputs={
-            "members": members,
-            "providers": providers,
-            "claims": claims,
-            "regions": regions,
-            "census_languages": languages,
-            "survey": survey,
-            "supply": supply,
-            "road_network": network,
-            "standards": evaluation.standards.path or evaluation.standards.name,
-            "hsd_reference": hsd_reference,
-            "cms_crosswalk": cms_crosswalk,
-        },
-    )
+    # the run folder is staged from the start: members' results stream into it, and a
+    # failure anywhere leaves no output folder (and no earlier one touched)
+    with nullcontext(stage) if stage is not None else staging(out) as tmp:
+        update("loading road graph", 0, 0)
+        graph = load_road_graph(network, class_column=class_column, profile=profile)
+        evaluation = evaluate(
+            members,
+            providers,
+            graph,
+            standards,
+            claims=claims,
+            regions=regions,
+            census_languages=languages,
+            survey=survey,
+            appointment_standards=appointment_standards,
+            quarter=_period_quarter(period),
+            distance_basis=distance_basis,
+            hsd_reference=hsd_reference,
+            cms_crosswalk=cms_crosswalk,
+            progress=update,
+            results_path=tmp / "members.parquet",  # written chunk by chunk, never all in memory
+        )
+        update("deficiency workpaper", 0, 0)
+        found = deficiencies(evaluation, supply=supply)
+        outside, by_county = outside_candidates(evaluation, supply=supply)
+        findings = {**found.tables(), "outside_candidates": outside, "outside_by_county": by_county}
+        update("writing outputs", 0, 0)
+        paths = write_run(
+            evaluation,
+            out,
+            command=command,
+            extra=extra,
+            findings=findings,
+            stage=tmp,
+            inputs={
+                "members": members,
+                "providers": providers,
+                "claims": claims,
+                "regions": regions,
+                "census_languages": languages,
+                "survey": survey,
+                "supply": supply,
+                "road_network": network,
+                "standards": evaluation.standards.path or evaluation.standards.name,
+                "hsd_reference": hsd_reference,
+                "cms_crosswalk": cms_crosswalk,
+            },
+        )
     return evaluation, found, by_county, paths
 
 

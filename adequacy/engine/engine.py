@@ -182,7 +182,9 @@ class Engine:
 
     ``state`` holds the member-side arrays; pass the base evaluation's
     ``member_state`` to share them (what-if builds an engine per scenario over
-    the same members). Searches are kept in ``searches`` by (key, metric).
+    the same members). Searches are kept in ``searches`` by (key, metric); pass
+    another engine's to reuse them (an evaluation judges its members in chunks,
+    each with its own engine, over one set of searches).
     """
 
     def __init__(
@@ -197,6 +199,7 @@ class Engine:
         workers: int = 1,
         progress: Progress | None = None,
         state: MemberState | None = None,
+        searches: dict | None = None,
     ):
         self.graph = graph
         self.members = members
@@ -207,12 +210,15 @@ class Engine:
         self.workers = max(1, int(workers))
         self.tick = progress or (lambda step, done, total: None)
         self.pid_codes, self.pid_uniques = pd.factorize(providers["provider_id"])
-        self.searches: dict[tuple[SearchKey, str], Search] = {}
+        #: shared with other engines over the same graph and roster (chunks of members)
+        self.searches: dict[tuple[SearchKey, str], Search] = {} if searches is None else searches
         self._job_rules: dict[tuple[SearchKey, str], list[Rule]] = {}
         self.state = state if state is not None else MemberState.of(members)
         self.basis = settings.distance_basis or "shortest"
         #: labels whose fastest route was not found (ties at the k-th place): never within
         self.unrouted = 0
+        #: searches widened because a verdict was in doubt (see ``rule_block``)
+        self.widened = 0
 
     @staticmethod
     def key_of(rule: Rule, language: str | None) -> SearchKey:
@@ -269,7 +275,7 @@ class Engine:
 
         def task(key):
             for item in jobs.items():
-                if item[0][0] == key:
+                if item[0][0] == key and item[0] not in self.searches:
                     job, search = self.search_one(item)
                     self.searches[job] = search
             return [
@@ -441,6 +447,7 @@ class Engine:
                 if (key, m) in self.searches
             }
             self.run(rerun, k=2 * width)
+            self.widened += 1
 
     def _judge(self, rule, language, member_rows, dist, time, route=None):
         """Judge one (rule, language) for some members; also whether a wider search

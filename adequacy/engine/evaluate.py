@@ -45,13 +45,15 @@ from adequacy.engine.appointments import (
 )
 from adequacy.engine.appointments import OUTPUT_COLUMNS as APPOINTMENT_COLUMNS
 from adequacy.engine.cms_ma import CMS_PROVIDER_TYPE, cms_ma_standards, is_recipe
-from adequacy.engine.engine import Engine, MemberState, Progress, Search, SearchKey, rule_variants
+from adequacy.engine.engine import MemberState, Progress, Search, SearchKey
 from adequacy.engine.judge import OUTSIDE, county_of
 from adequacy.engine.panels import panel_findings
-from adequacy.engine.reach import served_counties, served_counts
+from adequacy.engine.passes import judge_members
+from adequacy.engine.reach import served_counts
+from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import DEFAULT_STANDARDS, StandardsSet, load_standards
-from adequacy.engine.summaries import member_results_table, plan_summary, summarise
+from adequacy.engine.summaries import plan_summary_tally, summarise_tally
 from adequacy.errors import InputError
 from adequacy.inputs.cms_specialties import cms_codes
 from adequacy.inputs.languages import prevalent_languages
@@ -81,7 +83,7 @@ class Evaluation:
     members: pd.DataFrame
     providers: pd.DataFrame
     standards: StandardsSet
-    member_results: pd.DataFrame
+    member_results: pd.DataFrame | None
     county_summary: pd.DataFrame
     service_area_summary: pd.DataFrame
     language_summary: pd.DataFrame
@@ -111,6 +113,20 @@ class Evaluation:
     #: rules with terms per county: each provider site x county it serves (the reach
     #: rule of 42 CFR 422.116(a)(2)(i); :mod:`adequacy.engine.reach`)
     served: pd.DataFrame | None = field(default=None, repr=False)
+    #: the member results on disk (``evaluate(results_path=...)``), or None
+    results_file: ResultsFile | None = field(default=None, repr=False)
+
+    def block_results(
+        self, rule_id: str, language: str = "", columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """One (rule, language)'s member results, in the order of its member rows
+        (``blocks[(rule_id, language)][1]``), from memory or from the results file."""
+        if self.member_results is None:
+            assert self.results_file is not None
+            return self.results_file.read(rule_id, language, columns)
+        start, rows = self.blocks[(rule_id, language)]
+        table = self.member_results if columns is None else self.member_results[columns]
+        return table.iloc[start : start + len(rows)]
 
     @property
     def synthetic(self) -> bool:
@@ -141,6 +157,7 @@ def evaluate(
     progress: Progress | None = None,
     hsd_reference: Any = None,
     cms_crosswalk: Any = None,
+    results_path: str | os.PathLike | None = None,
     **overrides: Any,
 ) -> Evaluation:
     """Evaluate members' access to providers against a standards set.
@@ -183,6 +200,11 @@ def evaluate(
         year's file (default: the bundled CY2026 one), and a crosswalk from
         NPPES taxonomy codes to CMS specialty codes (``taxonomy``,
         ``cms_specialty_code``) for rosters without ``cms_specialty_code``.
+    results_path
+        Write the member results to this Parquet file as they are made, chunk by
+        chunk (``Settings.chunk_members``), instead of holding them in memory:
+        ``member_results`` is then None and :meth:`Evaluation.block_results` reads
+        a rule's rows back. How a run folder's ``members.parquet`` is written.
     **overrides
         Any :class:`Settings` field by name, e.g. ``quarter=3`` or
         ``count_cap=4``, applied on top of ``settings``.
@@ -269,45 +291,40 @@ def evaluate(
     )
     languages = sorted(prevalent["language"].unique())
 
-    engine = Engine(
+    judged = judge_members(
         graph,
         members,
         providers,
         member_snap,
         provider_snap,
         settings,
+        expanded,
+        languages,
+        chunk_members=settings.chunk_members,
+        results_path=results_path,
         workers=workers or os.cpu_count() or 1,
         progress=tick,
     )
-    blocks = engine.evaluate_variants(rule_variants(expanded, languages))
-    served = None
+    served = judged.served
     county_rules = [r for r in expanded.rules if r.counties]
-    if county_rules:  # minimum numbers count providers within reach of the county's members
-        tick("providers within reach", 0, 1)
-        served = served_counties(engine, county_rules)
-    if engine.unrouted:
+    if judged.unrouted:
         notes.append(
-            f"{engine.unrouted} fastest routes could not be read off the time labels (equal "
+            f"{judged.unrouted} fastest routes could not be read off the time labels (equal "
             "times at the last label kept); those providers do not count on miles"
         )
     tick("summarising", 0, 1)
-    results = member_results_table(blocks, members, providers)
-    block_index, start = {}, 0
-    for b in blocks:
-        block_index[(b.rule.id, b.language or "")] = (start, b.member_rows)
-        start += len(b.member_rows)
-    county, area, outside, language_summary = summarise(
-        results,
-        members,
+    values = judged.values()
+    county, area, outside, language_summary = summarise_tally(
+        judged.tally,
+        values,
         providers,
         expanded,
         region_table,
         prevalent,
-        blocks=block_index,
         served=served_counts(served, providers, county_rules) if served is not None else None,
     )
     panel = panel_findings(providers, members)
-    plans = plan_summary(results, members, providers, expanded, block_index, area)
+    plans = plan_summary_tally(judged.tally, expanded, area)
     if survey_table is not None:
         names = (
             dict(zip(region_table["fips"], region_table["name"], strict=True))
@@ -324,7 +341,7 @@ def evaluate(
         members=members,
         providers=providers,
         standards=expanded,
-        member_results=results,
+        member_results=judged.results,
         county_summary=county,
         service_area_summary=area,
         language_summary=language_summary,
@@ -341,12 +358,13 @@ def evaluate(
         language_basis="census" if census is not None else "members",
         notes=notes,
         warnings=warnings,
-        searches=engine.searches,
+        searches=judged.searches,
         member_snap=member_snap,
         provider_snap=provider_snap,
-        blocks=block_index,
+        blocks=judged.blocks,
         served=served,
-        member_state=engine.state,
+        member_state=judged.state,
+        results_file=judged.results_file,
         standards_source=standards,
     )
 

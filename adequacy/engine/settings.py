@@ -59,6 +59,10 @@ class Settings:
         member would drive) or ``straight_line`` (great-circle distance between
         the two points). None: the standards set's own ``distance_basis``; an
         evaluation records the basis it used.
+    chunk_members
+        Members judged at once (:mod:`adequacy.engine.passes`): bounds the memory
+        the member side takes, whatever the number of members; results do not
+        depend on it.
     """
 
     quarter: int | None = None
@@ -70,10 +74,13 @@ class Settings:
     min_language_members: int = 50
     min_census_speakers: int = 10_000
     distance_basis: str | None = None
+    chunk_members: int = 250_000
 
     def __post_init__(self) -> None:
         if self.quarter is not None and self.quarter not in (1, 2, 3, 4):
             raise InputError(f"quarter must be 1, 2, 3 or 4, not {self.quarter!r}")
+        if int(self.chunk_members) < 1:
+            raise InputError(f"chunk_members must be at least 1, not {self.chunk_members!r}")
         if self.count_cap is not None and int(self.count_cap) < 1:
             raise InputError(f"count_cap must be at least 1, not {self.count_cap!r}")
         for name in ("max_report_miles", "max_report_minutes", "max_snap_meters", "snap_speed_mph"):

@@ -22,6 +22,7 @@ import pandas as pd
 from adequacy.engine.engine import Block, SearchKey, provider_rows
 from adequacy.engine.judge import (
     FAIL,
+    OUTSIDE,
     Component,
     access_component,
     min_providers_component,
@@ -29,6 +30,7 @@ from adequacy.engine.judge import (
     verdict,
 )
 from adequacy.engine.standards import Rule, StandardsSet
+from adequacy.engine.tally import Tally, Values, medians, tally_of_results
 
 #: Columns of the rule tables (county, language, service area, outside, plan).
 RULE_COLUMNS = [
@@ -142,26 +144,41 @@ def member_results_table(
 
 
 def summarise(results, members, providers, standards, regions, prevalent, blocks=None, served=None):
-    """County, service-area, outside-area and language summaries of member results,
-    each row with its verdict.
+    """County, service-area, outside-area and language summaries of a whole member-results
+    table (``Evaluation.member_results``; ``blocks`` locates each rule's rows, as
+    ``Evaluation.blocks`` does); see :func:`summarise_tally`."""
+    blocks = blocks if blocks is not None else _blocks_of(results)
+    return summarise_tally(
+        tally_of_results(results, members, blocks),
+        values_of(results, blocks),
+        providers,
+        standards,
+        regions,
+        prevalent,
+        served=served,
+    )
 
-    Language rows are judged on their own (access, ratio, minimum providers); rows
-    over all members then gain the language component from the prevalent languages'
-    rows of the same rule and county (or service area). The service-area table holds
-    a row per language as well. ``blocks`` (``Evaluation.blocks``) locates each rule's
-    rows as a slice, which is much faster than finding them by comparing codes.
-    ``served`` (rule id -> per-county count) replaces the providers located in a
-    county for the minimum number of rules with terms per county (the reach rule:
-    :mod:`adequacy.engine.reach`).
+
+def summarise_tally(tally: Tally, values: Values, providers, standards, regions, prevalent,
+                    served=None):  # fmt: skip
+    """County, service-area, outside-area and language summaries, each row with its verdict.
+
+    ``tally`` holds the exact counts of member results (:mod:`adequacy.engine.tally`),
+    ``values(rule, language)`` a block's ``county_fips``, ``miles`` and ``minutes`` for
+    the medians. Language rows are judged on their own (access, ratio, minimum
+    providers); rows over all members then gain the language component from the
+    prevalent languages' rows of the same rule and county (or service area). The
+    service-area table holds a row per language as well. ``served`` (rule id ->
+    per-county count) replaces the providers located in a county for the minimum
+    number of rules with terms per county (the reach rule: :mod:`adequacy.engine.reach`).
+    Counties come sorted by FIPS within each rule.
     """
     county, area, outside = _summaries(
-        results, members, providers, standards, regions, language=None, blocks=blocks,
-        served=served,
-    )  # fmt: skip
+        tally, values, providers, standards, regions, language=None, served=served
+    )
     language_county, language_area, _ = _summaries(
-        results, members, providers, standards, regions, language="all", blocks=blocks,
-        served=served,
-    )  # fmt: skip
+        tally, values, providers, standards, regions, language="all", served=served
+    )
     language_county = language_county.merge(
         prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
         on=["county_fips", "language"],
@@ -173,6 +190,30 @@ def summarise(results, members, providers, standards, regions, prevalent, blocks
     )
     area = pd.concat([area, language_area], ignore_index=True) if len(language_area) else area
     return county, area, outside, language_county
+
+
+def _blocks_of(results: pd.DataFrame) -> dict:
+    """(rule, language) -> (first row, rows) of a results table sorted by block."""
+    rule = results["rule"].astype(str).to_numpy()
+    lang = results["language"].astype(str).to_numpy()
+    blocks, start = {}, 0
+    sizes = pd.DataFrame({"r": rule, "l": lang}).groupby(["r", "l"], sort=False).size()
+    for key, size in sizes.items():
+        blocks[key] = (start, np.arange(size))
+        start += size
+    return blocks
+
+
+def values_of(results: pd.DataFrame, blocks: dict) -> Values:
+    """``values(rule, language)`` of a whole results table: a block's county, miles
+    and minutes (for the medians)."""
+    columns = ["county_fips", "miles", "minutes"]
+
+    def values(rule_id: str, language: str) -> pd.DataFrame:
+        start, rows = blocks[(rule_id, language)]
+        return results[columns].iloc[start : start + len(rows)]
+
+    return values
 
 
 def judge_levels(county, area, language_county, language_area, standards):
@@ -210,31 +251,30 @@ def _counties_component(failing: int, counties: int) -> Component:
 
 
 def plan_summary(results, members, providers, standards, blocks, area) -> pd.DataFrame:
+    """:func:`plan_summary_tally` of a whole member-results table."""
+    tally = tally_of_results(results, members, {k: v for k, v in blocks.items() if not k[1]})
+    return plan_summary_tally(tally, standards, area)
+
+
+def plan_summary_tally(tally: Tally, standards, area) -> pd.DataFrame:
     """Per plan (the members' ``plan`` column) and rule: members in the service area,
     how many meet the rule and the share; its verdict fails when the plan's share does,
     or when the rule fails for the network the plan's members share (the service-area
     row over all members in ``area``: its ratio, counties, languages). The ratio
     columns are the network's, over all members: a plan's own members divided by
-    providers every plan shares would flatter it."""
-    plan_code, plans = pd.factorize(members["plan"].astype(str))
-    inside = members["in_service_area"].to_numpy()
-    meets = results["meets"].to_numpy()
+    providers every plan shares would flatter it. Plans come sorted within a rule."""
     network = area[area["language"] == ""].set_index("rule")
     rows_out = []
     for rule in standards.rules:
-        if (rule.id, "") not in blocks or rule.id not in network.index:
+        if (rule.id, "") not in tally.counties or rule.id not in network.index:
             continue
         net = network.loc[rule.id]
-        start, rows = blocks[(rule.id, "")]
-        keep = inside[rows]
-        codes = plan_code[rows][keep]
-        met = meets[start : start + len(rows)][keep]
-        n = np.bincount(codes, minlength=len(plans))
-        m = np.bincount(codes, weights=met, minlength=len(plans))
-        for i, plan in enumerate(plans):
-            if not n[i]:
+        counts = tally.plan_counts(rule.id)
+        for plan, (n, m) in zip(counts.index, counts[["members", "meeting"]].to_numpy(),
+                                strict=True):  # fmt: skip
+            if not n:
                 continue
-            access = access_component(int(m[i]), int(n[i]), rule.threshold, _standard(rule))
+            access = access_component(int(m), int(n), rule.threshold, _standard(rule))
             shared = Component(
                 "network",
                 net["verdict"] != FAIL,
@@ -247,9 +287,9 @@ def plan_summary(results, members, providers, standards, blocks, area) -> pd.Dat
                     "plan": plan,
                     "rule": rule.id,
                     "label": rule.label,
-                    "members": int(n[i]),
-                    "meeting": int(m[i]),
-                    "share_meeting": float(m[i] / n[i]),
+                    "members": int(n),
+                    "meeting": int(m),
+                    "share_meeting": float(m / n),
                     "threshold": rule.threshold,
                     "share_passes": access.passes,
                     "providers": net["providers"],
@@ -285,43 +325,24 @@ def provider_count(
     return float(len(pids)), pd.Series(by, index=counties)
 
 
-def _summaries(
-    results, members, providers, standards, regions, *, language, blocks=None, served=None
-):
+def _summaries(tally: Tally, values: Values, providers, standards, regions, *, language,
+               served=None):  # fmt: skip
     """County, service-area and outside-area tables for base rules or all languages."""
     county_rows, area_rows, outside_rows = [], [], []
-    # compare category codes, never strings: results can hold tens of millions of rows
-    rule_cats = list(results["rule"].cat.categories)
-    lang_cats = list(results["language"].cat.categories)
-    res_rule = results["rule"].cat.codes.to_numpy()
-    res_lang = results["language"].cat.codes.to_numpy()
     names = dict(zip(regions["fips"], regions["name"], strict=True)) if regions is not None else {}
+    keys = tally.keys()
     for rule in standards.rules:
-        if rule.id not in rule_cats:
-            continue
         if language is None:
-            langs = [""]
+            langs = [""] if (rule.id, "") in keys else []
         elif not rule.languages:
             continue
-        elif blocks is not None:
-            langs = sorted(lang for rule_id, lang in blocks if rule_id == rule.id and lang)
         else:
-            present = np.unique(res_lang[res_rule == rule_cats.index(rule.id)])
-            langs = sorted(lang_cats[c] for c in present if lang_cats[c])
+            langs = sorted(lang for rule_id, lang in keys if rule_id == rule.id and lang)
         for lang in langs:
-            if lang not in lang_cats:
+            counts = tally.county_counts((rule.id, lang))
+            if not counts["members"].sum():
                 continue
-            columns = ["county_fips", "in_service_area", "meets", "off_road", "miles", "minutes"]
-            if blocks is not None and (rule.id, lang) in blocks:
-                start, rows = blocks[(rule.id, lang)]
-                if not len(rows):
-                    continue
-                part = results[columns].iloc[start : start + len(rows)]
-            else:
-                sel = (res_rule == rule_cats.index(rule.id)) & (res_lang == lang_cats.index(lang))
-                if not sel.any():
-                    continue
-                part = results.loc[sel, columns]
+            med = medians(values(rule.id, lang))
             key = SearchKey(rule.provider_type, rule.specialty, lang or None)
             rows = provider_rows(providers, key)
             total_providers, by_county = provider_count(providers, rows, rule)
@@ -331,14 +352,6 @@ def _summaries(
                 heads = provider_count(providers, rows, replace(rule, ratio=None))[1]
             else:
                 heads = by_county
-            inside = part[part["in_service_area"]]
-            grouped = inside.groupby("county_fips", observed=True).agg(
-                members=("meets", "size"),
-                meeting=("meets", "sum"),
-                off_road=("off_road", "sum"),
-                median_miles=("miles", "median"),
-                median_minutes=("minutes", "median"),
-            )
             base = {
                 "rule": rule.id,
                 "label": rule.label,
@@ -349,9 +362,8 @@ def _summaries(
                 "cadence": rule.cadence,
                 "threshold": rule.threshold,
             }
-            for fips, g in grouped.iterrows():
-                if g["members"] == 0:
-                    continue
+            inside = counts[counts.index != OUTSIDE]
+            for fips, g in inside.iterrows():
                 county_rows.append(
                     {
                         **base,
@@ -368,33 +380,37 @@ def _summaries(
                             county=fips,
                         ),
                         "off_road_members": int(g["off_road"]),
-                        "median_miles": g["median_miles"],
-                        "median_minutes": g["median_minutes"],
+                        "median_miles": med.at[fips, "miles"],
+                        "median_minutes": med.at[fips, "minutes"],
                     }
                 )
-            n_in = len(inside)
+            n_in = int(inside["members"].sum())
             if n_in:
                 area_rows.append(
                     {
                         **base,
                         **row_figures(
-                            n_in, inside["meets"].sum(), rule, total_providers, "service_area"
-                        ),
-                        "counties": int(grouped.shape[0]),
+                            n_in,
+                            int(inside["meeting"].sum()),
+                            rule,
+                            total_providers,
+                            "service_area",
+                        ),  # fmt: skip
+                        "counties": int(inside.shape[0]),
                         "counties_failing": 0,  # counted once the county verdicts are known
                         "off_road_members": int(inside["off_road"].sum()),
                     }
                 )
-            out = part[~part["in_service_area"]]
-            if len(out):
+            if OUTSIDE in counts.index:
+                out = counts.loc[OUTSIDE]
                 outside_rows.append(
                     {
                         **base,
-                        "members": len(out),
-                        "meeting": int(out["meets"].sum()),
-                        "share_meeting": float(out["meets"].mean()),
-                        "median_miles": float(out["miles"].median()),
-                        "median_minutes": float(out["minutes"].median()),
+                        "members": int(out["members"]),
+                        "meeting": int(out["meeting"]),
+                        "share_meeting": float(out["meeting"] / out["members"]),
+                        "median_miles": float(med.at[OUTSIDE, "miles"]),
+                        "median_minutes": float(med.at[OUTSIDE, "minutes"]),
                     }
                 )
     county = pd.DataFrame(county_rows, columns=[*COUNTY_COLUMNS, "_components"])

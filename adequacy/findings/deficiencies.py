@@ -128,6 +128,11 @@ class Deficiencies:
         }
 
 
+#: the member results the workpaper reads (a rule's rows at a time)
+_RESULT_COLUMNS = ["member_id", "county_fips", "in_service_area", "meets", "miles", "minutes",
+                   "n_qualifying"]  # fmt: skip
+
+
 def deficiencies(
     ev: Evaluation,
     *,
@@ -156,8 +161,8 @@ def deficiencies(
     for (rule_id, lang), group in failing.groupby(["rule", "language"], sort=False):
         rule = ev.standards.rule(rule_id)
         key = SearchKey(rule.provider_type, rule.specialty, lang or None)
-        start, block = ev.blocks[(rule_id, lang)]
-        res = ev.member_results.iloc[start : start + len(block)]
+        block = ev.blocks[(rule_id, lang)][1]
+        res = ev.block_results(rule_id, lang, _RESULT_COLUMNS)
         unserved = (
             ~res["meets"].to_numpy()
             & res["in_service_area"].to_numpy()

@@ -288,9 +288,12 @@ def write_run(
     )
     with nullcontext(stage) if stage is not None else staging(out_dir) as tmp:
         files: dict[str, Path] = {}
-        results = evaluation.member_results
         path = tmp / "members.parquet"
-        results.to_parquet(path, index=False)
+        streamed = evaluation.results_file
+        if evaluation.member_results is not None:
+            evaluation.member_results.to_parquet(path, index=False)
+        elif streamed.path.resolve() != path.resolve():  # written elsewhere: copied in
+            shutil.copyfile(streamed.path, path)
         files["members"] = path
         extra_tables = {
             n: t.assign(synthetic=evaluation.synthetic) for n, t in (findings or {}).items()
@@ -310,7 +313,10 @@ def write_run(
         path = tmp / "manifest.json"
         path.write_text(json.dumps(manifest, indent=2, default=json_default) + "\n")
         files["manifest"] = path
-        return publish(files, out_dir)
+        published = publish(files, out_dir)
+        if streamed is not None and evaluation.member_results is None:
+            streamed.path = published["members"]  # the results file moved with the folder
+        return published
 
 
 def write_tables(

@@ -110,8 +110,10 @@ def recruit(
                 else "it has no prevalent language: leave out --language"
             )
         )
-    start, block_rows = base.blocks[(rule.id, lang)]
-    res = base.member_results.iloc[start : start + len(block_rows)]
+    block_rows = base.blocks[(rule.id, lang)][1]
+    res = base.block_results(
+        rule.id, lang, ["meets", "in_service_area", "county_fips", "n_qualifying"]
+    )
     fail = ~res["meets"].to_numpy() & res["in_service_area"].to_numpy()
     if counties is not None:  # only the failing members of these counties
         fail &= res["county_fips"].astype(str).isin(set(counties)).to_numpy()

@@ -1,0 +1,230 @@
+"""The member pass: members judged in chunks over one set of searches.
+
+The provider side of an evaluation (one k-nearest search per provider key and
+metric, over the whole road graph) does not grow with the members; the member
+side does: labels read at each member's node, the judge's arrays, the results.
+:func:`judge_members` therefore takes the members ``chunk_members`` at a time:
+each chunk gets its own :class:`~adequacy.engine.engine.Engine` over the shared
+searches, its blocks are counted into a :class:`~adequacy.engine.tally.Tally`
+(exact integers) and its results either go to a Parquet file
+(:class:`~adequacy.engine.results_file.ResultsFile`, one row group per chunk
+and rule) and are dropped, or are kept to be assembled into one table.
+
+Exactness. A chunk's members are judged exactly as they would be in one pass,
+with one exception the pass removes: when a member's verdict is in doubt the
+engine widens a search (more labels per node), and members judged before the
+widening read narrower labels. So whenever any search widened during a pass, the
+pass runs again from the first chunk over the final searches, which then widen
+no further (the same doubling happens whatever the chunking). Chunked and
+unchunked runs thus judge every member on the same labels, and their results
+are equal row for row.
+
+Owns: ``judge_members`` and ``MemberPass``. Uses: the engine, the tally, the
+reach rule and the results file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adequacy.engine.engine import Block, Engine, MemberState, Progress, rule_variants
+from adequacy.engine.reach import SERVED_COLUMNS, served_counties
+from adequacy.engine.results_file import ResultsFile
+from adequacy.engine.settings import Settings
+from adequacy.engine.standards import StandardsSet
+from adequacy.engine.summaries import member_results_table, values_of
+from adequacy.engine.tally import Tally
+from adequacy.network import RoadGraph
+from adequacy.routing import Snap
+
+#: Members judged at once when a run gives no chunk size: bounds the member-side
+#: arrays (labels read, the judge's work, the results) to a few hundred MB.
+DEFAULT_CHUNK_MEMBERS = 250_000
+
+
+@dataclass
+class MemberPass:
+    """What the member pass found: counts, served counties, the searches, and the
+    member results (a table in memory, or a :class:`ResultsFile` on disk)."""
+
+    tally: Tally
+    served: pd.DataFrame | None
+    searches: dict
+    state: MemberState
+    unrouted: int
+    #: (rule id, language or "") -> (first row in ``results`` or None, member rows)
+    blocks: dict[tuple[str, str], tuple[int | None, np.ndarray]] = field(default_factory=dict)
+    results: pd.DataFrame | None = None
+    results_file: ResultsFile | None = None
+    chunks: int = 1
+    passes: int = 1
+
+    def values(self):
+        """``values(rule, language)``: a block's county, miles and minutes (medians)."""
+        columns = ["county_fips", "miles", "minutes"]
+        if self.results_file is not None:
+            return lambda rule_id, lang: self.results_file.read(rule_id, lang, columns)
+        return values_of(self.results, self.blocks)
+
+
+def chunk_bounds(n: int, chunk_members: int | None) -> list[tuple[int, int]]:
+    """[start, stop) of each chunk of ``n`` members (one chunk when ``chunk_members`` is
+    None or at least ``n``)."""
+    size = max(1, int(chunk_members)) if chunk_members else max(n, 1)
+    return [(a, min(a + size, n)) for a in range(0, max(n, 1), size)] if n else [(0, 0)]
+
+
+def judge_members(
+    graph: RoadGraph,
+    members: pd.DataFrame,
+    providers: pd.DataFrame,
+    member_snap: Snap,
+    provider_snap: Snap,
+    settings: Settings,
+    standards: StandardsSet,
+    languages: list[str],
+    *,
+    chunk_members: int | None = None,
+    results_path: str | Path | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> MemberPass:
+    """Search once, then judge every member chunk by chunk (see the module docstring).
+
+    ``members``/``providers`` are the placed tables of an evaluation and
+    ``member_snap``/``provider_snap`` their snapping to ``graph``. With
+    ``results_path`` the member results go to that Parquet file as they are made
+    (and ``MemberPass.results`` is None); otherwise they are assembled into one
+    table in block order, as :func:`~adequacy.engine.summaries.member_results_table`
+    makes it for all members at once.
+    """
+    tick = progress or (lambda step, done, total: None)
+    variants = rule_variants(standards, languages)
+    county_rules = [r for r in standards.rules if r.counties]
+    bounds = chunk_bounds(len(members), chunk_members)
+    searches: dict = {}
+    unrouted = 0
+    for attempt in (1, 2):
+        tally, served, kept, widened = Tally(), [], [], 0
+        file = ResultsFile(results_path) if results_path is not None else None
+        for i, (a, b) in enumerate(bounds):
+            if len(bounds) > 1:
+                tick("judging members", i, len(bounds))
+            sub = members.iloc[a:b]
+            engine = Engine(
+                graph,
+                sub,
+                providers,
+                _part(member_snap, a, b),
+                provider_snap,
+                settings,
+                workers=workers,
+                progress=tick if i == 0 and attempt == 1 else None,
+                searches=searches,
+            )
+            blocks = engine.evaluate_variants(variants)
+            if county_rules:  # providers within reach of the county's members, this chunk
+                served.append(served_counties(engine, county_rules))
+            unrouted += engine.unrouted
+            widened += engine.widened
+            tally.add_blocks(blocks, sub)
+            if file is not None:
+                file.write(member_results_table(blocks, sub, providers), blocks)
+            else:
+                kept.append((a, blocks))
+        if not widened:
+            break
+        # members judged before a search widened read narrower labels: judge all again
+        if file is not None:
+            file.discard()
+    if len(bounds) > 1:
+        tick("judging members", len(bounds), len(bounds))
+    served_table = None
+    if county_rules:
+        served_table = (
+            pd.concat(served, ignore_index=True)
+            .drop_duplicates(["rule", "provider_row", "county_fips"])
+            .sort_values(["rule", "provider_row", "county_fips"], ignore_index=True)[SERVED_COLUMNS]
+        )
+    state = MemberState.of(members) if len(bounds) > 1 else engine.state
+    out = MemberPass(
+        tally=tally,
+        served=served_table,
+        searches=searches,
+        state=state,
+        unrouted=unrouted,
+        chunks=len(bounds),
+        passes=attempt,
+    )
+    rows_of = _rows_by_language(state, len(members))
+    if file is not None:
+        file.close()
+        out.results_file = file
+        out.blocks = {(rule.id, lang or ""): (None, rows_of(lang)) for rule, lang in variants}
+        return out
+    merged = _merged_blocks(kept)
+    out.results = member_results_table(merged, members, providers)
+    start = 0
+    for blk in merged:
+        out.blocks[(blk.rule.id, blk.language or "")] = (start, blk.member_rows)
+        start += len(blk.member_rows)
+    return out
+
+
+def _part(snap: Snap, a: int, b: int) -> Snap:
+    """The snapping of members ``a`` to ``b`` (views, no copy)."""
+    return Snap(snap.node[a:b], snap.meters[a:b], snap.off_road[a:b], snap.max_snap_meters)
+
+
+def _rows_by_language(state: MemberState, n: int):
+    """Member rows of each language's blocks, one array per language (shared by rules)."""
+    cache: dict[str, np.ndarray] = {}
+
+    def rows_of(language: str | None) -> np.ndarray:
+        key = language or ""
+        if key not in cache:
+            if not key:
+                cache[key] = np.arange(n)
+            else:
+                names = list(state.language_names)
+                code = names.index(key) if key in names else -2
+                cache[key] = np.flatnonzero(state.language_code == code)
+        return cache[key]
+
+    return rows_of
+
+
+def _merged_blocks(kept: list[tuple[int, list[Block]]]) -> list[Block]:
+    """Each (rule, language)'s blocks of every chunk as one block over all members
+    (member rows offset by each chunk's first row), in the variants' order."""
+    if len(kept) == 1 and kept[0][0] == 0:
+        return kept[0][1]
+    merged = []
+    for j, first in enumerate(kept[0][1]):
+        parts = [(a, blocks[j]) for a, blocks in kept]
+        merged.append(
+            Block(
+                first.rule,
+                first.language,
+                np.concatenate([blk.member_rows + a for a, blk in parts]),
+                np.concatenate([blk.miles for _, blk in parts]),
+                np.concatenate([blk.minutes for _, blk in parts]),
+                np.concatenate([blk.n_qualifying for _, blk in parts]),
+                np.concatenate([blk.meets for _, blk in parts]),
+                _stack([blk.nearest for _, blk in parts]),
+            )
+        )
+        for _, blk in parts:  # the chunk's arrays are copied: release them
+            blk.miles = blk.minutes = blk.n_qualifying = blk.meets = blk.nearest = None
+    return merged
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    width = max(p.shape[1] for p in parts)
+    return np.concatenate(
+        [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=-1) for p in parts]
+    )

@@ -1,0 +1,104 @@
+"""Member results as one Parquet file, written chunk by chunk.
+
+A run's member results (one row per member, rule and language) can outgrow
+memory. :class:`ResultsFile` appends each chunk's table to one Parquet file
+with :class:`pyarrow.parquet.ParquetWriter`, one row group per chunk and
+(rule, language), and remembers which row groups hold each (rule, language), so
+that a rule's results are read back alone (:meth:`ResultsFile.read`): the
+medians of the summaries, the deficiency workpaper. Every categorical column is
+stored as a dictionary with 32-bit indices whatever its chunk's categories, so
+all row groups share one schema; pandas reads the file back with the
+categories unified.
+
+Owns: ``ResultsFile``. Uses: pyarrow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+#: Rows per row group at most (pyarrow's own default).
+MAX_ROW_GROUP = 1 << 20
+
+
+class ResultsFile:
+    """Append member-results tables to ``path``; read a (rule, language) back."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.row_groups: dict[tuple[str, str], list[int]] = {}
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._groups = 0
+        self._empty: pa.Table | None = None
+
+    def write(self, table: pd.DataFrame, blocks: list) -> None:
+        """Append one chunk's table, whose rows are ``blocks`` (engine blocks, or
+        ``(rule id, language, rows)`` triples) one after the other."""
+        arrow = self._conform(pa.Table.from_pandas(table, preserve_index=False))
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        offset = 0
+        for b in blocks:
+            key, n = _key_and_size(b)
+            if not n:
+                continue
+            part = arrow.slice(offset, n)
+            size = min(n, MAX_ROW_GROUP)
+            self._writer.write_table(part, row_group_size=size)
+            groups = -(-n // size)
+            self.row_groups.setdefault(key, []).extend(range(self._groups, self._groups + groups))
+            self._groups += groups
+            offset += n
+        self.rows += offset
+
+    def _conform(self, arrow: pa.Table) -> pa.Table:
+        """Cast to the file's schema (dictionaries with int32 indices)."""
+        if self._schema is None:
+            fields = [
+                pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type))
+                if pa.types.is_dictionary(f.type)
+                else f
+                for f in arrow.schema
+            ]
+            self._schema = pa.schema(fields, metadata=arrow.schema.metadata)
+            self._empty = arrow.slice(0, 0).cast(self._schema)
+        return arrow.cast(self._schema)
+
+    def close(self) -> None:
+        """Finish the file (an empty table when nothing was written)."""
+        if self._writer is None:
+            if self._empty is None:
+                raise ValueError("no member results were written")
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+            self._writer.write_table(self._empty)
+        self._writer.close()
+
+    def discard(self) -> None:
+        """Drop what was written (the pass starts again)."""
+        if self._writer is not None:
+            self._writer.close()
+        self.path.unlink(missing_ok=True)
+        self.__init__(self.path)
+
+    def read(self, rule_id: str, language: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """One (rule, language)'s rows, in member order (columns as pandas reads them)."""
+        groups = self.row_groups.get((rule_id, language), [])
+        file = pq.ParquetFile(self.path)
+        if not groups:
+            return file.schema_arrow.empty_table().select(columns or file.schema_arrow.names
+                                                          ).to_pandas()  # fmt: skip
+        return file.read_row_groups(groups, columns=columns).to_pandas()
+
+
+def _key_and_size(block) -> tuple[tuple[str, str], int]:
+    if isinstance(block, tuple):
+        rule_id, language, rows = block
+        return (rule_id, language or ""), len(rows)
+    return (block.rule.id, block.language or ""), len(np.asarray(block.member_rows))
