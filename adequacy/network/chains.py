@@ -372,16 +372,17 @@ def expand(
 
 @njit(cache=True, inline="always")
 def _offer_label(best_cost, best_src, best_grp, best_aux, k, c, s, g, aux):
-    """Keep (cost c, source s, group g) among the k best of distinct groups; ``aux``
-    (route meters) travels with it, the smallest among equal costs of one group."""
+    """Keep (cost c, source s, group g) among the k best of distinct groups, ordered by
+    (cost, source) as the search orders them; ``aux`` (route meters) travels with it,
+    the smallest among equal costs of one group."""
     for j in range(k):
         if best_grp[j] == g and best_src[j] >= 0:
-            if best_cost[j] < c:
-                return
-            if best_cost[j] == c:
-                if aux < best_aux[j]:
+            if best_cost[j] < c or (best_cost[j] == c and best_src[j] <= s):
+                if best_cost[j] == c and aux < best_aux[j]:
                     best_aux[j] = aux
                 return
+            if best_cost[j] == c:
+                aux = min(aux, best_aux[j])
             # move up: remove j, then insert below
             for t in range(j, k - 1):
                 best_cost[t] = best_cost[t + 1]
@@ -392,10 +393,17 @@ def _offer_label(best_cost, best_src, best_grp, best_aux, k, c, s, g, aux):
             best_src[k - 1] = -1
             best_grp[k - 1] = -1
             break
-    if not c < best_cost[k - 1]:
+    last = best_src[k - 1]
+    if last >= 0 and not (c < best_cost[k - 1] or (c == best_cost[k - 1] and s < last)):
+        return
+    if last < 0 and not c < np.inf:
         return
     j = k - 1
-    while j > 0 and best_cost[j - 1] > c:
+    while j > 0 and (
+        best_src[j - 1] < 0
+        or best_cost[j - 1] > c
+        or (best_cost[j - 1] == c and best_src[j - 1] > s)
+    ):
         best_cost[j] = best_cost[j - 1]
         best_src[j] = best_src[j - 1]
         best_grp[j] = best_grp[j - 1]

@@ -57,32 +57,93 @@ def heap_pop(hc, hn, hs, size):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def offer(tent_cost, tent_group, base, k, c, g):
-    """Record a tentative label (c, group g) at a node; False if it cannot matter.
+def _before(c1, r1, c2, r2):
+    """Whether (cost c1, rank r1) comes before (c2, r2): by cost, ties by rank."""
+    return c1 < c2 or (c1 == c2 and r1 < r2)
 
-    The node's tentative list holds its ``k`` best costs from distinct groups
-    seen so far. A label that is not better than ``k`` other groups' costs can
-    never be among the node's ``k`` nearest, so it is not pushed.
+
+@njit(cache=True, nogil=True, inline="always")
+def heap_push_ranked(hc, hn, hs, size, c, node, src, rank):
+    """:func:`heap_push` ordered by (cost, ``rank[src]``): equal costs pop by rank."""
+    i = size
+    r = rank[src]
+    while i > 0:
+        parent = (i - 1) >> 1
+        if not _before(c, r, hc[parent], rank[hs[parent]]):
+            break
+        hc[i] = hc[parent]
+        hn[i] = hn[parent]
+        hs[i] = hs[parent]
+        i = parent
+    hc[i] = c
+    hn[i] = node
+    hs[i] = src
+    return size + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def heap_pop_ranked(hc, hn, hs, size, rank):
+    """:func:`heap_pop` ordered by (cost, ``rank[src]``)."""
+    size -= 1
+    c = hc[size]
+    node = hn[size]
+    src = hs[size]
+    r = rank[src]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and _before(
+            hc[child + 1], rank[hs[child + 1]], hc[child], rank[hs[child]]
+        ):
+            child += 1
+        if not _before(hc[child], rank[hs[child]], c, r):
+            break
+        hc[i] = hc[child]
+        hn[i] = hn[child]
+        hs[i] = hs[child]
+        i = child
+    hc[i] = c
+    hn[i] = node
+    hs[i] = src
+    return size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def offer(tent_cost, tent_group, tent_rank, base, k, c, g, r):
+    """Record a tentative label (c, group g, rank r) at a node; False if it cannot matter.
+
+    The node's tentative list holds its ``k`` best (cost, rank) from distinct groups
+    seen so far. A label that does not come before ``k`` other groups' can never be
+    among the node's ``k`` nearest, so it is not pushed. Equal costs are ordered by
+    rank (the source's place in the roster), so the labels kept never depend on the
+    order the search met them in.
     """
     worst = -1
     worst_cost = -1.0
+    worst_rank = -1
     for j in range(k):
         tg = tent_group[base + j]
         if tg == g:
-            if tent_cost[base + j] <= c:
+            if not _before(c, r, tent_cost[base + j], tent_rank[base + j]):
                 return False
             tent_cost[base + j] = c
+            tent_rank[base + j] = r
             return True
         if tg == -1:
             tent_cost[base + j] = c
             tent_group[base + j] = g
+            tent_rank[base + j] = r
             return True
-        if tent_cost[base + j] > worst_cost:
+        if _before(worst_cost, worst_rank, tent_cost[base + j], tent_rank[base + j]):
             worst_cost = tent_cost[base + j]
+            worst_rank = tent_rank[base + j]
             worst = j
-    if c < worst_cost:
+    if _before(c, r, worst_cost, worst_rank):
         tent_cost[base + worst] = c
         tent_group[base + worst] = g
+        tent_rank[base + worst] = r
         return True
     return False
 
@@ -95,6 +156,7 @@ def k_nearest_kernel(
     source_node,
     source_cost,
     source_group,
+    source_rank,
     k,
     cutoff,
     label_cost,
@@ -102,6 +164,7 @@ def k_nearest_kernel(
     n_labels,
     tent_cost,
     tent_group,
+    tent_rank,
     heap_cost,
     heap_node,
     heap_source,
@@ -109,26 +172,36 @@ def k_nearest_kernel(
 ):
     """Settle every node's k nearest labels; ``settle_order`` records each label's flat
     index (node * k + slot) in the order settled, which is cost order. Returns how
-    many were settled."""
+    many were settled.
+
+    Equal costs are ordered by ``source_rank`` (lower first): each node's labels are
+    its ``k`` first distinct groups by (cost, rank), whatever the graph's numbering
+    (a graph clipped around some members keeps the same labels there)."""
     for i in range(label_cost.shape[0]):  # initialised here, without the GIL
         label_cost[i] = np.inf
         label_source[i] = -1
         tent_cost[i] = np.inf
         tent_group[i] = -1
+        tent_rank[i] = -1
     for i in range(n_labels.shape[0]):
         n_labels[i] = 0
     size = 0
     for s in range(source_node.shape[0]):
         c = source_cost[s]
         node = source_node[s]
-        if c <= cutoff and offer(tent_cost, tent_group, node * k, k, c, source_group[s]):
-            size = heap_push(heap_cost, heap_node, heap_source, size, c, node, s)
+        g = source_group[s]
+        if c <= cutoff and offer(
+            tent_cost, tent_group, tent_rank, node * k, k, c, g, source_rank[s]
+        ):
+            size = heap_push_ranked(
+                heap_cost, heap_node, heap_source, size, c, node, s, source_rank
+            )
     settled = 0
     while size > 0:
         c = heap_cost[0]
         node = heap_node[0]
         s = heap_source[0]
-        size = heap_pop(heap_cost, heap_node, heap_source, size)
+        size = heap_pop_ranked(heap_cost, heap_node, heap_source, size, source_rank)
         m = n_labels[node]
         if m >= k:
             continue
@@ -151,8 +224,10 @@ def k_nearest_kernel(
             nc = c + weights[e]
             if nc > cutoff or n_labels[nxt] >= k:
                 continue
-            if offer(tent_cost, tent_group, nxt * k, k, nc, g):
-                size = heap_push(heap_cost, heap_node, heap_source, size, nc, nxt, s)
+            if offer(tent_cost, tent_group, tent_rank, nxt * k, k, nc, g, source_rank[s]):
+                size = heap_push_ranked(
+                    heap_cost, heap_node, heap_source, size, nc, nxt, s, source_rank
+                )
     return settled
 
 
@@ -210,15 +285,22 @@ def merge_kernel(
             if label_group[node, j] == group and label_source[node, j] >= 0:
                 same = j
                 break
+        # labels are ordered by (cost, source index), as the search orders them
         if same >= 0:
-            if label_cost[node, same] <= c:
+            if not _before(c, new_source, label_cost[node, same], label_source[node, same]):
                 continue  # this provider already reaches the node as cheaply: prune
             j = same  # the provider moves up: drop its old label
         else:
-            if not c < label_cost[node, k - 1]:
+            last = label_source[node, k - 1]
+            if last >= 0 and not _before(c, new_source, label_cost[node, k - 1], last):
                 continue  # not among the node's k nearest, nor anywhere beyond: prune
+            if last < 0 and not c < label_cost[node, k - 1]:
+                continue
             j = k - 1  # the k-th label drops out
-        while j > 0 and label_cost[node, j - 1] > c:
+        while j > 0 and (
+            label_source[node, j - 1] < 0
+            or _before(c, new_source, label_cost[node, j - 1], label_source[node, j - 1])
+        ):
             label_cost[node, j] = label_cost[node, j - 1]
             label_source[node, j] = label_source[node, j - 1]
             label_group[node, j] = label_group[node, j - 1]
@@ -262,7 +344,7 @@ def fastest_from_kernel(
     best_seconds, route_meters, settled, touched, heap_cost, heap_node,
 ):  # fmt: skip
     """Multi-source Dijkstra by time along forward edges: each node's fastest time from
-    any source and the meters of that fastest route (one of them where several tie).
+    any source and the meters of that fastest route (the shortest where several tie).
     ``best_seconds``/``route_meters`` hold infinity and ``settled`` False on entry; the
     nodes written are listed in ``touched``. Returns how many."""
     n_touched = 0
@@ -270,7 +352,9 @@ def fastest_from_kernel(
     for s in range(source_node.shape[0]):
         node = source_node[s]
         c = source_seconds[s]
-        if c <= cutoff and c < best_seconds[node]:
+        if c <= cutoff and c == best_seconds[node]:  # equal times: the shorter route
+            route_meters[node] = min(route_meters[node], source_meters[s])
+        elif c <= cutoff and c < best_seconds[node]:
             if best_seconds[node] == np.inf:
                 touched[n_touched] = node
                 n_touched += 1
@@ -288,7 +372,10 @@ def fastest_from_kernel(
         for e in range(offsets[node], offsets[node + 1]):
             nxt = targets[e]
             nc = c + seconds[e]
-            if nc <= cutoff and nc < best_seconds[nxt] and not settled[nxt]:
+            if nc <= cutoff and nc == best_seconds[nxt] and not settled[nxt]:
+                # equal times: the shorter route, whatever order they were found in
+                route_meters[nxt] = min(route_meters[nxt], m + meters[e])
+            elif nc <= cutoff and nc < best_seconds[nxt] and not settled[nxt]:
                 if best_seconds[nxt] == np.inf:
                     touched[n_touched] = nxt
                     n_touched += 1

@@ -256,7 +256,7 @@ def k_nearest_labels(
         m = 0 if metric == "distance" else 1
         seed_node, seed_cost, which = seeds(chains, source_nodes, source_cost, m)
         core_cost, core_seed, order = _search(
-            chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff
+            chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff, rank=which
         )
         lookup = np.append(which, -1)  # seed index -> source index; -1 stays -1
         core = CoreLabels(
@@ -276,9 +276,10 @@ def k_nearest_labels(
     return NodeLabels(cost=cost, source=source, metric=metric, cutoff=cutoff, order=order)
 
 
-def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
+def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff, rank=None):
     """The compiled search on one graph: (n × k costs, n × k source indices, the labels'
-    flat indices in settled order)."""
+    flat indices in settled order). Equal costs are ordered by ``rank`` (default: the
+    source's index; a core search's seeds rank as the sources they stand for)."""
     n = graph.n_nodes
     n_sources = len(source_nodes)
     weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
@@ -287,6 +288,8 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
     n_labels = np.empty(n, dtype=np.int32)
     tent_cost = np.empty(n * k)
     tent_group = np.empty(n * k, dtype=np.int32)
+    tent_rank = np.empty(n * k, dtype=np.int64)
+    rank = np.arange(n_sources, dtype=np.int64) if rank is None else np.asarray(rank, np.int64)
     capacity = k * graph.n_edges + n_sources + 1
     heap_cost = np.empty(capacity)
     heap_node = np.empty(capacity, dtype=np.int32)
@@ -304,6 +307,7 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
             np.asarray(source_nodes, dtype=np.int64),
             np.asarray(source_cost, dtype=np.float64),
             np.asarray(group_index, dtype=np.int32),
+            rank,
             k,
             cutoff,
             label_cost,
@@ -311,6 +315,7 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
             n_labels,
             tent_cost,
             tent_group,
+            tent_rank,
             heap_cost,
             heap_node,
             heap_source,
