@@ -101,6 +101,14 @@ class MemberState:
             list(county_names),
         )
 
+    def rows_of(self, language: str | None, n: int) -> np.ndarray:
+        """Rows of the ``n`` members speaking ``language`` (every member for None/"")."""
+        if not language:
+            return np.arange(n)
+        names = list(self.language_names)
+        code = names.index(language) if language in names else -2
+        return np.flatnonzero(self.language_code == code)
+
     def limits(self, rule: Rule, rows: np.ndarray):
         """:func:`~adequacy.engine.judge.member_limits` for some member rows: their
         county class, or their county where the rule sets terms per county."""
@@ -138,6 +146,14 @@ def rule_variants(standards: StandardsSet, languages: list[str]) -> list[tuple[R
     variants: list[tuple[Rule, str | None]] = [(rule, None) for rule in standards.rules]
     variants += [(rule, lang) for rule in standards.rules if rule.languages for lang in languages]
     return variants
+
+
+def group_counts(providers: pd.DataFrame, keys) -> dict[SearchKey, int]:
+    """Distinct provider ids among each search key's sources (what sets label widths)."""
+    return {
+        key: int(providers["provider_id"].iloc[provider_rows(providers, key)].nunique())
+        for key in keys
+    }
 
 
 def provider_rows(providers: pd.DataFrame, key: SearchKey) -> np.ndarray:
@@ -200,6 +216,8 @@ class Engine:
         progress: Progress | None = None,
         state: MemberState | None = None,
         searches: dict | None = None,
+        n_groups: dict[SearchKey, int] | None = None,
+        min_width: dict[tuple[SearchKey, str], int] | None = None,
     ):
         self.graph = graph
         self.members = members
@@ -219,6 +237,11 @@ class Engine:
         self.unrouted = 0
         #: searches widened because a verdict was in doubt (see ``rule_block``)
         self.widened = 0
+        #: providers per search key, and labels per search at least, when this engine
+        #: judges a partition of a larger run (the whole roster's counts and the widths
+        #: the other partitions' searches reached; :mod:`adequacy.distributed`)
+        self.n_groups = n_groups or {}
+        self.min_width = min_width or {}
 
     @staticmethod
     def key_of(rule: Rule, language: str | None) -> SearchKey:
@@ -296,8 +319,11 @@ class Engine:
     def search_one(self, item, k: int | None = None):
         (key, metric), rules = item
         rows = provider_rows(self.providers, key)
-        n_groups = len(np.unique(self.pid_codes[rows])) if len(rows) else 0
+        n_groups = self.n_groups.get(key)
+        if n_groups is None:
+            n_groups = len(np.unique(self.pid_codes[rows])) if len(rows) else 0
         width = self.width(rules, n_groups)
+        k = max(k or 0, self.min_width.get((key, metric), 0)) or None
         if k:  # a wider search asked for ('and' rules)
             width = max(min(k, max(n_groups, 1)), width)
         if metric == "distance" and self.basis == "straight_line":
@@ -346,11 +372,7 @@ class Engine:
 
     def rows_of(self, language: str | None) -> np.ndarray:
         """Member rows of a language's block (every member for None)."""
-        if language is None:
-            return np.arange(len(self.members))
-        names = list(self.state.language_names)
-        code = names.index(language) if language in names else -2
-        return np.flatnonzero(self.state.language_code == code)
+        return self.state.rows_of(language, len(self.members))
 
     def _labels(
         self, key: SearchKey, metric: str, member_rows: np.ndarray, cache_key: str | None = None

@@ -158,6 +158,7 @@ def evaluate(
     hsd_reference: Any = None,
     cms_crosswalk: Any = None,
     results_path: str | os.PathLike | None = None,
+    cluster: Any = None,
     **overrides: Any,
 ) -> Evaluation:
     """Evaluate members' access to providers against a standards set.
@@ -205,6 +206,11 @@ def evaluate(
         chunk (``Settings.chunk_members``), instead of holding them in memory:
         ``member_results`` is then None and :meth:`Evaluation.block_results` reads
         a rule's rows back. How a run folder's ``members.parquet`` is written.
+    cluster
+        A :class:`adequacy.distributed.Cluster`: judge the members partition by
+        partition on Dask workers (an embedded ``LocalCluster``, or an existing
+        scheduler); results equal a single-machine run's. The searches stay on
+        the workers, so such an evaluation's ``searches`` are empty.
     **overrides
         Any :class:`Settings` field by name, e.g. ``quarter=3`` or
         ``count_cap=4``, applied on top of ``settings``.
@@ -291,20 +297,28 @@ def evaluate(
     )
     languages = sorted(prevalent["language"].unique())
 
-    judged = judge_members(
-        graph,
-        members,
-        providers,
-        member_snap,
-        provider_snap,
-        settings,
-        expanded,
-        languages,
-        chunk_members=settings.chunk_members,
-        results_path=results_path,
-        workers=workers or os.cpu_count() or 1,
-        progress=tick,
-    )
+    if cluster is not None:  # partitions judged on Dask workers (adequacy.distributed)
+        from adequacy.distributed.run import judge_partitions
+
+        judged = judge_partitions(
+            graph, members, providers, member_snap, provider_snap, settings, expanded,
+            languages, cluster, results_path=results_path, progress=tick,
+        )  # fmt: skip
+    else:
+        judged = judge_members(
+            graph,
+            members,
+            providers,
+            member_snap,
+            provider_snap,
+            settings,
+            expanded,
+            languages,
+            chunk_members=settings.chunk_members,
+            results_path=results_path,
+            workers=workers or os.cpu_count() or 1,
+            progress=tick,
+        )
     served = judged.served
     county_rules = [r for r in expanded.rules if r.counties]
     if judged.unrouted:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from adequacy.engine.engine import Block, Engine, MemberState, Progress, rule_variants
-from adequacy.engine.reach import SERVED_COLUMNS, served_counties
+from adequacy.engine.reach import served_counties, served_union
 from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
@@ -62,6 +62,13 @@ class MemberPass:
     results_file: ResultsFile | None = None
     chunks: int = 1
     passes: int = 1
+    #: a partitioned run's partitions (:class:`adequacy.distributed.worker.PartitionResult`)
+    partitions: list = field(default_factory=list)
+
+    @property
+    def widths(self) -> dict:
+        """Labels per node of each search, (key, metric) -> k."""
+        return {job: s.labels.k for job, s in self.searches.items()}
 
     def values(self):
         """``values(rule, language)``: a block's county, miles and minutes (medians)."""
@@ -92,6 +99,8 @@ def judge_members(
     results_path: str | Path | None = None,
     workers: int = 1,
     progress: Progress | None = None,
+    n_groups: dict | None = None,
+    min_width: dict | None = None,
 ) -> MemberPass:
     """Search once, then judge every member chunk by chunk (see the module docstring).
 
@@ -100,7 +109,8 @@ def judge_members(
     ``results_path`` the member results go to that Parquet file as they are made
     (and ``MemberPass.results`` is None); otherwise they are assembled into one
     table in block order, as :func:`~adequacy.engine.summaries.member_results_table`
-    makes it for all members at once.
+    makes it for all members at once. ``n_groups`` and ``min_width`` are for a
+    partition of a larger run (see :class:`~adequacy.engine.engine.Engine`).
     """
     tick = progress or (lambda step, done, total: None)
     variants = rule_variants(standards, languages)
@@ -125,6 +135,8 @@ def judge_members(
                 workers=workers,
                 progress=tick if i == 0 and attempt == 1 else None,
                 searches=searches,
+                n_groups=n_groups,
+                min_width=min_width,
             )
             blocks = engine.evaluate_variants(variants)
             if county_rules:  # providers within reach of the county's members, this chunk
@@ -145,11 +157,7 @@ def judge_members(
         tick("judging members", len(bounds), len(bounds))
     served_table = None
     if county_rules:
-        served_table = (
-            pd.concat(served, ignore_index=True)
-            .drop_duplicates(["rule", "provider_row", "county_fips"])
-            .sort_values(["rule", "provider_row", "county_fips"], ignore_index=True)[SERVED_COLUMNS]
-        )
+        served_table = served_union(served)
     state = MemberState.of(members) if len(bounds) > 1 else engine.state
     out = MemberPass(
         tally=tally,
@@ -185,15 +193,9 @@ def _rows_by_language(state: MemberState, n: int):
     cache: dict[str, np.ndarray] = {}
 
     def rows_of(language: str | None) -> np.ndarray:
-        key = language or ""
-        if key not in cache:
-            if not key:
-                cache[key] = np.arange(n)
-            else:
-                names = list(state.language_names)
-                code = names.index(key) if key in names else -2
-                cache[key] = np.flatnonzero(state.language_code == code)
-        return cache[key]
+        if (language or "") not in cache:
+            cache[language or ""] = state.rows_of(language, n)
+        return cache[language or ""]
 
     return rows_of
 

@@ -316,6 +316,17 @@ def _searched(engine: Engine, rules_by_id: dict, tasks: list, is_inside: np.ndar
         return [row for part in pool.map(run, chunks) for row in part]
 
 
+def served_union(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The union of served tables of disjoint sets of members (chunks, partitions): a
+    site serves a county when it serves it for some of its members."""
+    if not tables:
+        return pd.DataFrame(columns=SERVED_COLUMNS)
+    table = pd.concat(tables, ignore_index=True)[SERVED_COLUMNS]
+    table = table.drop_duplicates(["rule", "provider_row", "county_fips"])
+    table = table.sort_values(["rule", "provider_row", "county_fips"], ignore_index=True)
+    return pd.DataFrame({c: table[c].tolist() for c in SERVED_COLUMNS}, columns=SERVED_COLUMNS)
+
+
 def served_counts(served: pd.DataFrame, providers: pd.DataFrame, rules: list[Rule]) -> dict:
     """Per rule id: a Series county_fips -> distinct providers serving it, or their
     Medicare-certified beds where the rule's minimum counts beds."""

@@ -71,6 +71,28 @@ class ResultsFile:
             self._empty = arrow.slice(0, 0).cast(self._schema)
         return arrow.cast(self._schema)
 
+    @classmethod
+    def opened(cls, path: str | Path, row_groups: dict) -> ResultsFile:
+        """A finished results file (another process wrote it) and its row groups."""
+        file = cls(path)
+        file.row_groups = {tuple(k): list(v) for k, v in row_groups.items()}
+        return file
+
+    def append(self, other: ResultsFile) -> None:
+        """Append another finished file's row groups, in their order (one at a time)."""
+        source = pq.ParquetFile(other.path)
+        key_of = {g: key for key, groups in other.row_groups.items() for g in groups}
+        for g in range(source.num_row_groups):
+            part = self._conform(source.read_row_group(g))
+            if key_of.get(g) is None or not part.num_rows:
+                continue
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, self._schema)
+            self._writer.write_table(part, row_group_size=max(part.num_rows, 1))
+            self.row_groups.setdefault(key_of[g], []).append(self._groups)
+            self._groups += 1
+            self.rows += part.num_rows
+
     def close(self) -> None:
         """Finish the file (an empty table when nothing was written)."""
         if self._writer is None:

@@ -1,0 +1,18 @@
+"""Runs beyond one machine: members split into partitions judged on Dask workers.
+
+``evaluate(..., cluster=Cluster(workers=4))`` runs the member pass partition by
+partition (:mod:`adequacy.distributed.run`); each partition's road graph is the
+source graph clipped to its members plus the farthest any rule reaches
+(:mod:`adequacy.distributed.partitions`), so results equal a single-machine
+run's row for row.
+
+Owns choosing partitions and their buffers (``partitions``), a partition's work
+on a worker (``worker``) and the coordinator (``run``: ``Cluster``, the retry,
+the exact merge). Uses the engine's member pass, tally and reach rule,
+:mod:`adequacy.network.clip` and Dask distributed.
+"""
+
+from adequacy.distributed.partitions import PARTITION_SCHEMES, Partition, make_partitions
+from adequacy.distributed.run import Cluster, PartitionFailed
+
+__all__ = ["PARTITION_SCHEMES", "Cluster", "Partition", "PartitionFailed", "make_partitions"]
