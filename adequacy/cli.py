@@ -60,6 +60,35 @@ CMS_CROSSWALK = Annotated[
         "(taxonomy, cms_specialty_code) for rosters without cms_specialty_code"
     ),
 ]
+WORKERS = Annotated[
+    int | None,
+    typer.Option(
+        help="Judge members partition by partition on N Dask worker processes on this "
+        "machine (a LocalCluster); results equal a single-process run's"
+    ),
+]
+SCHEDULER = Annotated[
+    str | None,
+    typer.Option(
+        help="Use an existing Dask cluster (tcp://host:8786); its workers must reach "
+        "--work-dir and have adequacy installed"
+    ),
+]
+PARTITION_BY = Annotated[
+    str, typer.Option(help="With --workers/--scheduler: partitions of county, state or grid")
+]
+PARTITIONS = Annotated[
+    int | None,
+    typer.Option(help="How many partitions (default: one per million members, one per worker)"),
+]
+WORK_DIR = Annotated[
+    Path | None,
+    typer.Option(help="Folder for the partitions' files (default: a temporary folder)"),
+]
+CHUNK_MEMBERS = Annotated[
+    int | None,
+    typer.Option(help="Members judged at once (bounds memory; default 250,000)"),
+]
 PROFILE = Annotated[
     str | None,
     typer.Option(help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"),
@@ -153,6 +182,8 @@ def _run(
     update,
     extra=None,
     stage=None,
+    cluster=None,
+    chunk_members=None,
 ):
     """Evaluate and write the run folder, reporting each stage to ``update``; returns
     what :func:`_print_run` prints (call it once the progress bar is closed)."""
@@ -185,7 +216,17 @@ def _run(
             cms_crosswalk=cms_crosswalk,
             progress=update,
             results_path=tmp / "members.parquet",  # written chunk by chunk, never all in memory
+            cluster=cluster,
+            **({"chunk_members": chunk_members} if chunk_members else {}),
         )
+        if evaluation.partitions:  # which partitions judged whom (no timings: bytes stay equal)
+            extra = {
+                **(extra or {}),
+                "partitions": [
+                    {"name": p.name, "members": p.members, "graph_nodes": p.nodes}
+                    for p in evaluation.partitions
+                ],
+            }
         update("deficiency workpaper", 0, 0)
         found = deficiencies(evaluation, supply=supply)
         outside, by_county = outside_candidates(evaluation, supply=supply)
@@ -257,12 +298,19 @@ def evaluate(
     distance_basis: DISTANCE_BASIS = None,
     hsd_reference: HSD_REFERENCE = None,
     cms_crosswalk: CMS_CROSSWALK = None,
+    workers: WORKERS = None,
+    scheduler: SCHEDULER = None,
+    partition_by: PARTITION_BY = "county",
+    partitions: PARTITIONS = None,
+    work_dir: WORK_DIR = None,
+    chunk_members: CHUNK_MEMBERS = None,
     force: FORCE = False,
     quiet: QUIET = False,
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
     from adequacy.runs.write import check_out
 
+    cluster = _cluster(workers, scheduler, partition_by, partitions, work_dir)
     check_out(
         out,
         force=force,
@@ -294,8 +342,42 @@ def evaluate(
             hsd_reference=hsd_reference,
             cms_crosswalk=cms_crosswalk,
             update=update,
+            cluster=cluster,
+            chunk_members=chunk_members,
         )
     _print_run(*result, out)
+
+
+def _cluster(workers, scheduler, partition_by, partitions, work_dir):
+    """The Dask cluster a partitioned run uses, or None for one process."""
+    from adequacy.distributed import PARTITION_SCHEMES, Cluster
+
+    if workers is None and scheduler is None:
+        if partitions is not None or work_dir is not None or partition_by != "county":
+            raise InputError(
+                "--partition-by, --partitions and --work-dir need --workers N or --scheduler"
+            )
+        return None
+    if partition_by not in PARTITION_SCHEMES:
+        raise InputError(
+            f"--partition-by {partition_by}: use one of {', '.join(PARTITION_SCHEMES)}"
+        )
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: give at least 1")
+    if partitions is not None and partitions < 1:
+        raise InputError(f"--partitions {partitions}: give at least 1")
+    if scheduler is not None and work_dir is None:
+        raise InputError(
+            "--scheduler needs --work-dir: a folder every worker can read and write "
+            "(a shared file system)"
+        )
+    return Cluster(
+        workers=workers or 1,
+        scheduler=scheduler,
+        partition_by=partition_by,
+        partitions=partitions,
+        work_dir=str(work_dir) if work_dir is not None else None,
+    )
 
 
 @app.command()

@@ -58,6 +58,7 @@ from adequacy.errors import InputError
 from adequacy.network import RoadGraph
 from adequacy.network.clip import clip_graph
 from adequacy.routing import Snap
+from adequacy.routing.labels import contracted
 
 
 class PartitionFailed(InputError):
@@ -169,11 +170,13 @@ def _write_tasks(work, parts, graph, members, providers, member_snap, provider_s
     _parquet(providers.assign(**{NODE: provider_snap.node}), roster)
     keys = {Engine.key_of(rule, lang) for rule, lang in rule_variants(standards, languages)}
     n_groups = group_counts(providers, keys)  # the whole roster's, in every partition
+    contract = contracted(graph)
     tasks = []
     for i, part in enumerate(parts):
         folder = work / f"partition-{part.name}"
         folder.mkdir(exist_ok=True)
         clipped, full_node = clip_graph(graph, part.bbox, buffer_meters=buffer)
+        clipped.meta["contracted"] = contract  # search it as the source graph is searched
         clipped.save(folder / "graph.npz")
         np.save(folder / "full_node.npy", full_node)
         del clipped

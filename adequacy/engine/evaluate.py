@@ -115,6 +115,9 @@ class Evaluation:
     served: pd.DataFrame | None = field(default=None, repr=False)
     #: the member results on disk (``evaluate(results_path=...)``), or None
     results_file: ResultsFile | None = field(default=None, repr=False)
+    #: a partitioned run's partitions: name, members, graph nodes, seconds, peak memory
+    #: (:class:`adequacy.distributed.worker.PartitionResult`)
+    partitions: list = field(default_factory=list, repr=False)
 
     def block_results(
         self, rule_id: str, language: str = "", columns: list[str] | None = None
@@ -379,6 +382,7 @@ def evaluate(
         served=served,
         member_state=judged.state,
         results_file=judged.results_file,
+        partitions=judged.partitions,
         standards_source=standards,
     )
 

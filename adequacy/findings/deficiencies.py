@@ -170,6 +170,8 @@ def deficiencies(
         )
         member_rows = block[unserved]
         part = res[unserved]
+        order = np.argsort(member_rows, kind="stable")  # members in roster order, however
+        member_rows, part = member_rows[order], part.iloc[order]  # the run was partitioned
         state = ev.member_state
         lim_m, lim_s, both = state.limits(rule, member_rows)
         ours = nearest_sites(ev, net, key, member_rows, k=near)

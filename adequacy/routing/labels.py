@@ -41,6 +41,17 @@ METRICS = ("distance", "time")
 CONTRACT_BELOW = 0.7
 
 
+def contracted(graph: RoadGraph) -> bool:
+    """Whether searches on ``graph`` run on its chain-contracted core: when the core
+    holds at most ``CONTRACT_BELOW`` of the nodes, or as ``graph.meta["contracted"]``
+    says (a graph clipped for a partition searches as its source graph does, so that
+    both add the same edges in the same order)."""
+    forced = graph.meta.get("contracted")
+    if forced is not None:
+        return bool(forced)
+    return chains_of(graph).n_core <= CONTRACT_BELOW * graph.n_nodes
+
+
 class NodeLabels:
     """The ``k`` nearest sources of every graph node.
 
@@ -251,7 +262,7 @@ def k_nearest_labels(
     cutoff = np.inf if cutoff is None else float(cutoff)
 
     chains = chains_of(graph)
-    if chains.n_core <= CONTRACT_BELOW * graph.n_nodes:
+    if contracted(graph):
         # search the intersections only, then walk the chains of shape points
         m = 0 if metric == "distance" else 1
         seed_node, seed_cost, which = seeds(chains, source_nodes, source_cost, m)
