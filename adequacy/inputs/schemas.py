@@ -177,6 +177,8 @@ MEMBER_COLUMNS = [
     "pcp_id",
     "synthetic",
 ]
+#: Every column :func:`read_members` reads: of a folder of Parquet files, only these are.
+MEMBER_READ_COLUMNS = (*MEMBER_COLUMNS, "in_treatment")
 
 
 def read_members(source: Any, *, default_language: str = "English") -> pd.DataFrame:
@@ -187,8 +189,12 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
     (primary language; default English), ``age``, ``plan``, ``pcp_id``,
     ``synthetic`` (true for made-up rows), ``in_treatment`` (active treatment
     window, for continuity of care).
+
+    ``source`` may also be a folder of Parquet files (a partitioned dataset, e.g.
+    ``state=ID/part-0.parquet``), read as one table in sorted path order and only its
+    :data:`MEMBER_READ_COLUMNS`; rows are then named ``part-00003.parquet row 12``.
     """
-    table = read_table(source, "members")
+    table = read_table(source, "members", folder_columns=MEMBER_READ_COLUMNS)
     frame = table.frame
     problems = Problems(table, "members")
     if not require(

@@ -1,21 +1,27 @@
 """Reading input files into frames, and the collector that lists every problem at once.
 
 ``read_table`` reads a path (CSV, Parquet, GeoParquet, GeoPackage) or takes a
-(Geo)DataFrame; point geometry becomes ``lon``/``lat`` (WGS84). ``Problems``
-collects one line per problem, naming the rows (``line N`` for CSV, the
-header being line 1; ``row N`` otherwise) and the fix, and raises them
-together as one :class:`~adequacy.errors.InputError`. The column checks
-(numbers, coordinates, booleans, ids, county FIPS) add to it.
+(Geo)DataFrame; point geometry becomes ``lon``/``lat`` (WGS84). A reader that
+names its columns (``folder_columns``; members) also takes a folder of Parquet
+files (a partitioned dataset, hive-style ``state=ID/`` folders or not), read as
+one table in sorted path order, only those columns. ``Problems`` collects one
+line per problem, naming the rows (``line N`` for CSV, the header being line 1;
+``row N`` otherwise; ``part-00003.parquet row 12`` in a folder, the file
+relative to the folder) and the fix, and raises them together as one
+:class:`~adequacy.errors.InputError`. The column checks (numbers, coordinates,
+booleans, ids, county FIPS) add to it.
 
 Owns: the file reader and the problem collector. Uses: :mod:`adequacy.errors`.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +44,12 @@ class Table:
     label: str
     csv: bool
     row_format: str | None = None  # e.g. "add[{}]" for a scenario's rows
+    columns: tuple[str, ...] | None = None  # a folder's columns, all of them (only names)
+
+    @property
+    def kind(self) -> str:
+        """What the table was read from, for messages: a file or a folder."""
+        return "folder" if isinstance(self.row_format, PartRows) else "file"
 
     def row(self, i: int) -> str:
         if self.row_format:
@@ -51,8 +63,41 @@ class Table:
         return shown + more
 
 
-def read_table(source: Any, what: str) -> Table:
-    """Read a path or take a DataFrame; geometry points become ``lon``/``lat``."""
+class PartRows(str):
+    """Rows of a folder of files named by file (relative to the folder) and row within
+    it, ``part-00003.parquet row 12``: a ``row_format`` whose ``format(i)`` takes the
+    row's position in the folder's table (the files one after another)."""
+
+    def __new__(cls, files: Sequence[str], counts: Sequence[int]) -> PartRows:
+        self = super().__new__(cls, "{file} row {}")
+        self.files = tuple(files)
+        self.counts = tuple(int(n) for n in counts)
+        self.starts = tuple(int(n) for n in np.cumsum((0, *self.counts))[:-1])
+        return self
+
+    def format(self, *args: Any, **kwargs: Any) -> str:
+        i = int(args[0])
+        k = max(bisect.bisect_right(self.starts, i) - 1, 0)  # the last file starting at i or before
+        return f"{self.files[k]} row {i - self.starts[k] + 1}"
+
+    def __reduce__(self):  # pickled and deep-copied with the frame's attrs
+        return (PartRows, (self.files, self.counts))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PartRows):
+            return (self.files, self.counts) == (other.files, other.counts)
+        return False
+
+    def __hash__(self) -> int:
+        return hash((self.files, self.counts))
+
+
+def read_table(source: Any, what: str, *, folder_columns: Iterable[str] | None = None) -> Table:
+    """Read a path or take a DataFrame; geometry points become ``lon``/``lat``.
+
+    With ``folder_columns`` a folder of Parquet files is read too, as one table of
+    those columns only (the others, names or dates of birth, are never read); without,
+    a folder is refused."""
     if isinstance(source, pd.DataFrame):
         # a frame read elsewhere (an upload) may carry its file name for the messages
         label = str(source.attrs.get("source_name", what))
@@ -64,6 +109,8 @@ def read_table(source: Any, what: str) -> Table:
         row_format = None
         if not path.exists():
             raise InputError(f"{path}: {what} file not found; check the path")
+        if path.is_dir() and folder_columns is not None:
+            return _read_folder(path, what, tuple(folder_columns))
         if path.is_dir():
             raise InputError(f"{path}: is a folder; give the {what} file")
         suffix = path.suffix.lower()
@@ -104,6 +151,17 @@ def read_table(source: Any, what: str) -> Table:
                 f"{path}: could not be read as a {what} table ({first}); "
                 "save it as CSV (UTF-8), Parquet or GeoPackage"
             ) from None
+    frame = _tidy(frame, label)
+    if len(frame) == 0:
+        raise InputError(
+            f"{label}: the {what} file has a header but no rows; add one row per "
+            f"{RECORD.get(what, 'record')} under the header"
+        )
+    return Table(frame.reset_index(drop=True), label, csv, row_format)
+
+
+def _tidy(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Points become lon/lat, column names are stripped and must be unique."""
     frame = _points_to_lonlat(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     twice = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
@@ -111,12 +169,7 @@ def read_table(source: Any, what: str) -> Table:
         raise InputError(
             f"{label}: column {twice[0]} appears more than once; keep one {twice[0]} column"
         )
-    if len(frame) == 0:
-        raise InputError(
-            f"{label}: the {what} file has a header but no rows; add one row per "
-            f"{RECORD.get(what, 'record')} under the header"
-        )
-    return Table(frame.reset_index(drop=True), label, csv, row_format)
+    return frame
 
 
 #: What one row of each input table is, for messages.
@@ -194,6 +247,215 @@ def _points_to_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------
+# a folder of Parquet files (a partitioned dataset)
+# ---------------------------------------------------------------------------
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _read_folder(folder: Path, what: str, wanted: tuple[str, ...]) -> Table:
+    """The Parquet files under ``folder`` as one table of the ``wanted`` columns they have
+    (hive partition folders ``key=value`` give columns too, as text); rows are named by
+    file and row (:class:`PartRows`). Every problem with the files is raised at once."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    label = str(folder)
+    files = _parquet_files(folder, what)
+    names = [f.relative_to(folder).as_posix() for f in files]
+    schemas, bad = [], []
+    for path, name in zip(files, names, strict=True):
+        try:
+            schemas.append(_file_schema(path))
+        except Exception as exc:
+            bad.append(f"{name} could not be read as Parquet ({_first_line(exc)}); "
+                       "write it again or remove it from the folder")  # fmt: skip
+    _raise_all(label, what, bad)
+    keys = list(dict.fromkeys(k for n in names for k in _hive_keys(n)))
+    every = list(dict.fromkeys([*(c for s in schemas for c in s.names), *keys]))
+    use = [c for c in dict.fromkeys(c for s in schemas for c in s.names) if c.strip() in wanted]
+    geo = _geo_of(schemas[0]) if not {"lon", "lat"} & {c.strip() for c in use} else None
+    if geo is not None and geo[0] not in use:
+        use.append(geo[0])  # the points, turned into lon/lat below
+    fields = [_agreed_field(c, schemas, names, bad) for c in use]
+    _raise_all(label, what, bad)
+    parts = [k for k in keys if k.strip() in wanted and k not in use]
+    schema = pa.schema([*fields, *(pa.field(k, pa.string()) for k in parts)])
+    dataset = ds.dataset(
+        [str(f) for f in files],
+        schema=schema,
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
+        if keys
+        else None,
+        partition_base_dir=str(folder),
+    )
+    tables = _scan(dataset, schema.names, files, names, label, what)
+    counts = [t.num_rows for t in tables]
+    table = pa.concat_tables(tables)
+    frame = table.to_pandas()
+    if geo is not None:
+        frame = _geometry(frame, geo, label)
+    frame = _tidy(frame, label)
+    if len(frame) == 0:
+        raise InputError(
+            f"{label}: the {what} folder's Parquet files have no rows; add one row per "
+            f"{RECORD.get(what, 'record')}"
+        )
+    return Table(frame, label, False, PartRows(names, counts), tuple(every))
+
+
+def _parquet_files(folder: Path, what: str) -> list[Path]:
+    """The folder's Parquet files, in sorted path order; hidden files and folders (``.``
+    or ``_``: ``_SUCCESS``, ``_metadata``) are skipped, and files of other types."""
+    found, other = [], []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for name in files:
+            if name.startswith((".", "_")):
+                continue
+            path = Path(root) / name
+            (found if name.lower().endswith(PARQUET_SUFFIXES) else other).append(path)
+    if found:
+        return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    if not other:
+        raise InputError(
+            f"{folder}: the {what} folder is empty; put the {what} Parquet files "
+            f"(part-00000.parquet, ...) in it, or give the {what} file"
+        )
+    shown = ", ".join(sorted(p.relative_to(folder).as_posix() for p in other)[:3])
+    raise InputError(
+        f"{folder}: the {what} folder has no Parquet files (it has {shown}"
+        f"{' and more' if len(other) > 3 else ''}); give the {what} as Parquet files "
+        f"ending in .parquet, or give the {what} file itself"
+    )
+
+
+def _file_schema(path: Path):
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def _raise_all(label: str, what: str, lines: list[str]) -> None:
+    if len(lines) == 1:
+        raise InputError(f"{label}: {lines[0]}")
+    if lines:
+        raise InputError(f"{label}: {len(lines)} problems in the {what} folder", lines)
+
+
+def _hive_keys(name: str) -> list[str]:
+    return [part.split("=", 1)[0] for part in name.split("/")[:-1] if "=" in part]
+
+
+def _agreed_field(column: str, schemas: list, names: list[str], bad: list[str]):
+    """The column's one type in every file (int32 and int64 agree, as int64); a file
+    without it, or a type that cannot be the others', is a line of ``bad``."""
+    import pyarrow as pa
+
+    have = [(n, s.field(column).type) for s, n in zip(schemas, names, strict=True)
+            if column in s.names]  # fmt: skip
+    lacking = [n for s, n in zip(schemas, names, strict=True) if column not in s.names]
+    if lacking:
+        more = f" (and {len(lacking) - 1} more files)" if len(lacking) > 1 else ""
+        bad.append(f"column {column.strip()} is in {have[0][0]} but not in {lacking[0]}{more}; "
+                   "write every file with the same columns")  # fmt: skip
+    field = pa.field(column, _plain(have[0][1]))
+    for name, kind in have[1:]:
+        try:
+            field = pa.unify_schemas(
+                [pa.schema([field]), pa.schema([pa.field(column, _plain(kind))])],
+                promote_options="permissive",
+            ).field(column)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            first = next(n for n, k in have if _plain(k) != _plain(kind))
+            bad.append(
+                f"column {column.strip()} is {_type_name(dict(have)[first])} in {first} but "
+                f"{_type_name(kind)} in {name}; write every file with the same column types"
+            )
+            break
+    return field
+
+
+def _plain(kind):
+    """A dictionary-encoded column (a pandas category) as its values' type."""
+    import pyarrow as pa
+
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def _type_name(kind) -> str:
+    import pyarrow as pa
+
+    kind = _plain(kind)
+    return "text" if pa.types.is_string(kind) or pa.types.is_large_string(kind) else str(kind)
+
+
+def _scan(dataset, columns: list[str], files: list[Path], names: list[str], label, what):
+    """One table per file, in ``files``' order; a file that fails is named, all of them."""
+    import pyarrow as pa
+
+    batches: dict[str, list] = {str(f): [] for f in files}
+    try:
+        for tagged in dataset.scanner(columns=columns).scan_batches():
+            batches[tagged.fragment.path].append(tagged.record_batch)
+    except Exception as exc:
+        bad = []
+        for fragment, name in zip(dataset.get_fragments(), names, strict=True):
+            try:
+                fragment.to_table(schema=dataset.schema, columns=columns)
+            except Exception as err:
+                bad.append(f"{name} could not be read ({_first_line(err)}); write it again "
+                           "or remove it from the folder")  # fmt: skip
+        _raise_all(label, what, bad or [f"could not be read ({_first_line(exc)})"])
+    schema = pa.schema([dataset.schema.field(c) for c in columns])
+    return [pa.Table.from_batches(batches[str(f)], schema=schema) for f in files]
+
+
+def _geo_of(schema) -> tuple[str, dict] | None:
+    """The primary geometry column of a GeoParquet file and its metadata, or None."""
+    meta = (schema.metadata or {}).get(b"geo")
+    if not meta:
+        return None
+    try:
+        geo = json.loads(meta)
+        column = geo["primary_column"]
+        return column, dict(geo["columns"][column])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _geometry(frame: pd.DataFrame, geo: tuple[str, dict], label: str) -> pd.DataFrame:
+    """The GeoParquet geometry column (WKB, or GeoArrow points) as a GeoDataFrame's."""
+    import geopandas as gpd
+
+    column, meta = geo
+    encoding = str(meta.get("encoding", "WKB")).lower()
+    crs = meta.get("crs", "OGC:CRS84")  # GeoParquet: no crs key means lon/lat
+    if isinstance(crs, dict):  # PROJJSON
+        from pyproj import CRS
+
+        crs = CRS.from_json_dict(crs)
+    values = frame[column]
+    if encoding == "wkb":
+        points = gpd.GeoSeries.from_wkb(values.to_numpy(), crs=crs)
+    elif encoding == "point":
+        xy = [(np.nan, np.nan) if p is None else (p["x"], p["y"]) for p in values]
+        x, y = np.array(xy, dtype=float).reshape(-1, 2).T
+        points = gpd.GeoSeries.from_xy(x, y, crs=crs)
+    else:
+        raise InputError(
+            f"{label}: the geometry column {column} is encoded as {meta.get('encoding')}, "
+            "which is not read in a folder; add lon and lat columns to the files"
+        )
+    return gpd.GeoDataFrame(frame.drop(columns=[column]), geometry=points.values)
+
+
+# ---------------------------------------------------------------------------
 # column checks
 # ---------------------------------------------------------------------------
 class Problems:
@@ -209,7 +471,10 @@ class Problems:
         if not self.lines:
             return
         n = len(self.lines)
-        head = f"{self.table.label}: {n} problem{'s' if n > 1 else ''} in the {self.what} file"
+        head = (
+            f"{self.table.label}: {n} problem{'s' if n > 1 else ''} in the {self.what} "
+            f"{self.table.kind}"
+        )
         if n == 1:
             raise InputError(f"{self.table.label}: {self.lines[0]}")
         raise InputError(head, self.lines)
@@ -218,10 +483,11 @@ class Problems:
 def require(problems: Problems, frame: pd.DataFrame, columns: Iterable[str], hint: str) -> bool:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        have = ", ".join(frame.columns[:12])
+        have = ", ".join(list(problems.table.columns or frame.columns)[:12])
+        has = "the files have" if problems.table.kind == "folder" else "the file has"
         problems.add(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(the file has: {have}); {hint}"
+            f"({has}: {have}); {hint}"
         )
         return False
     return True
