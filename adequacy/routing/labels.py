@@ -269,11 +269,11 @@ def k_nearest_labels(
         core_cost, core_seed, order = _search(
             chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff, rank=which
         )
-        lookup = np.append(which, -1)  # seed index -> source index; -1 stays -1
+        lookup = np.append(which, -1).astype(np.int32)  # seed index -> source index; -1 stays
         core = CoreLabels(
             chains,
             core_cost,
-            lookup[core_seed],
+            lookup[core_seed].astype(np.int32),  # source indices (int32: half the memory)
             source_nodes,
             source_cost,
             group_index,
@@ -332,7 +332,10 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff, ra
             heap_source,
             settle_order,
         )
-    return label_cost.reshape(n, k), label_source.reshape(n, k), settle_order[:settled]
+    order = settle_order[:settled]
+    if n * k < np.iinfo(np.int32).max:  # half the memory, kept as long as the search
+        order = order.astype(np.int32)
+    return label_cost.reshape(n, k), label_source.reshape(n, k), order
 
 
 def merge_source(
