@@ -36,7 +36,7 @@ from adequacy.engine.reach import served_counties, served_union
 from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
-from adequacy.engine.summaries import member_results_table, values_of
+from adequacy.engine.summaries import ResultColumns, member_results_table, values_of
 from adequacy.engine.tally import Tally
 from adequacy.network import RoadGraph
 from adequacy.routing import Snap
@@ -116,6 +116,7 @@ def judge_members(
     variants = rule_variants(standards, languages)
     county_rules = [r for r in standards.rules if r.counties]
     bounds = chunk_bounds(len(members), chunk_members)
+    width = max([r.count for r in standards.rules], default=1)  # nearest_1..width everywhere
     searches: dict = {}
     unrouted = 0
     for attempt in (1, 2):
@@ -144,8 +145,10 @@ def judge_members(
             unrouted += engine.unrouted
             widened += engine.widened
             tally.add_blocks(blocks, sub)
-            if file is not None:
-                file.write(member_results_table(blocks, sub, providers), blocks)
+            if file is not None:  # a block at a time: a row group each, little memory
+                columns = ResultColumns(sub, providers, width)
+                for block in blocks:
+                    file.write(columns.table([block], own_ids=True), [block])
             else:
                 kept.append((a, blocks))
         if not widened:

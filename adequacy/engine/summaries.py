@@ -88,59 +88,86 @@ def member_results_table(
     twice. Columns are handed to pandas as they are (no consolidating copy).
     """
     width = max([b.rule.count for b in blocks], default=1)
-    sizes = [len(b.member_rows) for b in blocks]
-    n = sum(sizes)
+    return ResultColumns(members, providers, width).table(blocks)
 
-    def take(name: str, dtype=None) -> np.ndarray:
-        parts = [getattr(b, name) for b in blocks]
-        out = np.concatenate(parts, dtype=dtype) if parts else np.zeros(0, dtype or float)
-        if name != "member_rows":
-            for b in blocks:
-                setattr(b, name, None)
-        return out
 
-    def per_block(values: list, dtype) -> np.ndarray:
-        return np.repeat(np.asarray(values, dtype=dtype), sizes) if n else np.zeros(0, dtype)
+class ResultColumns:
+    """What every member-results table of one set of members shares (their ids,
+    counties, classes, flags; the providers' ids), made once; ``width`` nearest
+    provider columns in every table."""
 
-    rows = take("member_rows", np.int32)
-    rule_cats = list(dict.fromkeys(b.rule.id for b in blocks))
-    lang_cats = [""] + sorted({b.language for b in blocks if b.language})
-    _, pid_uniques = pd.factorize(providers["provider_id"])
-    member_ids = pd.Index(members["member_id"])  # no round trip through Python strings
-    county_codes, county_uniques = pd.factorize(members["county_fips"])
-    region = pd.Categorical(members["region_class"])
-    out = {
-        "member_id": pd.Categorical.from_codes(rows, categories=member_ids),
-        "rule": pd.Categorical.from_codes(
-            per_block([rule_cats.index(b.rule.id) for b in blocks], np.int16), rule_cats
-        ),
-        "language": pd.Categorical.from_codes(
-            per_block([lang_cats.index(b.language or "") for b in blocks], np.int16), lang_cats
-        ),
-        "county_fips": pd.Categorical.from_codes(
-            county_codes.astype(np.int32)[rows], categories=county_uniques
-        ),
-        "region_class": pd.Categorical.from_codes(region.codes[rows], region.categories),
-        "in_service_area": members["in_service_area"].to_numpy()[rows],
-        "count_required": per_block([b.rule.count for b in blocks], np.int16),
-        "miles": take("miles"),
-        "minutes": take("minutes"),
-        "n_qualifying": take("n_qualifying"),
-        "meets": take("meets"),
-    }
-    nearest = [b.nearest for b in blocks]
-    for b in blocks:
-        b.nearest = None
-    for j in range(width):
-        codes = np.concatenate(
-            [x[:, j] if j < x.shape[1] else np.full(len(x), -1, x.dtype) for x in nearest]
-        ) if nearest else np.zeros(0, np.int64)  # fmt: skip
-        out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(codes, categories=pid_uniques)
-    del nearest
-    out["snap_meters"] = members["snap_meters"].to_numpy()[rows].astype(np.float32)
-    out["off_road"] = members["off_road"].to_numpy()[rows]
-    out["synthetic"] = members["synthetic"].to_numpy()[rows]
-    return pd.DataFrame(out, copy=False)
+    def __init__(self, members: pd.DataFrame, providers: pd.DataFrame, width: int):
+        self.width = width
+        _, self.pid_uniques = pd.factorize(providers["provider_id"])
+        self.member_ids = pd.Index(members["member_id"])  # no round trip through str
+        self.county_codes, self.county_uniques = pd.factorize(members["county_fips"])
+        self.county_codes = self.county_codes.astype(np.int32)
+        self.region = pd.Categorical(members["region_class"])
+        self.flags = {
+            name: members[name].to_numpy() for name in ("in_service_area", "off_road", "synthetic")
+        }
+        self.snap_meters = members["snap_meters"].to_numpy()
+
+    def table(self, blocks: list[Block], *, own_ids: bool = False) -> pd.DataFrame:
+        """The blocks' rows (see :func:`member_results_table`). ``own_ids``: the
+        member-id column's categories are the table's own members only (one block:
+        a row group of a results file then stores only its own ids)."""
+        sizes = [len(b.member_rows) for b in blocks]
+        n = sum(sizes)
+
+        def take(name: str, dtype=None) -> np.ndarray:
+            parts = [getattr(b, name) for b in blocks]
+            out = np.concatenate(parts, dtype=dtype) if parts else np.zeros(0, dtype or float)
+            if name != "member_rows":
+                for b in blocks:
+                    setattr(b, name, None)
+            return out
+
+        def per_block(values: list, dtype) -> np.ndarray:
+            return np.repeat(np.asarray(values, dtype=dtype), sizes) if n else np.zeros(0, dtype)
+
+        rows = take("member_rows", np.int32)
+        rule_cats = list(dict.fromkeys(b.rule.id for b in blocks))
+        lang_cats = [""] + sorted({b.language for b in blocks if b.language})
+        if own_ids:
+            ids = pd.Categorical.from_codes(np.arange(n), categories=self.member_ids[rows])
+        else:
+            ids = pd.Categorical.from_codes(rows, categories=self.member_ids)
+        out = {
+            "member_id": ids,
+            "rule": pd.Categorical.from_codes(
+                per_block([rule_cats.index(b.rule.id) for b in blocks], np.int16), rule_cats
+            ),
+            "language": pd.Categorical.from_codes(
+                per_block([lang_cats.index(b.language or "") for b in blocks], np.int16),
+                lang_cats,
+            ),
+            "county_fips": pd.Categorical.from_codes(
+                self.county_codes[rows], categories=self.county_uniques
+            ),
+            "region_class": pd.Categorical.from_codes(
+                self.region.codes[rows], self.region.categories
+            ),
+            "in_service_area": self.flags["in_service_area"][rows],
+            "count_required": per_block([b.rule.count for b in blocks], np.int16),
+            "miles": take("miles"),
+            "minutes": take("minutes"),
+            "n_qualifying": take("n_qualifying"),
+            "meets": take("meets"),
+        }
+        nearest = [b.nearest for b in blocks]
+        for b in blocks:
+            b.nearest = None
+        for j in range(self.width):
+            codes = np.concatenate(
+                [x[:, j] if j < x.shape[1] else np.full(len(x), -1, x.dtype) for x in nearest]
+            ) if nearest else np.zeros(0, np.int64)  # fmt: skip
+            out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(codes, categories=self.pid_uniques)
+        del nearest
+        out["snap_meters"] = self.snap_meters[rows].astype(np.float32)
+        out["off_road"] = self.flags["off_road"][rows]
+        out["synthetic"] = self.flags["synthetic"][rows]
+        return pd.DataFrame(out, copy=False)
 
 
 def summarise(results, members, providers, standards, regions, prevalent, blocks=None, served=None):
