@@ -191,6 +191,8 @@ class Block:
     n_qualifying: np.ndarray
     meets: np.ndarray
     nearest: np.ndarray  # (m, count) provider-id codes, -1 none
+    #: labels per node of the key's searches (distance, time) the block was judged on
+    widths: tuple = ()
 
 
 class Engine:
@@ -269,6 +271,13 @@ class Engine:
                     jobs.setdefault((key, metric), []).append(rule)
         self._job_rules.update(jobs)  # a wider search later keeps every rule's cutoff
         return jobs
+
+    def widths_of(self, key: SearchKey) -> tuple:
+        """Labels per node of the key's searches now (distance, time; 0 where none)."""
+        return tuple(
+            self.searches[(key, m)].labels.k if (key, m) in self.searches else 0
+            for m in ("distance", "time")
+        )
 
     def counted(self, count: int) -> int:
         """Providers counted for a rule needing ``count``: one spare, or the count cap."""
@@ -458,6 +467,7 @@ class Engine:
                 self.searches[(key, m)] for m in ("distance", "time") if (key, m) in self.searches
             ]
             if not ambiguous or all(s.complete for s in searches):
+                block.widths = self.widths_of(key)
                 return block
             # a full label list may hide a qualifying provider further down ('and'
             # rules; miles along the fastest route): search again with twice the

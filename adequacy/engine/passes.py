@@ -118,50 +118,48 @@ def judge_members(
     bounds = chunk_bounds(len(members), chunk_members)
     width = max([r.count for r in standards.rules], default=1)  # nearest_1..width everywhere
     searches: dict = {}
-    unrouted = 0
-    for attempt in (1, 2):
-        tally, served, kept, widened = Tally(), [], [], 0
-        file = ResultsFile(results_path) if results_path is not None else None
-        for i, (a, b) in enumerate(bounds):
-            if len(bounds) > 1:
-                tick("judging members", i, len(bounds))
-            sub = members.iloc[a:b]
-            engine = Engine(
-                graph,
-                sub,
-                providers,
-                _part(member_snap, a, b),
-                provider_snap,
-                settings,
-                workers=workers,
-                progress=tick if i == 0 and attempt == 1 else None,
-                searches=searches,
-                n_groups=n_groups,
-                min_width=min_width,
-            )
-            blocks = engine.evaluate_variants(variants)
-            if county_rules:  # providers within reach of the county's members, this chunk
-                served.append(served_counties(engine, county_rules))
-            unrouted += engine.unrouted
-            widened += engine.widened
-            tally.add_blocks(blocks, sub)
-            if file is not None:  # a block at a time: a row group each, little memory
-                columns = ResultColumns(sub, providers, width)
-                for block in blocks:
-                    file.write(columns.table([block], own_ids=True), [block])
-            else:
-                kept.append((a, blocks))
-        if not widened:
-            break
-        # members judged before a search widened read narrower labels: judge all again
+    pass_ = _Pass(graph, members, providers, member_snap, provider_snap, settings, variants,
+                  bounds, searches, workers, n_groups, min_width)  # fmt: skip
+    tally, served, kept, written = Tally(), [], {}, {}
+    file = ResultsFile(results_path) if results_path is not None else None
+    columns = None
+    for i, (a, b) in enumerate(bounds):
+        if len(bounds) > 1:
+            tick("judging members", i, len(bounds))
+        engine = pass_.engine(i, progress=tick if i == 0 else None)
+        blocks = engine.evaluate_variants(variants)
+        if county_rules:  # providers within reach of the county's members, this chunk
+            served.append(served_counties(engine, county_rules))
+        pass_.record(i, blocks)
+        if i == 0:  # most widening happens here: settle the first chunk before writing it
+            for _, j, block in pass_.stale_blocks(only=0):
+                blocks[j] = block
+        sub = members.iloc[a:b]
+        tally.add_blocks(blocks, sub)
+        if file is not None:  # a block at a time: a row group each, little memory
+            columns = ResultColumns(sub, providers, width)
+            for j, block in enumerate(blocks):
+                written[(i, j)] = file.write(columns.table([block], own_ids=True), [block])[0]
+        else:
+            kept[i] = blocks
+    # a search that widened after some chunks were judged: those blocks read narrower
+    # labels; judge them again (their counts and rows replaced)
+    for i, j, block in pass_.stale_blocks():
+        a, b = bounds[i]
+        sub = members.iloc[a:b]
+        tally.add_blocks([block], sub, at=i)
         if file is not None:
-            file.discard()
+            table = ResultColumns(sub, providers, width).table([block], own_ids=True)
+            written[(i, j)] = file.replace(written[(i, j)], table, block)
+        else:
+            kept[i][j] = block
+    unrouted, attempt = pass_.unrouted, 1 + bool(pass_.redone)
     if len(bounds) > 1:
         tick("judging members", len(bounds), len(bounds))
     served_table = None
     if county_rules:
         served_table = served_union(served)
-    state = MemberState.of(members) if len(bounds) > 1 else engine.state
+    state = MemberState.of(members) if len(bounds) > 1 else pass_.engine(0).state
     out = MemberPass(
         tally=tally,
         served=served_table,
@@ -177,13 +175,72 @@ def judge_members(
         out.results_file = file
         out.blocks = {(rule.id, lang or ""): (None, rows_of(lang)) for rule, lang in variants}
         return out
-    merged = _merged_blocks(kept)
+    merged = _merged_blocks([(bounds[i][0], kept[i]) for i in sorted(kept)])
     out.results = member_results_table(merged, members, providers)
     start = 0
     for blk in merged:
         out.blocks[(blk.rule.id, blk.language or "")] = (start, blk.member_rows)
         start += len(blk.member_rows)
     return out
+
+
+class _Pass:
+    """The engines of one member pass (one per chunk, over shared searches), and the
+    blocks judged again where a search widened after they were judged."""
+
+    def __init__(self, graph, members, providers, member_snap, provider_snap, settings,
+                 variants, bounds, searches, workers, n_groups, min_width):  # fmt: skip
+        self.args = (graph, members, providers, member_snap, provider_snap, settings)
+        self.variants, self.bounds, self.searches = variants, bounds, searches
+        self.workers, self.n_groups, self.min_width = workers, n_groups, min_width
+        self.engines: dict[int, Engine] = {}
+        self.widths: dict[tuple[int, int], tuple] = {}  # (chunk, variant) -> judged on
+        self.redone = 0
+        self._unrouted = 0
+
+    def engine(self, i: int, progress=None) -> Engine:
+        """The engine of chunk ``i`` (chunk 0's is kept; another's until the next)."""
+        if i not in self.engines:
+            graph, members, providers, member_snap, provider_snap, settings = self.args
+            a, b = self.bounds[i]
+            for k in [k for k in self.engines if k != 0]:  # its arrays go, its count stays
+                self._unrouted += self.engines.pop(k).unrouted
+            self.engines[i] = Engine(
+                graph, members.iloc[a:b], providers, _part(member_snap, a, b), provider_snap,
+                settings, workers=self.workers, progress=progress, searches=self.searches,
+                n_groups=self.n_groups, min_width=self.min_width,
+            )  # fmt: skip
+        return self.engines[i]
+
+    @property
+    def unrouted(self) -> int:
+        """Fastest routes not read off the labels, over every engine of the pass."""
+        return self._unrouted + sum(e.unrouted for e in self.engines.values())
+
+    def record(self, i: int, blocks: list[Block]) -> None:
+        """The widths each block of chunk ``i`` was judged on."""
+        for j, block in enumerate(blocks):
+            self.widths[(i, j)] = block.widths
+
+    def stale_blocks(self, only: int | None = None):
+        """(chunk, variant, block judged again) for every block judged on narrower labels
+        than its key's searches have now (``only``: of that chunk), until none is."""
+        while True:
+            stale = sorted(
+                (i, j) for (i, j), w in self.widths.items()
+                if (only is None or i == only) and w != self._now(j)
+            )  # fmt: skip
+            if not stale:
+                return
+            for i, j in stale:
+                block = self.engine(i).rule_block(*self.variants[j])
+                self.widths[(i, j)] = block.widths
+                self.redone += 1
+                yield i, j, block
+
+    def _now(self, j: int) -> tuple:
+        rule, language = self.variants[j]
+        return self.engine(0).widths_of(Engine.key_of(rule, language))
 
 
 def _part(snap: Snap, a: int, b: int) -> Snap:

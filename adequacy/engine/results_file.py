@@ -37,26 +37,49 @@ class ResultsFile:
         self._schema: pa.Schema | None = None
         self._groups = 0
         self._empty: pa.Table | None = None
+        self._sizes: dict[int, int] = {}  # rows per row group
+        self._dead: set[int] = set()  # row groups replaced (dropped at close)
 
-    def write(self, table: pd.DataFrame, blocks: list) -> None:
+    def write(self, table: pd.DataFrame, blocks: list) -> list[list[int]]:
         """Append one chunk's table, whose rows are ``blocks`` (engine blocks, or
-        ``(rule id, language, rows)`` triples) one after the other."""
+        ``(rule id, language, rows)`` triples) one after the other; returns the row
+        groups written for each block."""
         arrow = self._conform(pa.Table.from_pandas(table, preserve_index=False))
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, self._schema)
-        offset = 0
+        offset, written = 0, []
         for b in blocks:
             key, n = _key_and_size(b)
-            if not n:
-                continue
-            part = arrow.slice(offset, n)
-            size = min(n, MAX_ROW_GROUP)
-            self._writer.write_table(part, row_group_size=size)
-            groups = -(-n // size)
-            self.row_groups.setdefault(key, []).extend(range(self._groups, self._groups + groups))
-            self._groups += groups
+            groups = []
+            if n:
+                part = arrow.slice(offset, n)
+                size = min(n, MAX_ROW_GROUP)
+                self._writer.write_table(part, row_group_size=size)
+                groups = list(range(self._groups, self._groups + -(-n // size)))
+                for g in groups:
+                    self._sizes[g] = min(size, n - (g - groups[0]) * size)
+                self._groups += len(groups)
+            self.row_groups.setdefault(key, []).extend(groups)
+            written.append(groups)
             offset += n
         self.rows += offset
+        return written
+
+    def replace(self, old: list[int], table: pd.DataFrame, block) -> list[int]:
+        """Write a block judged again in place of its row groups ``old`` (they are
+        dropped when the file is closed); returns the new row groups."""
+        key, _ = _key_and_size(block)
+        listed = self.row_groups[key]
+        at = listed.index(old[0]) if old else len(listed)
+        for g in old:
+            listed.remove(g)
+        self.rows -= sum(self._sizes.pop(g) for g in old)
+        before = len(listed)
+        new = self.write(table, [block])[0]
+        del listed[before:]
+        listed[at:at] = new
+        self._dead.update(old)
+        return new
 
     def _conform(self, arrow: pa.Table) -> pa.Table:
         """Cast to the file's schema (dictionaries with int32 indices)."""
@@ -101,6 +124,27 @@ class ResultsFile:
             self._writer = pq.ParquetWriter(self.path, self._schema)
             self._writer.write_table(self._empty)
         self._writer.close()
+        if self._dead:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the file without its replaced row groups (a search widened after
+        some blocks were written: rare), one row group at a time."""
+        source = pq.ParquetFile(self.path)
+        tmp = self.path.with_name(self.path.name + ".compact")
+        renumber, n = {}, 0
+        with pq.ParquetWriter(tmp, self._schema) as writer:
+            for g in range(source.num_row_groups):
+                if g in self._dead:
+                    continue
+                writer.write_table(source.read_row_group(g).cast(self._schema))
+                renumber[g] = n
+                n += 1
+        source.close()
+        tmp.replace(self.path)
+        self.row_groups = {k: [renumber[g] for g in v] for k, v in self.row_groups.items()}
+        self._sizes = {renumber[g]: s for g, s in self._sizes.items() if g in renumber}
+        self._dead, self._groups = set(), n
 
     def discard(self) -> None:
         """Drop what was written (the pass starts again)."""

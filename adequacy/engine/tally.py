@@ -47,9 +47,10 @@ class Tally:
     counties: dict[BlockKey, list[pd.DataFrame]] = field(default_factory=dict)
     plans: dict[str, list[pd.DataFrame]] = field(default_factory=dict)
 
-    def add_blocks(self, blocks: Iterable, members: pd.DataFrame) -> None:
+    def add_blocks(self, blocks: Iterable, members: pd.DataFrame, at: int | None = None) -> None:
         """Count engine blocks (:class:`~adequacy.engine.engine.Block`, whose
-        ``member_rows`` index ``members``)."""
+        ``member_rows`` index ``members``); ``at``: replace the counts of the
+        ``at``-th set of members added (a block judged again), rather than add."""
         county_code, county_names = pd.factorize(members["county_fips"].astype(str))
         plan_code, plan_names = pd.factorize(members["plan"].astype(str))
         off_road = members["off_road"].to_numpy(dtype=bool)
@@ -63,9 +64,11 @@ class Tally:
                 off_road[rows],
                 plan_code[rows],
                 plan_names,
+                at=at,
             )
 
-    def add_counts(self, key, county_code, county_names, meets, off_road, plan_code, plan_names):
+    def add_counts(self, key, county_code, county_names, meets, off_road, plan_code, plan_names,
+                   at=None):  # fmt: skip
         """Count one block's members: their county codes (into ``county_names``),
         whether each meets the rule and is off the road, and their plan codes."""
         n = len(county_names)
@@ -77,7 +80,7 @@ class Tally:
             },
             index=pd.Index(np.asarray(county_names, dtype=object), name="county_fips"),
         )
-        self.counties.setdefault(key, []).append(frame[frame["members"] > 0])
+        _put(self.counties.setdefault(key, []), frame[frame["members"] > 0], at)
         if key[1] == "":  # plans: rules over all members, members in the service area
             inside = np.asarray(county_names, dtype=object)[county_code] != OUTSIDE
             m = len(plan_names)
@@ -88,7 +91,7 @@ class Tally:
                 },
                 index=pd.Index(np.asarray(plan_names, dtype=object), name="plan"),
             )
-            self.plans.setdefault(key[0], []).append(plans[plans["members"] > 0])
+            _put(self.plans.setdefault(key[0], []), plans[plans["members"] > 0], at)
 
     def add(self, other: Tally) -> Tally:
         """This tally plus another's (of other members), in place; returns self."""
@@ -108,6 +111,13 @@ class Tally:
     def plan_counts(self, rule_id: str) -> pd.DataFrame:
         """Members in the service area and meeting, per plan (sorted)."""
         return _summed(self.plans.get(rule_id, []), _PLAN)
+
+
+def _put(frames: list, frame: pd.DataFrame, at: int | None) -> None:
+    if at is None:
+        frames.append(frame)
+    else:
+        frames[at] = frame
 
 
 def _summed(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
