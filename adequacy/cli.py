@@ -60,34 +60,25 @@ CMS_CROSSWALK = Annotated[
         "(taxonomy, cms_specialty_code) for rosters without cms_specialty_code"
     ),
 ]
-WORKERS = Annotated[
-    int | None,
-    typer.Option(
-        help="Judge members partition by partition on N Dask worker processes on this "
-        "machine (a LocalCluster); results equal a single-process run's"
-    ),
-]
+WORKERS = Annotated[int | None, typer.Option(
+    help="Judge members partition by partition on N Dask worker processes here (a "
+    "LocalCluster); results equal one process's")]  # fmt: skip
 SCHEDULER = Annotated[
     str | None,
     typer.Option(
-        help="Use an existing Dask cluster (tcp://host:8786); its workers must reach "
-        "--work-dir and have adequacy installed"
+        help="An existing Dask cluster (tcp://host:8786); workers need --work-dir and adequacy"
     ),
 ]
-PARTITION_BY = Annotated[
-    str, typer.Option(help="With --workers/--scheduler: partitions of county, state or grid")
-]
+PARTITION_BY = Annotated[str, typer.Option(help="Partitions: county, state or grid")]
 PARTITIONS = Annotated[
     int | None,
     typer.Option(help="How many partitions (default: one per million members, one per worker)"),
 ]
 WORK_DIR = Annotated[
-    Path | None,
-    typer.Option(help="Folder for the partitions' files (default: a temporary folder)"),
+    Path | None, typer.Option(help="Folder for the partitions' files (default: a temporary folder)")
 ]
 CHUNK_MEMBERS = Annotated[
-    int | None,
-    typer.Option(help="Members judged at once (bounds memory; default 250,000)"),
+    int | None, typer.Option(help="Members judged at once (bounds memory; default 250,000)")
 ]
 PROFILE = Annotated[
     str | None,
@@ -308,9 +299,10 @@ def evaluate(
     quiet: QUIET = False,
 ) -> None:
     """Evaluate a provider network against access standards and write the results."""
+    from adequacy.distributed import cluster_options
     from adequacy.runs.write import check_out
 
-    cluster = _cluster(workers, scheduler, partition_by, partitions, work_dir)
+    cluster = cluster_options(workers, scheduler, partition_by, partitions, work_dir)
     check_out(
         out,
         force=force,
@@ -346,38 +338,6 @@ def evaluate(
             chunk_members=chunk_members,
         )
     _print_run(*result, out)
-
-
-def _cluster(workers, scheduler, partition_by, partitions, work_dir):
-    """The Dask cluster a partitioned run uses, or None for one process."""
-    from adequacy.distributed import PARTITION_SCHEMES, Cluster
-
-    if workers is None and scheduler is None:
-        if partitions is not None or work_dir is not None or partition_by != "county":
-            raise InputError(
-                "--partition-by, --partitions and --work-dir need --workers N or --scheduler"
-            )
-        return None
-    if partition_by not in PARTITION_SCHEMES:
-        raise InputError(
-            f"--partition-by {partition_by}: use one of {', '.join(PARTITION_SCHEMES)}"
-        )
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers {workers}: give at least 1")
-    if partitions is not None and partitions < 1:
-        raise InputError(f"--partitions {partitions}: give at least 1")
-    if scheduler is not None and work_dir is None:
-        raise InputError(
-            "--scheduler needs --work-dir: a folder every worker can read and write "
-            "(a shared file system)"
-        )
-    return Cluster(
-        workers=workers or 1,
-        scheduler=scheduler,
-        partition_by=partition_by,
-        partitions=partitions,
-        work_dir=str(work_dir) if work_dir is not None else None,
-    )
 
 
 @app.command()

@@ -13,6 +13,13 @@ the exact merge). Uses the engine's member pass, tally and reach rule,
 """
 
 from adequacy.distributed.partitions import PARTITION_SCHEMES, Partition, make_partitions
-from adequacy.distributed.run import Cluster, PartitionFailed
+from adequacy.distributed.run import Cluster, PartitionFailed, cluster_options
 
-__all__ = ["PARTITION_SCHEMES", "Cluster", "Partition", "PartitionFailed", "make_partitions"]
+__all__ = [
+    "PARTITION_SCHEMES",
+    "Cluster",
+    "Partition",
+    "PartitionFailed",
+    "cluster_options",
+    "make_partitions",
+]

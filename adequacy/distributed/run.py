@@ -23,7 +23,7 @@ longer than the buffer, and the clip keeps, around every node within it, the
 same edges and the same shape-point chains, so the search computes the same
 floating-point costs there; snapping was done once on the source graph.
 
-Owns: ``Cluster``, ``judge_partitions``, ``PartitionFailed``. Uses: the
+Owns: ``Cluster``, ``cluster_options``, ``judge_partitions``, ``PartitionFailed``. Uses: the
 partitions, the worker, the engine's member pass types and the graph clip.
 """
 
@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from adequacy.distributed.partitions import (
+    PARTITION_SCHEMES,
     Partition,
     auto_partitions,
     buffer_meters,
@@ -98,6 +99,44 @@ class Cluster:
     work_dir: str | None = None
     #: the function run per partition (tests wrap it to make a partition fail)
     task: Callable[[PartitionTask], PartitionResult] = field(default=run_partition, repr=False)
+
+
+def cluster_options(
+    workers: int | None,
+    scheduler: str | None,
+    partition_by: str = "county",
+    partitions: int | None = None,
+    work_dir=None,
+) -> Cluster | None:
+    """The :class:`Cluster` of ``adequacy evaluate``'s options (``--workers``,
+    ``--scheduler``, ``--partition-by``, ``--partitions``, ``--work-dir``), or None for
+    one process; a wrong combination is one line naming the option."""
+    if workers is None and scheduler is None:
+        if partitions is not None or work_dir is not None or partition_by != "county":
+            raise InputError(
+                "--partition-by, --partitions and --work-dir need --workers N or --scheduler"
+            )
+        return None
+    if partition_by not in PARTITION_SCHEMES:
+        raise InputError(
+            f"--partition-by {partition_by}: use one of {', '.join(PARTITION_SCHEMES)}"
+        )
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers}: give at least 1")
+    if partitions is not None and partitions < 1:
+        raise InputError(f"--partitions {partitions}: give at least 1")
+    if scheduler is not None and work_dir is None:
+        raise InputError(
+            "--scheduler needs --work-dir: a folder every worker can read and write "
+            "(a shared file system)"
+        )
+    return Cluster(
+        workers=workers or 1,
+        scheduler=scheduler,
+        partition_by=partition_by,
+        partitions=partitions,
+        work_dir=str(work_dir) if work_dir is not None else None,
+    )
 
 
 def judge_partitions(
