@@ -14,11 +14,18 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _before(c1, r1, c2, r2):
+    """Whether (cost c1, rank r1) comes before (c2, r2): by cost, ties by rank."""
+    return c1 < c2 or (c1 == c2 and r1 < r2)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def heap_push(hc, hn, hs, size, c, node, src):
+    """Push (cost c, node, src); the heap pops by cost, equal costs by ``src``."""
     i = size
     while i > 0:
         parent = (i - 1) >> 1
-        if hc[parent] <= c:
+        if not _before(c, src, hc[parent], hs[parent]):
             break
         hc[i] = hc[parent]
         hn[i] = hn[parent]
@@ -42,63 +49,9 @@ def heap_pop(hc, hn, hs, size):
         child = 2 * i + 1
         if child >= size:
             break
-        if child + 1 < size and hc[child + 1] < hc[child]:
+        if child + 1 < size and _before(hc[child + 1], hs[child + 1], hc[child], hs[child]):
             child += 1
-        if hc[child] >= c:
-            break
-        hc[i] = hc[child]
-        hn[i] = hn[child]
-        hs[i] = hs[child]
-        i = child
-    hc[i] = c
-    hn[i] = node
-    hs[i] = src
-    return size
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _before(c1, r1, c2, r2):
-    """Whether (cost c1, rank r1) comes before (c2, r2): by cost, ties by rank."""
-    return c1 < c2 or (c1 == c2 and r1 < r2)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def heap_push_ranked(hc, hn, hs, size, c, node, src, rank):
-    """:func:`heap_push` ordered by (cost, ``rank[src]``): equal costs pop by rank."""
-    i = size
-    r = rank[src]
-    while i > 0:
-        parent = (i - 1) >> 1
-        if not _before(c, r, hc[parent], rank[hs[parent]]):
-            break
-        hc[i] = hc[parent]
-        hn[i] = hn[parent]
-        hs[i] = hs[parent]
-        i = parent
-    hc[i] = c
-    hn[i] = node
-    hs[i] = src
-    return size + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def heap_pop_ranked(hc, hn, hs, size, rank):
-    """:func:`heap_pop` ordered by (cost, ``rank[src]``)."""
-    size -= 1
-    c = hc[size]
-    node = hn[size]
-    src = hs[size]
-    r = rank[src]
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= size:
-            break
-        if child + 1 < size and _before(
-            hc[child + 1], rank[hs[child + 1]], hc[child], rank[hs[child]]
-        ):
-            child += 1
-        if not _before(hc[child], rank[hs[child]], c, r):
+        if not _before(hc[child], hs[child], c, src):
             break
         hc[i] = hc[child]
         hn[i] = hn[child]
@@ -156,7 +109,6 @@ def k_nearest_kernel(
     source_node,
     source_cost,
     source_group,
-    source_rank,
     k,
     cutoff,
     label_cost,
@@ -174,9 +126,10 @@ def k_nearest_kernel(
     index (node * k + slot) in the order settled, which is cost order. Returns how
     many were settled.
 
-    Equal costs are ordered by ``source_rank`` (lower first): each node's labels are
-    its ``k`` first distinct groups by (cost, rank), whatever the graph's numbering
-    (a graph clipped around some members keeps the same labels there)."""
+    Equal costs are ordered by source index (lower first; the caller lists sources in
+    the roster's order): each node's labels are its ``k`` first distinct groups by
+    (cost, source), whatever the graph's numbering (a graph clipped around some
+    members keeps the same labels there)."""
     for i in range(label_cost.shape[0]):  # initialised here, without the GIL
         label_cost[i] = np.inf
         label_source[i] = -1
@@ -190,18 +143,14 @@ def k_nearest_kernel(
         c = source_cost[s]
         node = source_node[s]
         g = source_group[s]
-        if c <= cutoff and offer(
-            tent_cost, tent_group, tent_rank, node * k, k, c, g, source_rank[s]
-        ):
-            size = heap_push_ranked(
-                heap_cost, heap_node, heap_source, size, c, node, s, source_rank
-            )
+        if c <= cutoff and offer(tent_cost, tent_group, tent_rank, node * k, k, c, g, s):
+            size = heap_push(heap_cost, heap_node, heap_source, size, c, node, s)
     settled = 0
     while size > 0:
         c = heap_cost[0]
         node = heap_node[0]
         s = heap_source[0]
-        size = heap_pop_ranked(heap_cost, heap_node, heap_source, size, source_rank)
+        size = heap_pop(heap_cost, heap_node, heap_source, size)
         m = n_labels[node]
         if m >= k:
             continue
@@ -224,10 +173,8 @@ def k_nearest_kernel(
             nc = c + weights[e]
             if nc > cutoff or n_labels[nxt] >= k:
                 continue
-            if offer(tent_cost, tent_group, tent_rank, nxt * k, k, nc, g, source_rank[s]):
-                size = heap_push_ranked(
-                    heap_cost, heap_node, heap_source, size, nc, nxt, s, source_rank
-                )
+            if offer(tent_cost, tent_group, tent_rank, nxt * k, k, nc, g, s):
+                size = heap_push(heap_cost, heap_node, heap_source, size, nc, nxt, s)
     return settled
 
 

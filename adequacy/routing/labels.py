@@ -266,8 +266,10 @@ def k_nearest_labels(
         # search the intersections only, then walk the chains of shape points
         m = 0 if metric == "distance" else 1
         seed_node, seed_cost, which = seeds(chains, source_nodes, source_cost, m)
-        core_cost, core_seed, order = _search(
-            chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff, rank=which
+        by_source = np.argsort(which, kind="stable")  # seeds in their sources' order: the
+        seed_node, seed_cost, which = seed_node[by_source], seed_cost[by_source], which[by_source]
+        core_cost, core_seed, order = _search(  # search orders equal costs by seed index
+            chains.core, seed_node, seed_cost, group_index[which], k, metric, cutoff
         )
         lookup = np.append(which, -1).astype(np.int32)  # seed index -> source index; -1 stays
         core = CoreLabels(
@@ -287,10 +289,9 @@ def k_nearest_labels(
     return NodeLabels(cost=cost, source=source, metric=metric, cutoff=cutoff, order=order)
 
 
-def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff, rank=None):
+def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
     """The compiled search on one graph: (n × k costs, n × k source indices, the labels'
-    flat indices in settled order). Equal costs are ordered by ``rank`` (default: the
-    source's index; a core search's seeds rank as the sources they stand for)."""
+    flat indices in settled order). Equal costs are ordered by source index."""
     n = graph.n_nodes
     n_sources = len(source_nodes)
     weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
@@ -300,7 +301,6 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff, ra
     tent_cost = np.empty(n * k)
     tent_group = np.empty(n * k, dtype=np.int32)
     tent_rank = np.empty(n * k, dtype=np.int64)
-    rank = np.arange(n_sources, dtype=np.int64) if rank is None else np.asarray(rank, np.int64)
     capacity = k * graph.n_edges + n_sources + 1
     heap_cost = np.empty(capacity)
     heap_node = np.empty(capacity, dtype=np.int32)
@@ -318,7 +318,6 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff, ra
             np.asarray(source_nodes, dtype=np.int64),
             np.asarray(source_cost, dtype=np.float64),
             np.asarray(group_index, dtype=np.int32),
-            rank,
             k,
             cutoff,
             label_cost,
