@@ -5,7 +5,8 @@ Run from the project root::
     python benchmarks/whatif.py            # eastern-idaho demo, then 1M members on 1.12M nodes
     python benchmarks/whatif.py --quick    # eastern-idaho demo only
 
-For each case the base evaluation is made once; then, timed in the same run:
+For each case the base evaluation is made once; then, timed in the same run (with the
+stages of the fastest run: roster, searches, members judged again, delta table):
 
 add one provider
     ``run_whatif`` with one new primary-care site near a member: one bounded
@@ -61,7 +62,7 @@ def case(name, members, providers, graph, claims, regions, rng, basis=None) -> d
     t_base = time.perf_counter() - t
     m = base.members
     pcps = base.providers[(base.providers["provider_type"] == "pcp") & base.providers["in_network"]]
-    adds = []
+    adds, add_stages = [], []
     for i in range(5):
         row = int(rng.integers(len(m)))
         spec = {
@@ -78,13 +79,15 @@ def case(name, members, providers, graph, claims, regions, rng, basis=None) -> d
         t = time.perf_counter()
         result = run_whatif(base, spec)
         adds.append(time.perf_counter() - t)
+        add_stages.append(result.timings)
     add_changes = len(result.changes)
-    terms = []
+    terms, term_stages = [], []
     for i in range(3):
         pid = str(pcps["provider_id"].iloc[7 + i])
         t = time.perf_counter()
         result = run_whatif(base, {"terminate": [pid]})
         terms.append(time.perf_counter() - t)
+        term_stages.append(result.timings)
     term_changes = len(result.changes)
     log(f"{name}: full re-evaluation")
     reduced = providers[providers["provider_id"] != str(pcps["provider_id"].iloc[9])]
@@ -97,8 +100,10 @@ def case(name, members, providers, graph, claims, regions, rng, basis=None) -> d
         "nodes": graph.n_nodes,
         "base": t_base,
         "add": min(adds),
+        "add_stages": add_stages[int(np.argmin(adds))],
         "add_changes": add_changes,
         "terminate": min(terms),
+        "terminate_stages": term_stages[int(np.argmin(terms))],
         "terminate_changes": term_changes,
         "full": t_full,
     }
@@ -168,6 +173,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['name']}: base evaluation {r['base']:.2f} s; member rows changed: add "
             f"{r['add_changes']:,}, terminate {r['terminate_changes']:,}"
         )
+    for r in rows:
+        stages = []
+        for what in ("add", "terminate"):
+            parts = [f"{k} {v * 1000:.1f}" for k, v in r[f"{what}_stages"].items() if k != "total"]
+            stages.append(f"{what}: {', '.join(parts)}")
+        print(f"{r['name']}: stages (ms) {'; '.join(stages)}")
     big = rows[-1]
     if big["members"] >= 1_000_000:
         ok_add = big["add"] * 1000 < ADD_TARGET_MS

@@ -47,7 +47,7 @@ from adequacy.routing.snap import _unit_xyz
 
 DISTANCE_BASES = ("shortest", "fastest_route", "straight_line")
 #: Two times within this relative tolerance are the same time (summation order).
-_TIE = 1e-9
+TIE_TOLERANCE = 1e-9
 
 
 def route_meters(
@@ -213,7 +213,7 @@ def _route_meters_kernel(
                 continue
             s = source[v, j]
             c = cost[v, j]
-            tol = _TIE * max(1.0, c)
+            tol = TIE_TOLERANCE * max(1.0, c)
             g = group[s]
             best = np.inf
             for q in range(seed_ptr[s], seed_ptr[s + 1]):  # the provider's own site

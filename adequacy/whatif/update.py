@@ -4,10 +4,17 @@
 added provider runs one bounded search from its site whose labels merge into
 the stored k-nearest labels (:meth:`adequacy.routing.NodeLabels.merge`); a
 terminated provider re-runs only the searches of its type (and languages).
-Only members whose nodes' labels changed are judged again. The result equals
-a full re-evaluation, which the tests check. Terminated providers stay in the
-provider table with ``in_network = False`` (they are candidates again), added
-ones are appended.
+Only members whose nodes' labels changed are judged again
+(:mod:`adequacy.whatif.rejudge`); a merged time search keeps the miles along
+its fastest routes, updated where they changed (:mod:`adequacy.whatif.fastest`).
+The result equals a full re-evaluation, which the tests check. Terminated
+providers stay in the provider table with ``in_network = False`` (they are
+candidates again), added ones are appended.
+
+What depends on the base alone (the roster with its ``status`` column, the
+member results as arrays, the delta's 'before' half) is made on the first
+scenario and kept for the next (:mod:`adequacy.whatif.cache`), so that adding a
+provider costs what changed, not the size of the roster or of the results.
 
 Owns: ``run_whatif`` and ``WhatIf`` (changes, delta, the updated evaluation).
 Uses: the public engine, the judge, :mod:`adequacy.routing` and the
@@ -43,7 +50,10 @@ from adequacy.inputs.tables import row_names
 from adequacy.routing import Snap, snap_points
 from adequacy.routing.routes import StraightLabels
 from adequacy.routing.snap import check_extent
+from adequacy.whatif.cache import base_cache
 from adequacy.whatif.delta import delta_table
+from adequacy.whatif.fastest import merged_route
+from adequacy.whatif.rejudge import COMPARED, judge_again
 
 
 # ---------------------------------------------------------------------------
@@ -82,17 +92,20 @@ class WhatIf:
 
 
 def _scenario_providers(base: Evaluation, scenario: Scenario):
-    """The updated roster, and its new rows (added) and rows leaving the network.
+    """The updated roster, its provider snapping, the pending terminations, and the
+    roster rows the scenario touched (added, joined or terminated).
 
     Every problem of the scenario against the base roster is reported at once: ids to
     join or terminate that are not there (with the nearest ids), added rows that are
     not valid roster rows (named ``add[i]``), and added or joined providers far off the
-    road network (refused when most are, as for any roster)."""
-    providers = base.providers.copy()
-    providers["status"] = ""
+    road network (refused when most are, as for any roster). The touched rows come as
+    (rows, their columns that decide which searches they are sources of)."""
+    roster = base.providers
+    n = len(roster)
+    status = np.full(n, "", dtype=object)
+    in_net = roster["in_network"].to_numpy().copy()  # checks see the changes made before
     label = scenario.path or scenario.name
-    ids = providers["provider_id"].to_numpy()
-    in_net = providers["in_network"].to_numpy()
+    ids = _roster_ids(base) if (scenario.join or scenario.terminate) else None
     problems: list[str] = []
     # joins
     for i, pid in enumerate(scenario.join):
@@ -104,8 +117,8 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
         elif in_net[rows].all():
             problems.append(f"join[{i}] {pid!r}: already in the network; remove it from join")
         else:
-            providers.loc[providers.index[rows], "in_network"] = True
-            providers.loc[providers.index[rows], "status"] = "joined"
+            in_net[rows] = True
+            status[rows] = "joined"
     # terminations (effective by as_of)
     pending = []
     for i, t in enumerate(scenario.terminate):
@@ -121,8 +134,8 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
                 {"provider_id": t.provider_id, "effective": t.effective, "reason": t.reason}
             )
             continue
-        providers.loc[providers.index[rows], "in_network"] = False
-        providers.loc[providers.index[rows], "status"] = "terminated"
+        in_net[rows] = False
+        status[rows] = "terminated"
     # added rows
     added = None
     if len(scenario.add):
@@ -130,20 +143,24 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
             added = read_providers(scenario.add, extra_types=base.standards.provider_types)
         except InputError as exc:  # the rows' problems, named add[i], beside the others
             problems.extend(exc.problems or [str(exc).removeprefix(f"{label}: ")])
-    joined = providers[providers["status"] == "joined"]
-    moving = pd.concat([joined, added], ignore_index=True) if added is not None else joined
-    listed = [f"{pid} (joined)" for pid in joined["provider_id"]]
+    joined = np.flatnonzero(status == "joined")
+    listed = [f"{pid} (joined)" for pid in ids[joined]] if len(joined) else []
     listed += row_names(added, "provider_id") if added is not None else []
 
     def names(rows):
         return [listed[i] for i in rows]
 
-    if len(moving):
+    if listed:  # the providers added or joined: on the map?
+        lon = [roster["lon"].to_numpy()[joined]]
+        lat = [roster["lat"].to_numpy()[joined]]
+        if added is not None:
+            lon.append(added["lon"].to_numpy())
+            lat.append(added["lat"].to_numpy())
         try:
             note = check_extent(
                 base.graph,
-                moving["lon"].to_numpy(),
-                moving["lat"].to_numpy(),
+                np.concatenate(lon),
+                np.concatenate(lat),
                 what="providers added or joined",
                 label=label,
                 names=names,
@@ -158,26 +175,34 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
         if len(problems) == 1:
             raise InputError(f"{label}: {problems[0]}")
         raise InputError(f"{label}: {len(problems)} problems in the scenario", problems)
+    touched = np.flatnonzero(status != "")
+    providers = _roster_with_status(base).copy()
+    if len(touched):
+        providers["in_network"] = in_net
+        providers["status"] = status
     if added is not None:
-        added["in_network"] = True
-        added["status"] = "added"
-        added["county_fips"] = (
-            county_of(added["lon"].to_numpy(), added["lat"].to_numpy(), base.regions)
-            if base.regions is not None
-            else OUTSIDE
-        )
+        lon, lat = added["lon"].to_numpy(), added["lat"].to_numpy()
         snap = snap_points(
             base.graph,
-            added[["lon", "lat"]].to_numpy(),
+            np.column_stack([lon, lat]),
             what=f"{label}: added providers",
             ids=added["provider_id"].to_numpy(),
             max_snap_meters=base.settings.max_snap_meters,
         )
-        added["snap_meters"] = snap.meters
-        added["off_road"] = snap.off_road
+        extra = {
+            "in_network": True,
+            "status": "added",
+            "county_fips": (
+                county_of(lon, lat, base.regions) if base.regions is not None else OUTSIDE
+            ),
+            "snap_meters": snap.meters,
+            "off_road": snap.off_road,
+        }
         if "cms_code" in providers.columns:  # Medicare Advantage runs: the rows' CMS codes
-            added["cms_code"] = cms_codes(added)[0].to_numpy()
+            extra["cms_code"] = cms_codes(added)[0].to_numpy()
+        added = added.assign(**extra)
         providers = pd.concat([providers, added[providers.columns]], ignore_index=True)
+        touched = np.concatenate([touched, np.arange(n, n + len(added))])
         provider_snap = Snap(
             np.concatenate([base.provider_snap.node, snap.node]),
             np.concatenate([base.provider_snap.meters, snap.meters]),
@@ -188,7 +213,34 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
         provider_snap = base.provider_snap
     providers = providers.infer_objects()
     pending_frame = pd.DataFrame(pending, columns=["provider_id", "effective", "reason"])
-    return providers, provider_snap, pending_frame
+    # the touched rows' columns that decide which searches they are sources of
+    cols = [c for c in _SOURCE_COLUMNS if c in providers.columns]
+    parts = [providers[cols].take(touched[touched < n])] if (touched < n).any() else []
+    parts += [added[cols]] if added is not None else []
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts or [None])[0]
+    return providers, provider_snap, pending_frame, (touched, frame)
+
+
+#: the roster columns that decide which searches a provider row is a source of
+_SOURCE_COLUMNS = ["provider_type", "specialty", "languages", "in_network", "cms_code"]
+
+
+def _roster_with_status(base: Evaluation) -> pd.DataFrame:
+    """The base roster with an empty ``status`` column (made once per base)."""
+    cache = base_cache(base)
+    if "roster" not in cache:
+        roster = base.providers.copy()
+        roster["status"] = ""
+        cache["roster"] = roster
+    return cache["roster"]
+
+
+def _roster_ids(base: Evaluation) -> np.ndarray:
+    """The base roster's provider ids, as an array (made once per base)."""
+    cache = base_cache(base)
+    if "roster_ids" not in cache:
+        cache["roster_ids"] = base.providers["provider_id"].to_numpy()
+    return cache["roster_ids"]
 
 
 def _near(value: str, ids) -> str:
@@ -226,70 +278,90 @@ def _check_rule_set(base: Evaluation, providers: pd.DataFrame, scenario: Scenari
         )
 
 
-def _update_searches(base: Evaluation, engine: Engine, variants) -> dict:
-    """Bring every search up to the new roster; returns changed-node masks per job.
+def _update_searches(base: Evaluation, engine: Engine, variants, touched):
+    """Bring every search up to the new roster; returns changed-node masks per job and
+    the source rows of each key whose providers changed (sorted, as ``provider_rows``).
 
     Only searches whose key matches a provider row that was added, joined or
-    terminated are touched: added sites are merged in by one bounded search
-    each; a departure re-runs that key's search.
+    terminated (``touched``) are touched: added sites are merged in by one bounded
+    search each; a departure re-runs that key's search. The other rows are the base
+    roster's, unchanged, so a key's sources are its base sources (``Search.rows``)
+    with the touched rows it now takes in or out.
     """
-    providers = engine.providers
-    touched_rows = np.flatnonzero(providers["status"].to_numpy() != "")
-    touched = providers.iloc[touched_rows]
-    cms = touched["cms_code"] if "cms_code" in touched.columns else [""] * len(touched)
+    touched, sub = touched  # the touched rows, and their source columns
+    if sub is None:
+        sub = pd.DataFrame({c: [] for c in _SOURCE_COLUMNS[:4]})
+    cms = sub["cms_code"] if "cms_code" in sub.columns else [""] * len(sub)
     candidates = [
         (t, sp, frozenset(str(langs).split(";")), str(code))
         for t, sp, langs, code in zip(
-            touched["provider_type"], touched["specialty"], touched["languages"], cms, strict=True
+            sub["provider_type"], sub["specialty"], sub["languages"], cms, strict=True
         )
     ]
     changed: dict[tuple[SearchKey, str], np.ndarray] = {}
-    merges = []
+    rows_of: dict[SearchKey, np.ndarray] = {}
+    moves: dict[SearchKey, tuple] = {}  # key -> (rows in, rows out) among the touched
+    merges, reruns = [], {}
     for job, rules in engine.jobs(variants).items():
         key, metric = job
         old = base.searches.get(job)
         if old is not None and not _key_matches(key, candidates):
             engine.searches[job] = old  # no change of this key's providers
             continue
-        new_rows = provider_rows(providers, key)
         if old is not None:
-            removed = bool(len(np.setdiff1d(old.rows, new_rows)))
-            added = new_rows[~np.isin(new_rows, old.rows)].tolist()  # in roster order
-            if not removed and not added:
+            if key not in moves:
+                now = touched[provider_rows(sub, key)]
+                moves[key] = (now, touched[~np.isin(touched, now)])
+            rows_in, rows_out = moves[key]
+            removed = bool(np.isin(rows_out, old.rows).any())
+            added = rows_in[~np.isin(rows_in, old.rows)]  # in roster order
+            if not removed and not len(added):
                 engine.searches[job] = old
                 continue
         straight = old is not None and isinstance(old.labels, StraightLabels)
         if old is None or removed or straight:
             # a provider left: search this key again from its remaining providers
             # (straight-line labels belong to members, not nodes: made again, cheaply)
-            engine.run({job: rules})
+            reruns[job] = (rules, old, straight)
+            continue
+        if key not in rows_of:
+            rows_of[key] = _sorted_union(old.rows, added)
+        labels = old.labels
+        groups = labels.groups_of(engine.pid_codes[old.rows])
+        # distinct providers: the base's, and added ones not among them
+        fresh = np.unique(engine.pid_codes[added])
+        n_groups = old.n_providers + int((~np.isin(fresh, engine.pid_codes[old.rows])).sum())
+        width = engine.width(rules, n_groups)
+        if width > labels.k:  # the old labels held every provider: widen with empty slots
+            labels, groups = labels.widen(width - labels.k, groups)
+        merges.append((job, old, labels, groups, added.tolist(), n_groups))
+
+    if reruns:  # searched again together (on the engine's threads)
+        engine.run({job: rules for job, (rules, _, _) in reruns.items()})
+        for job, (_, old, straight) in reruns.items():
             new = engine.searches[job]
+            rows_of[job[0]] = new.rows
             if old is None or straight:
                 changed[job] = np.arange(base.graph.n_nodes)
             else:
                 changed[job] = old.labels.diff(
                     new.labels, engine.pid_codes[old.rows], engine.pid_codes[new.rows]
                 )
-            continue
-        labels = old.labels
-        groups = labels.groups_of(engine.pid_codes[old.rows])
-        rows = old.rows
-        n_groups = len(np.unique(engine.pid_codes[new_rows]))
-        width = engine.width(rules, n_groups)
-        if width > labels.k:  # the old labels held every provider: widen with empty slots
-            labels, groups = labels.widen(width - labels.k, groups)
-        merges.append((job, rows, labels, groups, added, n_groups))
+
+    snap, mph = engine.provider_snap, engine.settings.snap_speed_mph
+    seed_cache = base_cache(base).setdefault("route_seeds", {})
 
     def merge(task):
-        (key, metric), rows, labels, groups, added, n_groups = task
-        legs = engine.provider_snap.leg_cost(metric, engine.settings.snap_speed_mph)
+        (key, metric), old, labels, groups, added, n_groups = task
+        legs = snap.leg_cost(metric, mph)
+        rows = old.rows
         touched = []
         for r in added:
             rows = np.append(rows, r)
             labels, groups, nodes = labels.merge(
                 engine.graph,
                 groups,
-                int(engine.provider_snap.node[r]),
+                int(snap.node[r]),
                 start_cost=float(legs[r]),
                 group=int(engine.pid_codes[r]),
                 new_source=len(rows) - 1,
@@ -302,20 +374,55 @@ def _update_searches(base: Evaluation, engine: Engine, variants) -> dict:
             for found in touched:
                 hit[found] = True
             nodes = np.flatnonzero(hit)
-        return (key, metric), Search(key, metric, rows, labels, n_groups), nodes
+        route = None
+        if metric == "time" and old.route is not None:  # miles along the fastest route
+            route = merged_route(
+                engine.graph,
+                old.labels,
+                old.route,
+                labels,
+                engine.pid_codes[rows],
+                snap.leg_cost("distance")[rows],
+                snap.leg_cost("time", mph)[rows],
+                snap.node[rows],
+                nodes,
+                seed_cache,
+            )
+        return (key, metric), Search(key, metric, rows, labels, n_groups, route), nodes
 
-    if len(merges) > 1 and engine.workers > 1:  # the merge kernels release the GIL
-        with ThreadPoolExecutor(engine.workers) as pool:
-            merged = list(pool.map(merge, merges))
+    # the merge kernels release the GIL, but a few short merges are quicker in turn than
+    # on threads that wait for it
+    if len(merges) > 1 and engine.workers > 1 and sum(len(t[4]) for t in merges) >= 16:
+        merged = list(_pool(engine.workers).map(merge, merges))
     else:
         merged = [merge(task) for task in merges]
     for job, search, nodes in merged:
         engine.searches[job] = search
         changed[job] = nodes
-    return changed
+    return changed, rows_of
 
 
-_COMPARED = ["miles", "minutes", "n_qualifying", "meets"]
+def _sorted_union(rows: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """Sorted distinct rows of both (the base's are sorted, added ones usually after)."""
+    if not len(added):
+        return rows if _is_sorted(rows) else np.unique(rows)
+    if _is_sorted(rows) and (not len(rows) or added[0] > rows[-1]) and _is_sorted(added):
+        return np.concatenate([rows, added])
+    return np.union1d(rows, added)
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return bool(len(a) < 2 or (a[1:] > a[:-1]).all())
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A thread pool kept between scenarios (its threads wait for the next one)."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="whatif")
+    return _POOLS[workers]
 
 
 def run_whatif(
@@ -328,7 +435,7 @@ def run_whatif(
         raise InputError("the base evaluation holds no search labels; evaluate it again")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    providers, provider_snap, pending = _scenario_providers(base, scenario)
+    providers, provider_snap, pending, touched = _scenario_providers(base, scenario)
     _check_rule_set(base, providers, scenario)
     timings["roster"] = time.perf_counter() - t0
 
@@ -345,89 +452,25 @@ def run_whatif(
     )
     languages = sorted({lang for _, lang in base.blocks if lang})
     variants = rule_variants(base.standards, languages)
-    changed = _update_searches(base, engine, variants)
+    changed, rows_of = _update_searches(base, engine, variants, touched)
     timings["searches"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    results = base.member_results
-    patches, frames = [], []
-    for rule, lang in variants:
-        key = engine.key_of(rule, lang)
-        jobs = [(key, m) for m in ("distance", "time") if (key, m) in changed]
-        if not jobs:
-            continue
-        start, block_rows = base.blocks[(rule.id, lang or "")]
-        nodes = np.concatenate([changed[j] for j in jobs])
-        # members living at the changed nodes, sorted
-        members_hit = base.member_state.members_at(base.member_snap.node, base.graph.n_nodes, nodes)
-        where = np.searchsorted(block_rows, members_hit)
-        inside = where < len(block_rows)
-        inside[inside] = block_rows[where[inside]] == members_hit[inside]
-        sub, offset = members_hit[inside], where[inside]
-        if not len(sub):
-            continue
-        block = engine.rule_block(rule, lang, member_rows=sub)
-        pos = start + offset
-        patches.append((pos, block))
-        before = results.iloc[pos]
-        frame = pd.DataFrame(
-            {
-                "member_id": before["member_id"].astype(str).to_numpy(),
-                "rule": rule.id,
-                "language": lang or "",
-                "county_fips": before["county_fips"].astype(str).to_numpy(),
-                "in_service_area": before["in_service_area"].to_numpy(),
-                "meets_before": before["meets"].to_numpy(),
-                "meets_after": block.meets,
-                "miles_before": before["miles"].to_numpy(),
-                "miles_after": block.miles,
-                "minutes_before": before["minutes"].to_numpy(),
-                "minutes_after": block.minutes,
-                "n_qualifying_before": before["n_qualifying"].to_numpy(),
-                "n_qualifying_after": block.n_qualifying,
-                "_pos": pos,
-            }
-        )
-        moved = (
-            (frame["meets_before"] != frame["meets_after"])
-            | ~np.isclose(
-                frame["miles_before"], frame["miles_after"], rtol=0, atol=0, equal_nan=True
-            )
-            | ~np.isclose(
-                frame["minutes_before"], frame["minutes_after"], rtol=0, atol=0, equal_nan=True
-            )
-            | (frame["n_qualifying_before"] != frame["n_qualifying_after"])
-        )
-        frames.append(frame[moved.to_numpy()])
-    changes = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=["member_id", "rule", "language", "county_fips", "_pos"])
-    )
-    changes["change"] = np.select(
-        [
-            changes.get("meets_after", pd.Series(dtype=bool)).astype(bool)
-            & ~changes.get("meets_before", pd.Series(dtype=bool)).astype(bool),
-            ~changes.get("meets_after", pd.Series(dtype=bool)).astype(bool)
-            & changes.get("meets_before", pd.Series(dtype=bool)).astype(bool),
-        ],
-        ["gains access", "loses access"],
-        "closer or farther",
-    )
+    patches, changes = judge_again(base, engine, variants, changed)
     timings["members"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     moved_keys = {key for key, _ in changed}
     affected = [(r, lang) for r, lang in variants if engine.key_of(r, lang) in moved_keys]
     served = _served_after(base, engine, affected)
-    delta = delta_table(base, providers, changes, affected, served)
+    delta = delta_table(base, providers, changes, affected, served, rows_of=rows_of)
     timings["delta"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     return WhatIf(
         scenario=scenario,
         base=base,
         providers=providers,
-        changes=changes.drop(columns="_pos"),
+        changes=changes,
         delta=delta,
         pending=pending,
         timings=timings,
@@ -470,7 +513,7 @@ def _materialise(whatif: WhatIf) -> Evaluation:
     base, engine = whatif.base, whatif.engine
     results = base.member_results.copy()
     uniques = list(engine.pid_uniques)
-    arrays = {c: results[c].to_numpy().copy() for c in _COMPARED}
+    arrays = {c: results[c].to_numpy().copy() for c in COMPARED}
     width = sum(1 for c in results.columns if c.startswith("nearest_"))
     codes = {}
     for j in range(1, width + 1):
@@ -485,7 +528,7 @@ def _materialise(whatif: WhatIf) -> Evaluation:
         arrays["meets"][pos] = block.meets
         for j in range(1, width + 1):
             codes[j][pos] = block.nearest[:, j - 1] if j <= block.nearest.shape[1] else -1
-    for c in _COMPARED:
+    for c in COMPARED:
         results[c] = arrays[c]
     for j in range(1, width + 1):
         results[f"nearest_{j}"] = pd.Categorical.from_codes(codes[j], categories=uniques)
