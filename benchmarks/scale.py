@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    python benchmarks/scale.py            # 3M members on 4.48M nodes (about 10 minutes)
+    python benchmarks/scale.py            # 3M members on 4.48M nodes (about 20 minutes)
     python benchmarks/scale.py --quick    # 300k members on 1.12M nodes (about 2 minutes)
 
 What is measured (each run in a fresh process, so that its peak memory is its own)
