@@ -102,8 +102,13 @@ def one_run(tiles: int, n_members: int, folder: Path, workers: int) -> dict:
         "peak_gb": _peak_gb() if reset else None,
         "rows": ev.results_file.rows,
         "partitions": [
-            {"name": p.name, "nodes": p.nodes, "members": p.members, "seconds": p.seconds,
-             "peak_gb": p.peak_gb}
+            {
+                "name": p.name,
+                "nodes": p.nodes,
+                "members": p.members,
+                "seconds": p.seconds,
+                "peak_gb": p.peak_gb,
+            }
             for p in ev.partitions
         ],  # fmt: skip
     }
@@ -177,8 +182,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{last['seconds'] / split['seconds']:.2f}x time)"
     )
     for p in split["partitions"]:
+        peak = p["peak_gb"] or float("nan")
         print(f"  partition {p['name']:<14} {p['nodes'] / 1e6:5.2f}M nodes {p['members']:>9,} "
-              f"members {p['seconds']:7.1f} s  peak {p['peak_gb'] or float('nan'):.2f} GB")  # fmt: skip
+              f"members {p['seconds']:7.1f} s  peak {peak:.2f} GB")  # fmt: skip
     worst = max((p["peak_gb"] or 0) for p in split["partitions"])
     print(f"largest worker peak / one-process peak = {worst / last['peak_gb']:.2f}")
     if not args.quick:
