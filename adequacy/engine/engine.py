@@ -237,8 +237,6 @@ class Engine:
         self.basis = settings.distance_basis or "shortest"
         #: labels whose fastest route was not found (ties at the k-th place): never within
         self.unrouted = 0
-        #: searches widened because a verdict was in doubt (see ``rule_block``)
-        self.widened = 0
         #: providers per search key, and labels per search at least, when this engine
         #: judges a partition of a larger run (the whole roster's counts and the widths
         #: the other partitions' searches reached; :mod:`adequacy.distributed`)
@@ -479,7 +477,6 @@ class Engine:
                 if (key, m) in self.searches
             }
             self.run(rerun, k=2 * width)
-            self.widened += 1
 
     def _judge(self, rule, language, member_rows, dist, time, route=None):
         """Judge one (rule, language) for some members; also whether a wider search

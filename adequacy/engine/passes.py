@@ -13,11 +13,12 @@ and rule) and are dropped, or are kept to be assembled into one table.
 Exactness. A chunk's members are judged exactly as they would be in one pass,
 with one exception the pass removes: when a member's verdict is in doubt the
 engine widens a search (more labels per node), and members judged before the
-widening read narrower labels. So whenever any search widened during a pass, the
-pass runs again from the first chunk over the final searches, which then widen
-no further (the same doubling happens whatever the chunking). Chunked and
-unchunked runs thus judge every member on the same labels, and their results
-are equal row for row.
+widening read narrower labels. So every block records the widths it was judged
+on, and any block whose key's searches widened since is judged again over the
+final searches (the first chunk before it is written; a later one replaced in
+the results file). Widening doubles the same way whatever the chunking, so
+chunked and unchunked runs judge every member on the same labels, and their
+results are equal row for row.
 
 Owns: ``judge_members`` and ``MemberPass``. Uses: the engine, the tally, the
 reach rule and the results file.
@@ -61,7 +62,6 @@ class MemberPass:
     results: pd.DataFrame | None = None
     results_file: ResultsFile | None = None
     chunks: int = 1
-    passes: int = 1
     #: a partitioned run's partitions (:class:`adequacy.distributed.worker.PartitionResult`)
     partitions: list = field(default_factory=list)
 
@@ -153,7 +153,7 @@ def judge_members(
             written[(i, j)] = file.replace(written[(i, j)], table, block)
         else:
             kept[i][j] = block
-    unrouted, attempt = pass_.unrouted, 1 + bool(pass_.redone)
+    unrouted = pass_.unrouted
     if len(bounds) > 1:
         tick("judging members", len(bounds), len(bounds))
     served_table = None
@@ -167,7 +167,6 @@ def judge_members(
         state=state,
         unrouted=unrouted,
         chunks=len(bounds),
-        passes=attempt,
     )
     rows_of = _rows_by_language(state, len(members))
     if file is not None:
@@ -195,7 +194,6 @@ class _Pass:
         self.workers, self.n_groups, self.min_width = workers, n_groups, min_width
         self.engines: dict[int, Engine] = {}
         self.widths: dict[tuple[int, int], tuple] = {}  # (chunk, variant) -> judged on
-        self.redone = 0
         self._unrouted = 0
 
     def engine(self, i: int, progress=None) -> Engine:
@@ -235,7 +233,6 @@ class _Pass:
             for i, j in stale:
                 block = self.engine(i).rule_block(*self.variants[j])
                 self.widths[(i, j)] = block.widths
-                self.redone += 1
                 yield i, j, block
 
     def _now(self, j: int) -> tuple:

@@ -146,13 +146,6 @@ class ResultsFile:
         self._sizes = {renumber[g]: s for g, s in self._sizes.items() if g in renumber}
         self._dead, self._groups = set(), n
 
-    def discard(self) -> None:
-        """Drop what was written (the pass starts again)."""
-        if self._writer is not None:
-            self._writer.close()
-        self.path.unlink(missing_ok=True)
-        self.__init__(self.path)
-
     def read(self, rule_id: str, language: str, columns: list[str] | None = None) -> pd.DataFrame:
         """One (rule, language)'s rows, in member order (columns as pandas reads them)."""
         groups = self.row_groups.get((rule_id, language), [])

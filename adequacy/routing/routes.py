@@ -196,6 +196,40 @@ def tree_route_meters(
     return meters
 
 
+@njit(cache=True, nogil=True, inline="always")
+def label_route(
+    v, j, offsets, targets, meters, seconds, cost, source, group, seed_ptr, seed_node,
+    seed_seconds, seed_meters, out,
+):  # fmt: skip
+    """Meters of the route of time label ``j`` at node ``v``: its provider's own site
+    there, or the shortest way through a neighbour whose label of the same provider is
+    exactly one edge faster and already known (``out``); infinity when none is."""
+    k = cost.shape[1]
+    s = source[v, j]
+    c = cost[v, j]
+    tol = TIE_TOLERANCE * max(1.0, c)
+    g = group[s]
+    best = np.inf
+    for q in range(seed_ptr[s], seed_ptr[s + 1]):  # the provider's own site
+        if seed_node[q] == v and abs(c - seed_seconds[q]) <= tol:
+            best = min(best, seed_meters[q])
+    for e in range(offsets[v], offsets[v + 1]):
+        u = targets[e]
+        if u == v:
+            continue
+        for jj in range(k):
+            su = source[u, jj]
+            if su < 0:
+                break
+            if group[su] == g:
+                if abs(cost[u, jj] + seconds[e] - c) <= tol and not np.isnan(out[u, jj]):
+                    m = out[u, jj] + meters[e]
+                    if m < best:
+                        best = m
+                break
+    return best
+
+
 @njit(cache=True, nogil=True)
 def _route_meters_kernel(
     offsets, targets, meters, seconds, cost, source, group, seed_ptr, seed_node, seed_seconds,
@@ -211,28 +245,10 @@ def _route_meters_kernel(
             j = idx - v * k
             if not np.isnan(out[v, j]):
                 continue
-            s = source[v, j]
-            c = cost[v, j]
-            tol = TIE_TOLERANCE * max(1.0, c)
-            g = group[s]
-            best = np.inf
-            for q in range(seed_ptr[s], seed_ptr[s + 1]):  # the provider's own site
-                if seed_node[q] == v and abs(c - seed_seconds[q]) <= tol:
-                    best = min(best, seed_meters[q])
-            for e in range(offsets[v], offsets[v + 1]):
-                u = targets[e]
-                if u == v:
-                    continue
-                for jj in range(k):
-                    su = source[u, jj]
-                    if su < 0:
-                        break
-                    if group[su] == g:
-                        if abs(cost[u, jj] + seconds[e] - c) <= tol and not np.isnan(out[u, jj]):
-                            m = out[u, jj] + meters[e]
-                            if m < best:
-                                best = m
-                        break
+            best = label_route(
+                v, j, offsets, targets, meters, seconds, cost, source, group, seed_ptr,
+                seed_node, seed_seconds, seed_meters, out,
+            )  # fmt: skip
             if best < np.inf:
                 out[v, j] = best
             else:

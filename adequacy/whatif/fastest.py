@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from adequacy.network.chains import seeds
-from adequacy.routing.routes import TIE_TOLERANCE
+from adequacy.routing.routes import TIE_TOLERANCE, label_route
 
 
 def merged_route(
@@ -223,27 +223,11 @@ def _update_kernel(
         c, flat = heapq.heappop(heap)
         v = flat // k
         j = flat - v * k
-        s = source[v, j]
-        tol = TIE_TOLERANCE * max(1.0, c)
-        g = group[s]
-        best = np.inf
-        for q in range(seed_ptr[s], seed_ptr[s + 1]):  # the provider's own site
-            if seed_node[q] == v and abs(c - seed_seconds[q]) <= tol:
-                best = min(best, seed_meters[q])
-        for e in range(offsets[v], offsets[v + 1]):
-            u = targets[e]
-            if u == v:
-                continue
-            for jj in range(k):
-                su = source[u, jj]
-                if su < 0:
-                    break
-                if group[su] == g:
-                    if abs(cost[u, jj] + seconds[e] - c) <= tol and not np.isnan(out[u, jj]):
-                        m = out[u, jj] + meters[e]
-                        if m < best:
-                            best = m
-                    break
+        g = group[source[v, j]]
+        best = label_route(
+            v, j, offsets, targets, meters, seconds, cost, source, group, seed_ptr, seed_node,
+            seed_seconds, seed_meters, out,
+        )  # fmt: skip
         before = out[v, j]
         out[v, j] = best
         if is_changed[v] or before != best:
