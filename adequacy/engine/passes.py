@@ -120,7 +120,7 @@ def judge_members(
     searches: dict = {}
     pass_ = _Pass(graph, members, providers, member_snap, provider_snap, settings, variants,
                   bounds, searches, workers, n_groups, min_width)  # fmt: skip
-    tally, served, kept, written = Tally(), [], {}, {}
+    tally, kept, written = Tally(), {}, {}
     file = ResultsFile(results_path) if results_path is not None else None
     columns = None
     for i, (a, b) in enumerate(bounds):
@@ -128,8 +128,6 @@ def judge_members(
             tick("judging members", i, len(bounds))
         engine = pass_.engine(i, progress=tick if i == 0 else None)
         blocks = engine.evaluate_variants(variants)
-        if county_rules:  # providers within reach of the county's members, this chunk
-            served.append(served_counties(engine, county_rules))
         pass_.record(i, blocks)
         if i == 0:  # most widening happens here: settle the first chunk before writing it
             for _, j, block in pass_.stale_blocks(only=0):
@@ -157,8 +155,11 @@ def judge_members(
     if len(bounds) > 1:
         tick("judging members", len(bounds), len(bounds))
     served_table = None
-    if county_rules:
-        served_table = served_union(served)
+    if county_rules:  # providers within reach of the county's members: once, for all of
+        # them (one forward search per county; it needs no labels, so no chunks)
+        whole = Engine(graph, members, providers, member_snap, provider_snap, settings,
+                       workers=workers, searches=searches)  # fmt: skip
+        served_table = served_union([served_counties(whole, county_rules)])
     state = MemberState.of(members) if len(bounds) > 1 else pass_.engine(0).state
     out = MemberPass(
         tally=tally,
