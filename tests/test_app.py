@@ -405,6 +405,31 @@ def server(graph_cache):
         yield url
 
 
+def upload_and_wait(page, file_input, path: Path) -> None:
+    """Give a sidebar file uploader a file, and wait until its chip names the file with
+    no spinner (the upload reached the server) and the page's rerun has ended."""
+    file_input.set_input_files(str(path))
+    page.wait_for_function(
+        """name => {
+            const side = document.querySelector("[data-testid='stSidebar']");
+            const names = Array.from(side.querySelectorAll("[data-testid='stFileChipName']"));
+            return names.some(n => n.textContent.includes(name))
+                && !side.querySelector("[data-testid='stFileChipIconSpinner']");
+        }""",
+        arg=path.name,
+        timeout=120_000,
+    )
+    wait_for_rerun(page)
+
+
+def wait_for_rerun(page) -> None:
+    """Wait until the page's script run has ended (Streamlit's running icon is gone)."""
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid^='stStatusWidgetRunning']\")",
+        timeout=180_000,
+    )
+
+
 def test_in_a_real_browser(server, tmp_path, capsys):
     from playwright.sync_api import sync_playwright
 
@@ -422,7 +447,11 @@ def test_in_a_real_browser(server, tmp_path, capsys):
                 f"cold; title {warm[0]:.2f} s, map {warm[1]:.2f} s warm"
             )
         assert 0 < cold[0] <= cold[1] and 0 < warm[0] <= warm[1]
-        page.wait_for_timeout(1000)
+        # the map is drawn before the run ends; the status line says when it has
+        page.wait_for_function(
+            "() => document.body.innerText.includes('Ready in ')", timeout=180_000
+        )
+        wait_for_rerun(page)
         text = page.inner_text("body")
         assert TITLE in text and "Ready in " in text
         # the map in the page holds both counties, and names them
@@ -447,6 +476,7 @@ def test_in_a_real_browser(server, tmp_path, capsys):
         )
         page.mouse.click(x, y)
         page.wait_for_timeout(3000)
+        wait_for_rerun(page)
         page.get_by_role("tab", name="County drill-down").click()
         page.wait_for_function(
             "() => Array.from(document.querySelectorAll('.gtitle'))"
@@ -462,10 +492,15 @@ def test_in_a_real_browser(server, tmp_path, capsys):
         page.get_by_text("Upload files").click()
         page.wait_for_selector("text=Upload a members file", timeout=120_000)
         inputs = page.locator("[data-testid='stSidebar'] input[type=file]")
-        inputs.nth(1).set_input_files(str(bad))
-        inputs.nth(2).set_input_files(str(providers))
+        # one file at a time, each seen through to the server before the next: two uploads
+        # fired within milliseconds race the page's reruns, which no person does
+        upload_and_wait(page, inputs.nth(1), bad)
+        upload_and_wait(page, inputs.nth(2), providers)
         try:
             page.wait_for_selector("[data-testid='stAlertContentError']", timeout=180_000)
+        except Exception as exc:
+            body = page.inner_text("body")
+            raise AssertionError(f"no error shown; the page says:\n{body}") from exc
         finally:
             page.screenshot(path=str(tmp_path / "upload.png"))  # kept by pytest, to look at
         message = page.inner_text("[data-testid='stAlertContentError']")
