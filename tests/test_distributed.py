@@ -79,6 +79,9 @@ def test_chunked_runs_equal_one_pass(idaho_demo, tmp_path):
     )  # fmt: skip
     assert streamed.member_results is None
     assert_same_run(one, streamed, pd.read_parquet(tmp_path / "members.parquet"))
+    # blocks written before a search widened were judged again, and rewritten where
+    # they changed (the file compacted): the path the equality above covers
+    assert streamed.results_file.judged_again["replaced"] > 0
     # a rule's rows read back alone, in the order of its member rows
     rows = streamed.blocks[("obgyn", "")][1]
     back = streamed.block_results("obgyn", "", ["member_id", "miles"])
@@ -96,6 +99,9 @@ def test_chunked_cms_ma_run_equals_one_pass(graph_cache, tmp_path):
     )  # fmt: skip
     assert one.served is not None and len(one.served)
     assert_same_run(one, chunked, pd.read_parquet(tmp_path / "m.parquet"))
+    # blocks judged again over wider searches came out the same, and were kept as
+    # written (not rewritten): the path the equality above covers
+    assert chunked.results_file.judged_again["same"] > 0
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ reach rule and the results file.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def judge_members(
     searches: dict = {}
     pass_ = _Pass(graph, members, providers, member_snap, provider_snap, settings, variants,
                   bounds, searches, workers, n_groups, min_width)  # fmt: skip
-    tally, kept, written = Tally(), {}, {}
+    tally, kept, written, digests = Tally(), {}, {}, {}
     file = ResultsFile(results_path) if results_path is not None else None
     columns = None
     for i, (a, b) in enumerate(bounds):
@@ -137,12 +138,16 @@ def judge_members(
         if file is not None:  # a block at a time: a row group each, little memory
             columns = ResultColumns(sub, providers, width)
             for j, block in enumerate(blocks):
+                digests[(i, j)] = _digest(block)  # before the table takes its arrays
                 written[(i, j)] = file.write(columns.table([block], own_ids=True), [block])[0]
         else:
             kept[i] = blocks
     # a search that widened after some chunks were judged: those blocks read narrower
     # labels; judge them again (their counts and rows replaced)
     for i, j, block in pass_.stale_blocks():
+        if file is not None and _digest(block) == digests[(i, j)]:
+            file.judged_again["same"] += 1  # the file holds it already: nothing to rewrite
+            continue
         a, b = bounds[i]
         sub = members.iloc[a:b]
         tally.add_blocks([block], sub, at=i)
@@ -239,6 +244,19 @@ class _Pass:
     def _now(self, j: int) -> tuple:
         rule, language = self.variants[j]
         return self.engine(0).widths_of(Engine.key_of(rule, language))
+
+
+def _digest(block: Block) -> bytes:
+    """A digest of what a block's results depend on beyond its members: its judged
+    arrays (a block judged again over wider searches is rewritten only if it
+    differs; for members whose verdict was never in doubt it does not)."""
+    h = hashlib.sha256()
+    for a in (block.member_rows, block.miles, block.minutes, block.n_qualifying, block.meets,
+              block.nearest):  # fmt: skip
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a)
+    return h.digest()
 
 
 def _part(snap: Snap, a: int, b: int) -> Snap:

@@ -130,14 +130,19 @@ def _summed(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def medians(values: pd.DataFrame) -> pd.DataFrame:
     """Median miles and minutes per county of one block's member results (``values``:
     ``county_fips``, ``miles``, ``minutes``), indexed by county; ``""`` outside."""
+    county = values["county_fips"]
+    if isinstance(county.dtype, pd.CategoricalDtype):  # grouped on its codes: no strings
+        codes = county.cat.codes.to_numpy()
+        names = county.cat.categories.astype(str)
+    else:
+        codes, names = pd.factorize(county.astype(str))
+    keep = codes >= 0  # a missing county is left out, as groupby leaves it out
     frame = pd.DataFrame(
-        {
-            "county_fips": np.asarray(values["county_fips"].astype(str), dtype=object),
-            "miles": values["miles"].to_numpy(),
-            "minutes": values["minutes"].to_numpy(),
-        }
+        {"miles": values["miles"].to_numpy()[keep], "minutes": values["minutes"].to_numpy()[keep]}
     )
-    return frame.groupby("county_fips", sort=True)[["miles", "minutes"]].median()
+    found = frame.groupby(codes[keep], sort=False)[["miles", "minutes"]].median()
+    found.index = names.take(found.index.to_numpy()).rename("county_fips")
+    return found.sort_index()
 
 
 def tally_of_results(results: pd.DataFrame, members: pd.DataFrame, blocks: dict) -> Tally:
