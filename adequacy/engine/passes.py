@@ -43,8 +43,10 @@ from adequacy.engine.tally import Tally
 from adequacy.network import RoadGraph
 from adequacy.routing import Snap
 
-#: Members judged at once when a run gives no chunk size: bounds the member-side
-#: arrays (labels read, the judge's work, the results) to a few hundred MB.
+#: Members judged at once when a run streams its results and gives no chunk size:
+#: bounds the member-side arrays (labels read, the judge's work, the results) to a
+#: few hundred MB. Results held in memory are judged in one pass unless a chunk
+#: size is given (the whole table is kept anyway).
 DEFAULT_CHUNK_MEMBERS = 250_000
 
 
@@ -116,6 +118,8 @@ def judge_members(
     tick = progress or (lambda step, done, total: None)
     variants = rule_variants(standards, languages)
     county_rules = [r for r in standards.rules if r.counties]
+    if chunk_members is None and results_path is not None:  # streamed: chunks by default
+        chunk_members = DEFAULT_CHUNK_MEMBERS
     bounds = chunk_bounds(len(members), chunk_members)
     width = max([r.count for r in standards.rules], default=1)  # nearest_1..width everywhere
     searches: dict = {}

@@ -62,7 +62,10 @@ class Settings:
     chunk_members
         Members judged at once (:mod:`adequacy.engine.passes`): bounds the memory
         the member side takes, whatever the number of members; results do not
-        depend on it.
+        depend on it. None (the default): 250,000 when the member results stream
+        to a file (``evaluate(results_path=...)``, ``adequacy evaluate``), and all
+        members at once when they are held in memory, where the whole table is
+        kept anyway and chunks would only add the copy that assembles it.
     """
 
     quarter: int | None = None
@@ -74,12 +77,12 @@ class Settings:
     min_language_members: int = 50
     min_census_speakers: int = 10_000
     distance_basis: str | None = None
-    chunk_members: int = 250_000
+    chunk_members: int | None = None
 
     def __post_init__(self) -> None:
         if self.quarter is not None and self.quarter not in (1, 2, 3, 4):
             raise InputError(f"quarter must be 1, 2, 3 or 4, not {self.quarter!r}")
-        if int(self.chunk_members) < 1:
+        if self.chunk_members is not None and int(self.chunk_members) < 1:
             raise InputError(f"chunk_members must be at least 1, not {self.chunk_members!r}")
         if self.count_cap is not None and int(self.count_cap) < 1:
             raise InputError(f"count_cap must be at least 1, not {self.count_cap!r}")
