@@ -351,6 +351,8 @@ class Engine:
             groups=self.pid_codes[rows],
             cutoff=self._cutoff(rules, metric),
         )
+        if metric != "time" or self.basis != "fastest_route":  # no route will be read
+            labels.forget_order()
         return (key, metric), Search(key, metric, rows, labels, n_groups)
 
     def run(self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None) -> None:
@@ -423,6 +425,7 @@ class Engine:
                 snap.node[rows],
             )
             self.unrouted += unrouted
+            search.labels.forget_order()  # read: the settled order is no longer needed
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
         cost_u, source_u, route_u = route_at(search.labels, search.route, nodes, snap.meters[rows])
         time = _member_labels(

@@ -90,6 +90,14 @@ class NodeLabels:
     def k(self) -> int:
         return self._cost.shape[1] if self._cost is not None else self._lazy.k
 
+    def forget_order(self) -> None:
+        """Drop the settled order (n × k indices). Only reading time labels' routes
+        needs it (:func:`adequacy.routing.routes.route_meters`, where equal times
+        tie); once they are read, or where they never will be, it is dead weight."""
+        self.order = None
+        if self._lazy is not None:
+            self._lazy.order = None
+
     @property
     def cost(self) -> np.ndarray:
         self._materialise()
