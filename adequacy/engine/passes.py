@@ -252,8 +252,9 @@ class _Pass:
 
 def _digest(block: Block) -> bytes:
     """A digest of what a block's results depend on beyond its members: its judged
-    arrays (a block judged again over wider searches is rewritten only if it
-    differs; for members whose verdict was never in doubt it does not)."""
+    arrays. A block judged again over wider searches is rewritten only if it
+    differs, which is rare: wider labels change no verdict that was not in doubt,
+    only, now and then, a spare provider counted in ``n_qualifying``."""
     h = hashlib.sha256()
     for a in (block.member_rows, block.miles, block.minutes, block.n_qualifying, block.meets,
               block.nearest):  # fmt: skip
