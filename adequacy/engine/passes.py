@@ -158,6 +158,7 @@ def judge_members(
         if file is not None:
             table = ResultColumns(sub, providers, width).table([block], own_ids=True)
             written[(i, j)] = file.replace(written[(i, j)], table, block)
+            file.judged_again["replaced"] += 1
         else:
             kept[i][j] = block
     unrouted = pass_.unrouted

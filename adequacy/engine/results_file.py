@@ -39,8 +39,8 @@ class ResultsFile:
         self._empty: pa.Table | None = None
         self._sizes: dict[int, int] = {}  # rows per row group
         self._dead: set[int] = set()  # row groups replaced (dropped at close)
-        #: blocks judged again over wider searches: found the same as written (kept),
-        #: or different (replaced)
+        #: blocks judged again over wider searches, as the member pass counts them:
+        #: the same as written (kept), or different (replaced)
         self.judged_again = {"same": 0, "replaced": 0}
 
     def write(self, table: pd.DataFrame, blocks: list) -> list[list[int]]:
@@ -72,7 +72,6 @@ class ResultsFile:
         """Write a block judged again in place of its row groups ``old`` (they are
         dropped when the file is closed); returns the new row groups."""
         key, _ = _key_and_size(block)
-        self.judged_again["replaced"] += 1
         listed = self.row_groups[key]
         at = listed.index(old[0]) if old else len(listed)
         for g in old:
