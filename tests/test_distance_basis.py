@@ -24,7 +24,9 @@ from adequacy import InputError
 from adequacy.engine.evaluate import evaluate
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import load_standards
-from adequacy.routing import k_nearest_labels
+from adequacy.network import RoadGraph
+from adequacy.routing import fastest_route_counts, k_nearest_labels
+from adequacy.routing.labels import contracted
 from adequacy.routing.routes import StraightLabels, route_at, route_meters
 
 
@@ -101,6 +103,106 @@ def test_fastest_route_meters_equal_networkx_on_osm(reisterstown, k):
     groups = np.arange(15)
     queries = rng.choice(graph.n_nodes, 200, replace=False)
     check_routes(graph, sources, groups, np.zeros(15), np.zeros(15), queries, k)
+
+
+def check_member_counts(graph, rng, n_sources=12, n_members=60):
+    """fastest_route_counts against networkx: every provider's fastest time from each
+    member and that route's meters, counted by hand against the limits."""
+    sources = rng.choice(graph.n_nodes, n_sources, replace=False)
+    groups = np.arange(n_sources)
+    groups[3] = groups[0]  # one provider at two sites
+    legs_m = rng.uniform(0, 300, n_sources)
+    legs_s = legs_m / 6.7
+    queries = rng.choice(graph.n_nodes, n_members, replace=False)
+    n_groups = len(np.unique(groups))
+    exp_s, exp_m = fastest_routes(graph, sources, legs_s, legs_m, groups, queries, n_groups)
+    member_m = rng.uniform(0, 200, n_members)
+    member_s = member_m / 6.7
+    total_s, total_m = exp_s + member_s[:, None], exp_m + member_m[:, None]
+    reached = np.isfinite(total_s)
+
+    # limits around the providers' own figures, so that counts vary; some NaN (no limit)
+    def around(total):
+        q = rng.uniform(0, 0.6, n_members)
+        return np.array(
+            [
+                np.quantile(t[r], qq) if r.any() else np.nan
+                for t, r, qq in zip(total, reached, q, strict=True)
+            ]
+        )
+
+    max_s, max_m = around(total_s), around(total_m)
+    max_s[::7] = np.nan
+    max_m[3::7] = np.nan
+    cutoff = float(np.nanquantile(total_s[reached], 0.8))
+    with np.errstate(invalid="ignore"):
+        ok = (total_s <= cutoff) & ((total_s <= max_s[:, None]) | (total_m <= max_m[:, None]))
+    expected = ok.sum(axis=1)
+    got = fastest_route_counts(
+        graph, queries, member_s, member_m, sources, legs_s, legs_m, groups,
+        max_seconds=max_s * (1 + 1e-9), max_meters=max_m * (1 + 1e-9), cutoff_seconds=cutoff,
+    )  # fmt: skip
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < expected.mean() < n_groups  # neither none nor all: the limits decide
+    assert (ok & (total_s > max_s[:, None])).any()  # some qualify by route miles alone
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_member_searches_count_as_networkx_on_chains(seed):
+    """The forward search from each member (on the contracted core, shape points and
+    one-way chains included) counts the providers networkx's fastest routes do."""
+    graph = chain_network(seed)
+    assert contracted(graph)
+    check_member_counts(graph, np.random.default_rng(seed), n_members=graph.n_nodes // 2)
+
+
+def test_member_searches_count_as_networkx_on_osm(reisterstown, monkeypatch):
+    check_member_counts(reisterstown, np.random.default_rng(7))
+    monkeypatch.setattr("adequacy.routing.labels.CONTRACT_BELOW", 0.0)
+    assert not contracted(reisterstown)  # now on the full graph, as searches would be
+    check_member_counts(reisterstown, np.random.default_rng(8))
+
+
+def test_a_slow_way_in_does_not_count_when_a_faster_way_is_longer():
+    """The member at X reaches provider P (a shape point between A and B) in 22 minutes
+    over 2 miles by A, or in 17.2 minutes over 20.1 miles by the highway to B. Its
+    fastest route is the long one: within 5 miles P does not count, although the
+    search from X has settled the short way first and stopped short of B."""
+    mph = MILE / 3600
+    # nodes: X 0, A 1, P 2, B 3, dead ends 4-6 that make X, A, B intersections, 7-10
+    ways = [
+        (0, 1, 1, 30),  # X-A, 1 mile at 30 mph: 2 minutes
+        (1, 2, 1, 3),  # A-P, 1 mile at 3 mph: 20 minutes
+        (2, 3, 0.1, 30),  # P-B, 0.1 mile: 0.2 minutes
+        (0, 4, 1, 30), (1, 5, 1, 30), (3, 6, 1, 30),
+    ]  # fmt: skip
+    highway = [0, 7, 8, 9, 10, 3]  # X-B, 20 miles at 80 mph over shape points: 15 minutes
+    ways += [(a, b, 4, 80) for a, b in zip(highway[:-1], highway[1:], strict=True)]
+    u, v, m, s = [], [], [], []
+    for a, b, miles, speed in ways:
+        for p, q in ((a, b), (b, a)):
+            u.append(p), v.append(q), m.append(miles * MILE), s.append(miles * MILE / (speed * mph))
+    graph = RoadGraph.from_edges(
+        u,
+        v,
+        m,
+        s,
+        [0, 0.01, 0.02, 0.03, 0, 0.01, 0.03, 0, 0.01, 0.02, 0.03],
+        [0, 0, 0, 0, -0.01, -0.01, -0.01, 0.02, 0.02, 0.02, 0.02],
+        largest_component=False,
+    )
+    assert contracted(graph)
+
+    def count(miles, minutes):
+        return fastest_route_counts(
+            graph, [0], [0.0], [0.0], [2], [0.0], [0.0], [0],
+            max_seconds=np.array([minutes * 60.0]), max_meters=np.array([miles * MILE]),
+            cutoff_seconds=7200.0,
+        )[0]  # fmt: skip
+
+    assert count(5, 10) == 0  # 2 miles by the slow way, but that is not the fastest route
+    assert count(20.2, 10) == 1  # the fastest route, 20.1 miles
+    assert count(5, 17.3) == 1  # 17.2 minutes
 
 
 def test_fastest_route_is_never_shorter_than_the_shortest(boston):

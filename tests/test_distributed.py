@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,12 @@ def _inputs(sc):
     return dict(claims=sc.claims, regions=sc.regions, survey=sc.survey)
 
 
+def _within_both(rule):
+    """The rule with its limits combined by 'and' (as Medicare Advantage's are)."""
+    classes = {name: replace(lim, combine="and") for name, lim in rule.by_region_class.items()}
+    return replace(rule, limits=replace(rule.limits, combine="and"), by_region_class=classes)
+
+
 # ---------------------------------------------------------------------------
 # chunks
 # ---------------------------------------------------------------------------
@@ -73,8 +80,13 @@ def test_chunked_runs_equal_one_pass(idaho_demo, tmp_path):
     assert Settings().chunk_members is None  # held in memory, no chunk size: one pass
     chunked = evaluate(sc.members, sc.providers, sc.graph, chunk_members=997, **_inputs(sc))
     assert_same_run(one, chunked)
+    # every rule within both limits ('and'): a member whose labels are all within
+    # both, yet too few providers are within both, asks for wider searches
+    both = load_standards()
+    both = replace(both, rules=tuple(_within_both(rule) for rule in both.rules))
+    one = evaluate(sc.members, sc.providers, sc.graph, both, **_inputs(sc))
     streamed = evaluate(
-        sc.members, sc.providers, sc.graph, chunk_members=1500,
+        sc.members, sc.providers, sc.graph, both, chunk_members=1500,
         results_path=tmp_path / "members.parquet", **_inputs(sc),
     )  # fmt: skip
     assert streamed.member_results is None

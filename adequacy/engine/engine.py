@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from adequacy.engine.judge import member_limits, search_cutoff, within
+from adequacy.engine.judge import LIMIT_TOLERANCE, member_limits, search_cutoff, within
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import Rule, StandardsSet
 from adequacy.inputs.languages import speaks
 from adequacy.network import RoadGraph
 from adequacy.network.chains import chains_of
-from adequacy.routing import NodeLabels, Snap, k_nearest_labels, label_ids
+from adequacy.routing import NodeLabels, Snap, fastest_route_counts, k_nearest_labels, label_ids
 from adequacy.routing.routes import StraightLabels, route_at, route_meters
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
 
@@ -515,8 +515,13 @@ class Engine:
                 saturated = within(time[0], limit_seconds[:, None]).all(axis=1)
             ambiguous = bool((both & saturated & (count < k)).any())
         cap = self.counted(k)
-        if route is not None:  # where the verdict is in doubt (the spare one is not sought)
-            ambiguous |= bool(self._route_doubt(dist, time, limit_meters, ~both & (count < k)))
+        if route is not None:  # a short member's verdict in doubt: searched from the member
+            doubt = self._route_doubt(dist, time, limit_meters, ~both & (count < k))
+            if doubt.any():
+                count[doubt] = self._fastest_counts(
+                    self.key_of(rule, language), member_rows[doubt],
+                    limit_meters[doubt], limit_seconds[doubt],
+                )  # fmt: skip
         width_codes = time[1] if route is not None else (dist[1] if dist is not None else time[1])
         nearest = width_codes[:, :k]
         if route is not None:  # the k-th nearest by time: its minutes and its route's miles
@@ -540,9 +545,23 @@ class Engine:
         )
         return block, ambiguous
 
+    def _fastest_counts(self, key: SearchKey, rows, limit_meters, limit_seconds) -> np.ndarray:
+        """Exact providers qualifying ('or') for members whose labels leave it in doubt:
+        one forward search from each (:func:`~adequacy.routing.fastest_route_counts`),
+        not every search again with more labels for a handful of members."""
+        search = self.searches[(key, "time")]
+        snap, src = self.provider_snap, search.rows
+        return fastest_route_counts(
+            self.graph, self.member_snap.node[rows], self.leg("time")[rows],
+            self.leg("distance")[rows], snap.node[src],
+            snap.leg_cost("time", self.settings.snap_speed_mph)[src], snap.meters[src],
+            self.pid_codes[src], max_seconds=limit_seconds * (1 + LIMIT_TOLERANCE),
+            max_meters=limit_meters * (1 + LIMIT_TOLERANCE), cutoff_seconds=search.labels.cutoff,
+        )  # fmt: skip
+
     @staticmethod
-    def _route_doubt(dist, time, limit_meters, short) -> bool:
-        """Whether a member short of providers (``short``) may have one within the mile
+    def _route_doubt(dist, time, limit_meters, short) -> np.ndarray:
+        """Which members short of providers (``short``) may have one within the mile
         limit along its fastest route that the time labels do not hold.
 
         Such a provider is within the limit by the shortest road distance, so it is
@@ -550,14 +569,14 @@ class Engine:
         follow); and it is missing from the time labels only if they are full.
         """
         if not short.any():
-            return False
+            return short
         dcost, dcode = dist
         tcode = time[1]
         near = within(dcost, limit_meters[:, None]) & (dcode >= 0)
         more = near.all(axis=1)
         missing = near & ~(dcode[:, :, None] == tcode[:, None, :]).any(axis=2)
         full = tcode[:, -1] >= 0
-        return bool((short & (more | (missing.any(axis=1) & full))).any())
+        return short & (more | (missing.any(axis=1) & full))
 
 
 @njit(cache=True, nogil=True)
