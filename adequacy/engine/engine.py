@@ -471,8 +471,8 @@ class Engine:
                 block.widths = self.widths_of(key)
                 return block
             # a full label list may hide a qualifying provider further down ('and'
-            # rules; miles along the fastest route): search again with twice the
-            # labels until none is in doubt.
+            # rules: all labels within both limits, too few providers within both):
+            # search again with twice the labels until none is in doubt.
             width = max(s.labels.k for s in searches)
             rerun = {
                 (key, m): self._job_rules.get((key, m), [rule])
@@ -488,7 +488,9 @@ class Engine:
         ``dist``/``time`` are (cost, provider code) per member and label, ``route``
         the meters of each time label's route (``fastest_route`` basis): miles are
         then judged on ``route`` and ``dist`` (shortest road distances) only bounds
-        which providers could still be within the mile limit.
+        which providers could still be within the mile limit; a short member for
+        whom one may lie beyond the labels is counted by a search from the member
+        (:meth:`_fastest_counts`), never by a wider search.
         """
         m = len(member_rows)
         limit_meters, limit_seconds, both = self.state.limits(rule, member_rows)
