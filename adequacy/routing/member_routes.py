@@ -4,10 +4,10 @@ The k-nearest labels hold each node's ``k`` fastest providers. Under
 ``distance_basis: fastest_route`` a provider qualifies when it is within the
 minute limit *or* its fastest route is within the mile limit, and a provider
 whose route is short but slow can lie past the ``k``-th fastest label. Where a
-member falls short of a rule and such a provider may exist, the engine asked
-every search again with twice the labels, over the whole graph, for a handful
-of members. :func:`fastest_route_counts` answers those members exactly
-instead, with one forward search from each.
+member falls short of a rule and such a provider may exist, asking every
+search again with twice the labels, over the whole graph, for a handful of
+members, is costly: :func:`fastest_route_counts` answers those members
+exactly instead, with one forward search from each.
 
 The search runs by time along the forward edges (residence to provider) on
 the chain-contracted core when searches do (``routing.labels.contracted``),
@@ -21,7 +21,7 @@ a faster way through an unsettled node cannot change its route. The answer
 is therefore exact (the tests compare with networkx on the full graph).
 
 Owns: ``fastest_route_counts``. Uses: ``adequacy.network`` (the graph and its
-chains) and ``routing.kernels``/``routing.labels``.
+chains) and ``routing.kernels``/``labels``/``routes``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ from adequacy.network import RoadGraph
 from adequacy.network.chains import chains_of, seeds
 from adequacy.routing.kernels import heap_pop, heap_push
 from adequacy.routing.labels import contracted
-
-#: Two times within this relative tolerance are the same time (as ``routes``).
-TIE_TOLERANCE = 1e-9
+from adequacy.routing.routes import TIE_TOLERANCE  # equal times, as route_meters has them
 
 
 def fastest_route_counts(
