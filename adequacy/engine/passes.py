@@ -13,10 +13,10 @@ and rule) and are dropped, or are kept to be assembled into one table.
 Exactness. A chunk's members are judged exactly as they would be in one pass,
 with one exception the pass removes: when a member's verdict under an 'and'
 rule is in doubt the engine widens a search (more labels per node), and members
-judged before the widening read narrower labels. So every block records the widths it was judged
-on, and any block whose key's searches widened since is judged again over the
-final searches (the first chunk before it is written; a later one replaced in
-the results file). Widening doubles the same way whatever the chunking, so
+judged before the widening read narrower labels. So every block records the
+widths it was judged on, and any block whose key's searches widened since is
+judged again over the final searches (the first chunk before it is written; a
+later one replaced in the results file). Widening doubles the same way whatever the chunking, so
 chunked and unchunked runs judge every member on the same labels, and their
 results are equal row for row.
 
