@@ -146,6 +146,23 @@ def check_member_counts(graph, rng, n_sources=12, n_members=60):
     assert 0 < expected.mean() < n_groups  # neither none nor all: the limits decide
     assert (ok & (total_s > max_s[:, None])).any()  # some qualify by route miles alone
 
+    # pruned by the k-nearest labels' nearest costs (as the engine does): the same counts;
+    # a short distance cutoff leaves nodes with no label (bounded by the cutoff)
+    time = k_nearest_labels(graph, sources, k=2, metric="time", source_cost=legs_s,
+                            groups=groups, cutoff=cutoff)  # fmt: skip
+    whole = k_nearest_labels(graph, sources, k=1, metric="distance", source_cost=legs_m,
+                             groups=groups).cost[:, 0]  # fmt: skip
+    short = float(np.median(whole[np.isfinite(whole)]))
+    near = k_nearest_labels(graph, sources, k=1, metric="distance", source_cost=legs_m,
+                            groups=groups, cutoff=short)  # fmt: skip
+    assert np.isinf(near.cost[:, 0]).any()
+    pruned = fastest_route_counts(
+        graph, queries, member_s, member_m, sources, legs_s, legs_m, groups,
+        max_seconds=max_s * (1 + 1e-9), max_meters=max_m * (1 + 1e-9), cutoff_seconds=cutoff,
+        lower_seconds=time.nearest_bound(), lower_meters=near.nearest_bound(),
+    )  # fmt: skip
+    np.testing.assert_array_equal(pruned, expected)
+
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_member_searches_count_as_networkx_on_chains(seed):

@@ -553,12 +553,18 @@ class Engine:
         not every search again with more labels for a handful of members."""
         search = self.searches[(key, "time")]
         snap, src = self.provider_snap, search.rows
+        bounds = {"lower_seconds": search.labels.nearest_bound()}
+        dist = self.searches.get((key, "distance"))
+        on_roads = dist is not None and isinstance(dist.labels, NodeLabels)
+        if on_roads and np.array_equal(dist.rows, src):  # the same providers
+            bounds["lower_meters"] = dist.labels.nearest_bound()
         return fastest_route_counts(
             self.graph, self.member_snap.node[rows], self.leg("time")[rows],
             self.leg("distance")[rows], snap.node[src],
             snap.leg_cost("time", self.settings.snap_speed_mph)[src], snap.meters[src],
             self.pid_codes[src], max_seconds=limit_seconds * (1 + LIMIT_TOLERANCE),
             max_meters=limit_meters * (1 + LIMIT_TOLERANCE), cutoff_seconds=search.labels.cutoff,
+            **bounds,
         )  # fmt: skip
 
     @staticmethod

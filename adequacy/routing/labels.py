@@ -112,6 +112,15 @@ class NodeLabels:
         if self._cost is None:
             self._cost, self._source = self._lazy.expand(None)
 
+    def nearest_bound(self) -> np.ndarray:
+        """Per node the search settled (the core's when contracted, else every
+        node), the cost to its nearest source, or the cutoff where none is within
+        it: no source is nearer (in the metric's unit), the lower bound
+        :func:`~adequacy.routing.fastest_route_counts` prunes with."""
+        cost = self._lazy.cost if self._lazy is not None else self._cost
+        first = cost[:, 0] if cost.shape[1] else np.full(cost.shape[0], np.inf)
+        return np.minimum(first, self.cutoff)
+
     def at_nodes(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(cost, source) rows of the given nodes, as new arrays."""
         if self._cost is not None:

@@ -13,9 +13,14 @@ The search runs by time along the forward edges (residence to provider) on
 the chain-contracted core when searches do (``routing.labels.contracted``),
 keeping each node's fastest time and the meters of that route (the shortest
 of equally fast ones, as :func:`~adequacy.routing.route_meters` does). It
-stops when no unsettled node is within the minute limit and none is within the
-mile limit along its route: every route found later extends one of those, so
-it is longer and slower still. It then goes on, if needed, until every
+stops when no unsettled node is live: a node is live when its time plus the
+time to the provider nearest it by time is within the minute limit, or its
+route's meters plus the distance to the provider nearest it by distance are
+within the mile limit (those nearest costs are the k-nearest labels' first,
+lower bounds; zero when not given, and the search then covers the limits
+whole). Every route found later extends an unsettled node; a provider that
+qualifies has every node of its fastest route settled, since the first
+unsettled one would be live. It then goes on, if needed, until every
 provider with a route within the mile limit is settled by its fastest way, so
 a faster way through an unsettled node cannot change its route. The answer
 is therefore exact (the tests compare with networkx on the full graph).
@@ -49,6 +54,8 @@ def fastest_route_counts(
     max_seconds: np.ndarray,
     max_meters: np.ndarray,
     cutoff_seconds: float,
+    lower_seconds: np.ndarray | None = None,
+    lower_meters: np.ndarray | None = None,
 ) -> np.ndarray:
     """Distinct providers each member reaches within ``max_seconds`` or along a
     fastest route of at most ``max_meters``.
@@ -68,6 +75,13 @@ def fastest_route_counts(
     cutoff_seconds
         A provider farther than this in time is not reached at all (the time
         search's own cutoff), whatever its route's length.
+    lower_seconds, lower_meters
+        Optional, per node searched (the core's when searches run contracted,
+        else the graph's): no provider is nearer than this from that node, in
+        seconds and meters (the k-nearest labels' first cost, or the search
+        cutoff where none; :meth:`~adequacy.routing.NodeLabels.nearest_bound`).
+        The search then leaves alone nodes from which no provider can be within
+        either limit. Default: zero (no such knowledge).
 
     Returns the count per member (int64).
     """
@@ -128,6 +142,7 @@ def fastest_route_counts(
         np.asarray(way_meters, dtype=np.float64)[by_source],
         src_chain.astype(np.int64), src_entry.astype(np.int64), source_seconds, source_meters,
         group.astype(np.int64).ravel(), len(group_values),
+        _lower(lower_seconds, n, "lower_seconds"), _lower(lower_meters, n, "lower_meters"),
         np.full(n, np.inf), np.full(n, np.inf), np.zeros(n, dtype=np.bool_),
         np.empty(n, dtype=np.int64), np.empty(walk.n_edges + 3),
         np.empty(walk.n_edges + 3, np.int32),
@@ -136,13 +151,25 @@ def fastest_route_counts(
     return out
 
 
+def _lower(values: np.ndarray | None, n: int, name: str) -> np.ndarray:
+    """A lower bound per node, made slightly smaller still, so that the rounding of
+    another summation order can never prune the route that decides a count."""
+    if values is None:
+        return np.zeros(n)
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (n,):
+        raise ValueError(f"{name} must have one value per node searched ({n}), not {values.shape}")
+    return np.maximum(values * (1.0 - 1e-9) - 1e-6, 0.0)
+
+
 @njit(cache=True, nogil=True)
 def _search_until(
     offsets, targets, seconds, meters, best_s, best_m, settled, touched, n_touched,
-    heap_cost, heap_node, size, live, meters_bound, time_bound, cutoff,
+    heap_cost, heap_node, size, live, meters_bound, time_bound, cutoff, lower_m, lower_s,
+    seconds_bound,
 ):  # fmt: skip
-    """Settle nodes by time until no unsettled node is within ``meters_bound`` along its
-    route and the next is past ``time_bound``. Returns (heap size, touched, live)."""
+    """Settle nodes by time until no unsettled node is live (:func:`_live`) and the next
+    is past ``time_bound``. Returns (heap size, touched, live)."""
     while size > 0:
         c = heap_cost[0]
         if live == 0 and c > time_bound:
@@ -153,7 +180,7 @@ def _search_until(
             continue
         settled[node] = True
         m = best_m[node]
-        if m <= meters_bound:
+        if _live(node, c, m, lower_m, lower_s, meters_bound, seconds_bound):
             live -= 1
         for e in range(offsets[node], offsets[node + 1]):
             nxt = targets[e]
@@ -164,7 +191,9 @@ def _search_until(
             if nc > cutoff:
                 continue
             old = best_s[nxt]
-            was = old < np.inf and best_m[nxt] <= meters_bound
+            was = old < np.inf and _live(
+                nxt, old, best_m[nxt], lower_m, lower_s, meters_bound, seconds_bound
+            )
             if old < np.inf and abs(nc - old) <= TIE_TOLERANCE * max(1.0, old):  # equally fast
                 if nm < best_m[nxt]:
                     best_m[nxt] = nm
@@ -177,11 +206,20 @@ def _search_until(
                 size = heap_push(heap_cost, heap_node, heap_node, size, nc, nxt, nxt)
             else:
                 continue
-            if best_m[nxt] <= meters_bound and not was:
+            now = _live(nxt, best_s[nxt], best_m[nxt], lower_m, lower_s, meters_bound,
+                        seconds_bound)  # fmt: skip
+            if now and not was:
                 live += 1
-            elif was and best_m[nxt] > meters_bound:
+            elif was and not now:
                 live -= 1
     return size, n_touched, live
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _live(node, t, m, lower_m, lower_s, meters_bound, seconds_bound):
+    """Whether a route reaching ``node`` in ``t`` seconds and ``m`` meters may still
+    lead to a provider within either bound (``lower_*``: no provider is nearer)."""
+    return m + lower_m[node] <= meters_bound or t + lower_s[node] <= seconds_bound
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -237,8 +275,8 @@ def _counts_kernel(
     offsets, targets, seconds, meters, core_of, chain_of, pos_of, chain_ptr, chain_nodes,
     from_a, to_a, to_b, r_from_a, r_to_a, r_to_b, member_nodes, member_seconds, member_meters,
     time_bound, meters_bound, cutoff, way_ptr, way_node, way_seconds, way_meters, src_chain,
-    src_entry, source_seconds, source_meters, group, n_groups, best_s, best_m, settled,
-    touched, heap_cost, heap_node, out,
+    src_entry, source_seconds, source_meters, group, n_groups, lower_s, lower_m, best_s, best_m,
+    settled, touched, heap_cost, heap_node, out,
 ):  # fmt: skip
     grp_s = np.empty(n_groups)
     grp_m = np.empty(n_groups)
@@ -282,16 +320,16 @@ def _counts_kernel(
                 n_touched += 1
             elif t > best_s[v] or (t == best_s[v] and m >= best_m[v]):
                 continue
-            elif best_m[v] <= mb:
+            elif _live(v, best_s[v], best_m[v], lower_m, lower_s, mb, tb):
                 live -= 1
             best_s[v] = t
             best_m[v] = m
-            if m <= mb:
+            if _live(v, t, m, lower_m, lower_s, mb, tb):
                 live += 1
             size = heap_push(heap_cost, heap_node, heap_node, size, t, v, v)
         size, n_touched, live = _search_until(
             offsets, targets, seconds, meters, best_s, best_m, settled, touched, n_touched,
-            heap_cost, heap_node, size, live, mb, tb, cut,
+            heap_cost, heap_node, size, live, mb, -np.inf, cut, lower_m, lower_s, tb,
         )  # fmt: skip
         # go on until every provider that may be within the mile limit is settled
         while True:
@@ -309,7 +347,8 @@ def _counts_kernel(
                 break
             size, n_touched, live = _search_until(
                 offsets, targets, seconds, meters, best_s, best_m, settled, touched,
-                n_touched, heap_cost, heap_node, size, live, mb, need, cut,
+                n_touched, heap_cost, heap_node, size, live, mb, need, cut, lower_m,
+                lower_s, tb,
             )  # fmt: skip
         count = 0
         for g in range(n_groups):
