@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import geopandas as gpd
@@ -11,6 +12,7 @@ from shapely.geometry import LineString
 from support import BOSTON_PBF, IDAHO_ROADS
 
 from adequacy import InputError, RoadGraph, load_road_graph
+from adequacy.network import chains as chains_module
 from adequacy.network import graph_from_networkx
 from adequacy.network.speeds import SpeedProfile
 from adequacy.units import MPH_TO_METERS_PER_SECOND
@@ -215,6 +217,43 @@ def test_save_and_load_round_trip(reisterstown, tmp_path):
     assert back.meta == reisterstown.meta
     for name in ("offsets", "targets", "meters", "seconds", "rev_offsets", "lon", "node_ids"):
         assert np.array_equal(getattr(back, name), getattr(reisterstown, name))
+
+
+def test_saved_graph_carries_its_chain_contraction(reisterstown, tmp_path, monkeypatch):
+    """A graph file holds the chain contraction, so loading it skips the build; what
+    is read back is what was built, array for array."""
+    built = chains_module.chains_of(reisterstown)
+    reisterstown.save(tmp_path / "g.npz")
+
+    def refuse(graph):
+        raise AssertionError("the contraction was built again")
+
+    monkeypatch.setattr(chains_module, "_build", refuse)
+    back = chains_module.chains_of(RoadGraph.load(tmp_path / "g.npz"))
+    for field in dataclasses.fields(built):
+        want = getattr(built, field.name)
+        if isinstance(want, np.ndarray):
+            got = getattr(back, field.name)
+            assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
+    for name in RoadGraph.array_names():
+        assert np.array_equal(getattr(back.core, name), getattr(built.core, name))
+    assert (back.core.meta, back.core.class_names) == (built.core.meta, built.core.class_names)
+
+
+def test_a_contraction_of_another_version_is_built_again(reisterstown, tmp_path, monkeypatch):
+    monkeypatch.setattr(chains_module, "CHAINS_VERSION", "0")
+    reisterstown.save(tmp_path / "old.npz")
+    monkeypatch.undo()
+    reisterstown.save(tmp_path / "bare.npz", contraction=False)
+    with np.load(tmp_path / "bare.npz") as data:
+        assert not [name for name in data.files if name.startswith("chains.")]
+    builds = []
+    real = chains_module._build
+    monkeypatch.setattr(chains_module, "_build", lambda graph: builds.append(1) or real(graph))
+    for name in ("old.npz", "bare.npz"):
+        back = RoadGraph.load(tmp_path / name)
+        assert chains_module.chains_of(back).n_core == chains_module.chains_of(reisterstown).n_core
+    assert len(builds) == 2
 
 
 def test_summary_counts_two_way_roads_once(boston):

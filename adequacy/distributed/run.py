@@ -216,7 +216,7 @@ def _write_tasks(work, parts, graph, members, providers, member_snap, provider_s
         folder.mkdir(exist_ok=True)
         clipped, full_node = clip_graph(graph, part.bbox, buffer_meters=buffer)
         clipped.meta["contracted"] = contract  # search it as the source graph is searched
-        clipped.save(folder / "graph.npz")
+        clipped.save(folder / "graph.npz", contraction=False)  # workers build their own
         np.save(folder / "full_node.npy", full_node)
         del clipped
         rows = part.member_rows

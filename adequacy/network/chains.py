@@ -30,6 +30,7 @@ stays on the chain, so nothing is missed.
 
 from __future__ import annotations
 
+import json
 import weakref
 from dataclasses import dataclass
 
@@ -68,14 +69,52 @@ class Chains:
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+#: Bump when what a contraction holds, or how it is built, changes: a graph file
+#: saved with another version's contraction builds it anew when loaded.
+CHAINS_VERSION = "1"
+_SAVED = (
+    "core_of", "core_nodes", "chain_of", "pos_of", "chain_ptr", "chain_nodes",
+    "from_a", "to_a", "from_b", "to_b", "core_route_meters",
+)  # fmt: skip
+_PREFIX, _CORE = "chains.", "chains.core."
+
 
 def chains_of(graph: RoadGraph) -> Chains:
-    """The chain contraction of ``graph`` (built once per graph object)."""
+    """The chain contraction of ``graph`` (built once per graph object, or read with
+    the graph from its file: :meth:`RoadGraph.save <adequacy.network.RoadGraph.save>`)."""
     found = _cache.get(graph)
     if found is None:
         found = _build(graph)
         _cache[graph] = found
     return found
+
+
+def contraction_arrays(graph: RoadGraph) -> dict[str, np.ndarray]:
+    """The chain contraction of ``graph`` (built now if it was not) as named arrays,
+    for the graph's file; :func:`restore_contraction` reads them back."""
+    chains = chains_of(graph)
+    arrays = {_PREFIX + name: getattr(chains, name) for name in _SAVED}
+    core = chains.core
+    arrays.update({_CORE + name: getattr(core, name) for name in core.array_names()})
+    head = {"class_names": core.class_names, "meta": core.meta}
+    arrays[_PREFIX + "core_header"] = np.array(json.dumps(head))
+    return arrays
+
+
+def restore_contraction(graph: RoadGraph, arrays: dict[str, np.ndarray], version) -> bool:
+    """Attach a contraction saved by :func:`contraction_arrays` to ``graph``; False
+    (nothing attached: it is built when first needed) when it is of another
+    :data:`CHAINS_VERSION` or incomplete."""
+    names = [_PREFIX + name for name in (*_SAVED, "core_header")]
+    if version != CHAINS_VERSION or any(name not in arrays for name in names):
+        return False
+    core_arrays = {name[len(_CORE) :]: a for name, a in arrays.items() if name.startswith(_CORE)}
+    if set(core_arrays) != set(RoadGraph.array_names()):
+        return False
+    head = json.loads(str(arrays[_PREFIX + "core_header"]))
+    core = RoadGraph(**core_arrays, class_names=head["class_names"], meta=head["meta"])
+    _cache[graph] = Chains(core, *(arrays[_PREFIX + name] for name in _SAVED))
+    return True
 
 
 def _build(graph: RoadGraph) -> Chains:

@@ -244,15 +244,32 @@ class RoadGraph:
         return G
 
     # -------------------------------------------------------------- disk cache
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the graph to one ``.npz`` file (atomically)."""
+    @staticmethod
+    def array_names() -> tuple[str, ...]:
+        """The names of the arrays that make a graph (what :meth:`save` writes)."""
+        return _ARRAYS
+
+    def save(self, path: str | os.PathLike, *, contraction: bool = True) -> None:
+        """Write the graph to one ``.npz`` file (atomically).
+
+        With ``contraction`` (the default) the file also holds the graph's chain
+        contraction (:mod:`adequacy.network.chains`, built now if it was not), so
+        that :meth:`load` skips building it again: the file grows about 2.3x,
+        and 1-2 s less per million nodes on every run that reads the file.
+        """
+        from adequacy.network.chains import CHAINS_VERSION, contraction_arrays  # chains uses us
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = json.dumps({"class_names": self.class_names, "meta": self.meta})
+        head = {"class_names": self.class_names, "meta": self.meta}
+        arrays = {k: getattr(self, k) for k in _ARRAYS}
+        if contraction:
+            arrays.update(contraction_arrays(self))
+            head["chains_version"] = CHAINS_VERSION
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, header=np.array(header), **{k: getattr(self, k) for k in _ARRAYS})
+                np.savez(fh, header=np.array(json.dumps(head)), **arrays)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -260,11 +277,18 @@ class RoadGraph:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> RoadGraph:
-        """Read a graph written by :meth:`save`."""
+        """Read a graph written by :meth:`save` (with its chain contraction, if saved
+        by this version of the contraction)."""
+        from adequacy.network.chains import restore_contraction  # chains uses us
+
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
             arrays = {k: data[k] for k in _ARRAYS}
-        return cls(**arrays, class_names=header["class_names"], meta=header["meta"])
+            saved = {k: data[k] for k in data.files if k.startswith("chains.")}
+        graph = cls(**arrays, class_names=header["class_names"], meta=header["meta"])
+        if saved:
+            restore_contraction(graph, saved, header.get("chains_version"))
+        return graph
 
 
 def _offsets(rows: np.ndarray, n: int) -> np.ndarray:
