@@ -27,6 +27,7 @@ reach rule and the results file.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,25 +128,37 @@ def judge_members(
                   bounds, searches, workers, n_groups, min_width)  # fmt: skip
     tally, kept, written, digests = Tally(), {}, {}, {}
     file = ResultsFile(results_path) if results_path is not None else None
-    columns = None
-    for i, (a, b) in enumerate(bounds):
-        if len(bounds) > 1:
-            tick("judging members", i, len(bounds))
-        engine = pass_.engine(i, progress=tick if i == 0 else None)
-        blocks = engine.evaluate_variants(variants)
-        pass_.record(i, blocks)
-        if i == 0:  # most widening happens here: settle the first chunk before writing it
-            for _, j, block in pass_.stale_blocks(only=0):
-                blocks[j] = block
-        sub = members.iloc[a:b]
-        tally.add_blocks(blocks, sub)
-        if file is not None:  # a block at a time: a row group each, little memory
-            columns = ResultColumns(sub, providers, width)
-            for j, block in enumerate(blocks):
-                digests[(i, j)] = _digest(block)  # before the table takes its arrays
-                written[(i, j)] = file.write(columns.table([block], own_ids=True), [block])[0]
-        else:
-            kept[i] = blocks
+
+    def write(i: int, sub: pd.DataFrame, blocks: list[Block]) -> None:
+        """A chunk's blocks to the file, a block at a time: a row group each."""
+        columns = ResultColumns(sub, providers, width)
+        for j, block in enumerate(blocks):
+            digests[(i, j)] = _digest(block)  # before the table takes its arrays
+            written[(i, j)] = file.write(columns.table([block], own_ids=True), [block])[0]
+
+    # one chunk is written while the next is judged (the writes, in chunk order, on
+    # one thread; pyarrow and the searches release the GIL)
+    with ThreadPoolExecutor(1) as writer:
+        pending = None
+        for i, (a, b) in enumerate(bounds):
+            if len(bounds) > 1:
+                tick("judging members", i, len(bounds))
+            engine = pass_.engine(i, progress=tick if i == 0 else None)
+            blocks = engine.evaluate_variants(variants)
+            pass_.record(i, blocks)
+            if i == 0:  # most widening happens here: settle the first chunk before writing
+                for _, j, block in pass_.stale_blocks(only=0):
+                    blocks[j] = block
+            sub = members.iloc[a:b]
+            tally.add_blocks(blocks, sub)
+            if file is not None:
+                if pending is not None:
+                    pending.result()  # at most one chunk's results waiting
+                pending = writer.submit(write, i, sub, blocks)
+            else:
+                kept[i] = blocks
+        if pending is not None:
+            pending.result()
     # a search that widened after some chunks were judged: those blocks read narrower
     # labels; judge them again (their counts and rows replaced)
     for i, j, block in pass_.stale_blocks():
