@@ -78,7 +78,7 @@ WORK_DIR = Annotated[
     Path | None, typer.Option(help="Folder for the partitions' files (default: a temporary folder)")
 ]
 CHUNK_MEMBERS = Annotated[
-    int | None, typer.Option(help="Members judged at once (bounds memory; default 250,000)")
+    int | None, typer.Option(help="Members judged at once (bounds memory; default 500,000)")
 ]
 PROFILE = Annotated[
     str | None,

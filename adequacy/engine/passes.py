@@ -48,7 +48,7 @@ from adequacy.routing import Snap
 #: bounds the member-side arrays (labels read, the judge's work, the results) to a
 #: few hundred MB. Results held in memory are judged in one pass unless a chunk
 #: size is given (the whole table is kept anyway).
-DEFAULT_CHUNK_MEMBERS = 250_000
+DEFAULT_CHUNK_MEMBERS = 500_000
 
 
 @dataclass

@@ -62,7 +62,7 @@ class Settings:
     chunk_members
         Members judged at once (:mod:`adequacy.engine.passes`): bounds the memory
         the member side takes, whatever the number of members; results do not
-        depend on it. None (the default): 250,000 when the member results stream
+        depend on it. None (the default): 500,000 when the member results stream
         to a file (``evaluate(results_path=...)``, ``adequacy evaluate``), and all
         members at once when they are held in memory, where the whole table is
         kept anyway and chunks would only add the copy that assembles it.
