@@ -4,7 +4,9 @@ Owns the OSM reader and drive filter (``osm``), speed profiles (``speeds``),
 the CSR :class:`RoadGraph` (``graph``), building and caching graphs from
 files and osmnx (``load``), and the chain contraction the search runs on
 (``chains``), clipping a graph around a region with every chain kept whole
-(``clip``) and cutting a large ``.osm.pbf`` into extracts (``extracts``). Uses
+(``clip``), cutting a large ``.osm.pbf`` into extracts (``extracts``) and
+building a partition's clip from a cut, proved equal to the whole file's
+(``extract_clip``). Uses
 only :mod:`adequacy.errors`, :mod:`adequacy.units` and :mod:`adequacy.hashing`.
 Distances are meters, times seconds, coordinates WGS84 (EPSG:4326)
 longitude/latitude.

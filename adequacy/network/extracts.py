@@ -24,7 +24,9 @@ through it). It is not the source graph clipped (:func:`clip_graph`): ways
 beyond the buffer are gone, so chains of shape points that run out of it are
 cut, intersection delays of nodes outside change with their degree, and the
 loader keeps the extract's own largest strongly connected component. For
-bitwise-exact partitions, cut with a wider buffer and clip the loaded graph.
+bitwise-exact partitions, cut with a wider buffer and clip the loaded graph:
+:func:`adequacy.network.extract_clip.clip_from_extract` does, and proves the
+clip equal to the whole file's before returning it.
 
 Owns: ``cut_extract`` and the extract cache. Uses: ``clip`` (the buffered
 box), ``load`` (the cache folder), :mod:`adequacy.hashing`. Coordinates are

@@ -87,7 +87,9 @@ def edge_seconds(
     return seconds + delay[v]
 
 
-def _graph_from_edgelist(edges: EdgeList, profile: SpeedProfile, meta: dict) -> RoadGraph:
+def _graph_from_edgelist(
+    edges: EdgeList, profile: SpeedProfile, meta: dict, *, largest_component: bool = True
+) -> RoadGraph:
     seconds = edge_seconds(edges.u, edges.v, edges.meters, edges.mph, edges.node_delay, profile)
     meta = dict(meta, profile=profile.to_dict(), n_ways=edges.n_ways)
     return RoadGraph.from_edges(
@@ -101,6 +103,7 @@ def _graph_from_edgelist(edges: EdgeList, profile: SpeedProfile, meta: dict) -> 
         edge_class=edges.road_class,
         class_names=edges.class_names,
         meta=meta,
+        largest_component=largest_component,
     )
 
 
