@@ -12,6 +12,9 @@ The engine is checked on the toy road, whose figures are worked out by hand in
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import networkx as nx
 import numpy as np
@@ -178,6 +181,64 @@ def test_member_searches_count_as_networkx_on_osm(reisterstown, monkeypatch):
     monkeypatch.setattr("adequacy.routing.labels.CONTRACT_BELOW", 0.0)
     assert not contracted(reisterstown)  # now on the full graph, as searches would be
     check_member_counts(reisterstown, np.random.default_rng(8))
+
+
+def test_pruning_survives_a_route_whose_float_sum_loses_its_small_edges(monkeypatch):
+    """A 2**20 m edge, then 12,000 edges each under half its rounding step: the member's
+    forward sum loses them (the route is 2**20 m in floats), the labels' reverse sum
+    keeps them (1.4e-6 m). At a limit of exactly 2**20 m the bound must not prune."""
+    monkeypatch.setattr("adequacy.routing.labels.CONTRACT_BELOW", 0.0)
+    big, n = 2.0**20, 12_000
+    meters = np.full(n + 1, 0.49 * np.spacing(big))
+    meters[0] = big
+    u = np.arange(n + 1)
+    graph = RoadGraph.from_edges(u, u + 1, meters, np.ones(n + 1), np.arange(n + 2.0),
+                                 np.zeros(n + 2), largest_component=False)  # fmt: skip
+    source = [n + 1]
+    near = k_nearest_labels(graph, source, k=1, metric="distance")
+    assert near.nearest_bound()[1] > 1e-6  # what the member's own sum does not see
+    counts = [
+        fastest_route_counts(
+            graph, [0], [0.0], [0.0], source, [0.0], [0.0], [0], max_seconds=np.array([0.5]),
+            max_meters=np.array([big]), cutoff_seconds=1e9, **bounds,
+        )[0]
+        for bounds in ({}, {"lower_meters": near.nearest_bound()})
+    ]  # fmt: skip
+    assert counts == [1, 1]
+
+
+UNBOUNDED_CUTOFF = """
+import numpy as np
+from adequacy.network import RoadGraph
+from adequacy.routing import fastest_route_counts
+from adequacy.routing.labels import contracted
+edges = [(0, 2, 3, 5), (1, 4, 0, 13), (1, 7, 19, 1), (1, 9, 8, 4), (1, 9, 0, 9),
+         (2, 0, 18, 8), (2, 3, 19, 19), (2, 3, 3, 16), (2, 5, 17, 12), (3, 2, 9, 18),
+         (3, 4, 7, 13), (4, 1, 7, 3), (4, 3, 12, 10), (5, 2, 19, 18), (5, 6, 7, 1),
+         (6, 5, 10, 16), (6, 5, 9, 16), (6, 7, 11, 12), (7, 1, 16, 15), (7, 6, 18, 9),
+         (8, 0, 15, 14), (9, 8, 12, 2)]
+u, v, m, s = (np.array(c, float) for c in zip(*edges))
+graph = RoadGraph.from_edges(u.astype(int), v.astype(int), m, s, np.arange(10.0),
+                             np.zeros(10), largest_component=False)
+assert contracted(graph) and chains_of(graph).chain_of[9] >= 0
+def count(cutoff):
+    return fastest_route_counts(
+        graph, [9] * 5, [0.0] * 5, [0.0] * 5, [0], [0.0], [0.0], [0],
+        max_seconds=np.full(5, 100.0), max_meters=np.full(5, 100.0), cutoff_seconds=cutoff)
+assert (count(np.inf) == count(1e12)).all()
+print("ok")
+"""
+
+
+def test_an_unbounded_cutoff_with_a_member_on_a_one_way_chain():
+    """With no time cutoff, the chain end a one-way chain keeps a member from is not a
+    start (it once was, at infinite time, and overflowed the search's scratch: silent
+    when compiled, so the search runs here as plain Python, where numpy checks)."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    done = subprocess.run([sys.executable, "-c", UNBOUNDED_CUTOFF], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
 
 
 def test_a_slow_way_in_does_not_count_when_a_faster_way_is_longer():

@@ -18,9 +18,12 @@ time to the provider nearest it by time is within the minute limit, or its
 route's meters plus the distance to the provider nearest it by distance are
 within the mile limit (those nearest costs are the k-nearest labels' first,
 lower bounds; zero when not given, and the search then covers the limits
-whole). Every route found later extends an unsettled node; a provider that
-qualifies has every node of its fastest route settled, since the first
-unsettled one would be live. It then goes on, if needed, until every
+whole). Pruning never changes what the search does before it stops, only
+when it stops: a provider that qualifies is reached along the chain of last
+updates the search itself follows (its fastest route, ties within
+``TIE_TOLERANCE`` taken as the search takes them), and the first unsettled node
+on that chain already holds its final time and meters, so it is live and the
+search has not stopped. It then goes on, if needed, until every
 provider with a route within the mile limit is settled by its fastest way, so
 a faster way through an unsettled node cannot change its route. The answer
 is therefore exact (the tests compare with networkx on the full graph).
@@ -151,15 +154,20 @@ def fastest_route_counts(
     return out
 
 
+#: Bounds and sums compared 1e-9 smaller (relative): rounding of different summation
+#: orders, even over millions of edges, stays below it.
+_SHRINK = 1.0 - 1e-9
+
+
 def _lower(values: np.ndarray | None, n: int, name: str) -> np.ndarray:
-    """A lower bound per node, made slightly smaller still, so that the rounding of
-    another summation order can never prune the route that decides a count."""
+    """A lower bound per node, made slightly smaller still against the rounding of
+    another summation order (see :func:`_live`)."""
     if values is None:
         return np.zeros(n)
     values = np.asarray(values, dtype=np.float64)
     if values.shape != (n,):
         raise ValueError(f"{name} must have one value per node searched ({n}), not {values.shape}")
-    return np.maximum(values * (1.0 - 1e-9) - 1e-6, 0.0)
+    return np.maximum(values * _SHRINK - 1e-6, 0.0)
 
 
 @njit(cache=True, nogil=True)
@@ -218,8 +226,12 @@ def _search_until(
 @njit(cache=True, nogil=True, inline="always")
 def _live(node, t, m, lower_m, lower_s, meters_bound, seconds_bound):
     """Whether a route reaching ``node`` in ``t`` seconds and ``m`` meters may still
-    lead to a provider within either bound (``lower_*``: no provider is nearer)."""
-    return m + lower_m[node] <= meters_bound or t + lower_s[node] <= seconds_bound
+    lead to a provider within either bound (``lower_*``: no provider is nearer). The
+    sums are taken 1e-9 smaller: the route's own float sum may lose what a bound
+    summed the other way kept (a long route of many edges below its rounding step)."""
+    return (m + lower_m[node]) * _SHRINK <= meters_bound or (
+        t + lower_s[node]
+    ) * _SHRINK <= seconds_bound
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -313,7 +325,7 @@ def _counts_kernel(
             v = start_v[q]
             t = start_s[q]
             m = start_m[q]
-            if not t <= cut:
+            if not (t < np.inf and t <= cut):  # an end the one-way rules keep away
                 continue
             if best_s[v] == np.inf:
                 touched[n_touched] = v
