@@ -210,6 +210,7 @@ def test_pruning_survives_a_route_whose_float_sum_loses_its_small_edges(monkeypa
 UNBOUNDED_CUTOFF = """
 import numpy as np
 from adequacy.network import RoadGraph
+from adequacy.network.chains import chains_of
 from adequacy.routing import fastest_route_counts
 from adequacy.routing.labels import contracted
 edges = [(0, 2, 3, 5), (1, 4, 0, 13), (1, 7, 19, 1), (1, 9, 8, 4), (1, 9, 0, 9),
