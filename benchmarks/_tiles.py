@@ -81,3 +81,77 @@ def tile_road_graph(graph: RoadGraph, nx: int, ny: int, *, links_per_side: int =
             "profile": graph.meta.get("profile", {}),
         },
     )
+
+
+def tile_osm_file(source, dest, nx: int, ny: int, *, links_per_side: int = 12) -> None:
+    """Write ``nx`` × ``ny`` copies of an OpenStreetMap file's highways (nodes with their
+    tags, highway ways) as one sorted ``.osm.pbf``, shifted as :func:`tile_road_graph`
+    shifts them, neighbouring copies joined by two-way residential ways between
+    border nodes of the drive graph: a file that loads into one connected network."""
+    import osmium
+
+    from adequacy import load_road_graph
+
+    graph = load_road_graph(source, cache=False)
+    nodes, ways = [], []
+    for obj in osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY):
+        if obj.is_node():
+            if obj.location.valid():
+                nodes.append((obj.id, obj.location.lon, obj.location.lat, dict(obj.tags)))
+        elif "highway" in obj.tags:
+            ways.append((obj.id, [n.ref for n in obj.nodes], dict(obj.tags)))
+    # ids renumbered densely, copy after copy (a real file's ids spread over ~1.3e10:
+    # see the extract benchmark for what that costs the cut's id sets)
+    node_rank = {node_id: r + 1 for r, node_id in enumerate(sorted(n[0] for n in nodes))}
+    nodes = [(node_rank[i], lon, lat, tags) for i, lon, lat, tags in sorted(nodes)]
+    ways = [(r + 1, [node_rank[x] for x in refs if x in node_rank], tags)
+            for r, (_, refs, tags) in enumerate(sorted(ways, key=lambda w: w[0]))]  # fmt: skip
+    step = max(len(nodes), len(ways)) + 1
+    node_ids = np.array([node_rank.get(int(i), -1) for i in graph.node_ids])
+    width = (graph.lon.max() - graph.lon.min()) * 1.02
+    height = (graph.lat.max() - graph.lat.min()) * 1.02
+    tiles = [(i, j) for j in range(ny) for i in range(nx)]
+
+    def extremes(coord_sort, coord_band, pick_max):  # as tile_road_graph picks them
+        bands = np.linspace(coord_band.min(), coord_band.max(), links_per_side + 1)
+        which = np.clip(np.searchsorted(bands, coord_band) - 1, 0, links_per_side - 1)
+        picks = []
+        for b in range(links_per_side):
+            rows = np.flatnonzero(which == b)
+            if len(rows):
+                best = np.argmax(coord_sort[rows]) if pick_max else np.argmin(coord_sort[rows])
+                picks.append(int(node_ids[rows[best]]))
+        return picks
+
+    east, west = extremes(graph.lon, graph.lat, True), extremes(graph.lon, graph.lat, False)
+    north, south = extremes(graph.lat, graph.lon, True), extremes(graph.lat, graph.lon, False)
+    writer = osmium.SimpleWriter(str(dest), overwrite=True)
+    try:
+        for t, (i, j) in enumerate(tiles):
+            for node_id, lon, lat, tags in nodes:
+                writer.add_node(osmium.osm.mutable.Node(
+                    id=node_id + t * step, location=(lon + i * width, lat + j * height),
+                    tags=tags,
+                ))  # fmt: skip
+        for t in range(len(tiles)):
+            for way_id, refs, tags in ways:
+                writer.add_way(osmium.osm.mutable.Way(
+                    id=way_id + t * step, nodes=[r + t * step for r in refs], tags=tags,
+                ))  # fmt: skip
+        link = len(tiles) * step
+        for t, (i, j) in enumerate(tiles):
+            pairs = []
+            if i + 1 < nx:
+                across = zip(east, west, strict=False)  # as many links as the shorter side
+                pairs += [(a, b, tiles.index((i + 1, j))) for a, b in across]
+            if j + 1 < ny:
+                up = zip(north, south, strict=False)
+                pairs += [(a, b, tiles.index((i, j + 1))) for a, b in up]
+            for a, b, t2 in pairs:
+                link += 1
+                writer.add_way(osmium.osm.mutable.Way(
+                    id=link, nodes=[a + t * step, b + t2 * step],
+                    tags={"highway": "residential"},
+                ))  # fmt: skip
+    finally:
+        writer.close()
