@@ -17,6 +17,31 @@ from adequacy.network.osm import haversine_meters
 LINK_MPH = 35.0
 
 
+def border_nodes(graph: RoadGraph, links_per_side: int) -> list[np.ndarray]:
+    """East, west, north and south border nodes: per band of the other coordinate,
+    the node farthest out on that side (where neighbouring copies are joined)."""
+
+    def extremes(coord_sort, coord_band, pick_max):
+        bands = np.linspace(coord_band.min(), coord_band.max(), links_per_side + 1)
+        which = np.clip(np.searchsorted(bands, coord_band) - 1, 0, links_per_side - 1)
+        out = []
+        for b in range(links_per_side):
+            members = np.flatnonzero(which == b)
+            if len(members):
+                pick = members[
+                    np.argmax(coord_sort[members]) if pick_max else np.argmin(coord_sort[members])
+                ]
+                out.append(pick)
+        return np.array(out)
+
+    return [
+        extremes(graph.lon, graph.lat, True),
+        extremes(graph.lon, graph.lat, False),
+        extremes(graph.lat, graph.lon, True),
+        extremes(graph.lat, graph.lon, False),
+    ]
+
+
 def tile_road_graph(graph: RoadGraph, nx: int, ny: int, *, links_per_side: int = 12) -> RoadGraph:
     n = graph.n_nodes
     u0 = graph.edge_sources()
@@ -33,24 +58,7 @@ def tile_road_graph(graph: RoadGraph, nx: int, ny: int, *, links_per_side: int =
     seconds = np.tile(graph.seconds, len(tiles))
     edge_class = np.tile(graph.edge_class, len(tiles))
 
-    # border nodes: per band, the extreme node of each side
-    def extremes(coord_sort, coord_band, pick_max):
-        bands = np.linspace(coord_band.min(), coord_band.max(), links_per_side + 1)
-        which = np.clip(np.searchsorted(bands, coord_band) - 1, 0, links_per_side - 1)
-        out = []
-        for b in range(links_per_side):
-            members = np.flatnonzero(which == b)
-            if len(members):
-                pick = members[
-                    np.argmax(coord_sort[members]) if pick_max else np.argmin(coord_sort[members])
-                ]
-                out.append(pick)
-        return np.array(out)
-
-    east = extremes(graph.lon, graph.lat, True)
-    west = extremes(graph.lon, graph.lat, False)
-    north = extremes(graph.lat, graph.lon, True)
-    south = extremes(graph.lat, graph.lon, False)
+    east, west, north, south = border_nodes(graph, links_per_side)
     link_u, link_v = [], []
     for t, (i, j) in enumerate(tiles):
         if i + 1 < nx:
@@ -112,19 +120,9 @@ def tile_osm_file(source, dest, nx: int, ny: int, *, links_per_side: int = 12) -
     height = (graph.lat.max() - graph.lat.min()) * 1.02
     tiles = [(i, j) for j in range(ny) for i in range(nx)]
 
-    def extremes(coord_sort, coord_band, pick_max):  # as tile_road_graph picks them
-        bands = np.linspace(coord_band.min(), coord_band.max(), links_per_side + 1)
-        which = np.clip(np.searchsorted(bands, coord_band) - 1, 0, links_per_side - 1)
-        picks = []
-        for b in range(links_per_side):
-            rows = np.flatnonzero(which == b)
-            if len(rows):
-                best = np.argmax(coord_sort[rows]) if pick_max else np.argmin(coord_sort[rows])
-                picks.append(int(node_ids[rows[best]]))
-        return picks
-
-    east, west = extremes(graph.lon, graph.lat, True), extremes(graph.lon, graph.lat, False)
-    north, south = extremes(graph.lat, graph.lon, True), extremes(graph.lat, graph.lon, False)
+    east, west, north, south = (
+        [int(node_ids[x]) for x in side] for side in border_nodes(graph, links_per_side)
+    )
     writer = osmium.SimpleWriter(str(dest), overwrite=True)
     try:
         for t, (i, j) in enumerate(tiles):
