@@ -56,7 +56,7 @@ import os
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.sparse.csgraph import breadth_first_order
 
 from adequacy.errors import InputError
 from adequacy.network.clip import clip_graph, region_mask
@@ -132,7 +132,8 @@ def clip_from_extract(
         except InputError:  # the cut's largest component misses the buffer
             clipped, failed = None, "the cut's largest road network does not reach the buffer"
         else:
-            failed = _uncertified(whole, largest.node_ids[full_node], bbox, buffer_meters, margin)
+            failed = _uncertified(whole, largest.node_ids, largest.node_ids[full_node], bbox,
+                                  buffer_meters, margin)  # fmt: skip
         if not failed:
             clipped.meta["extract"] = {
                 "cut": cut.name,
@@ -149,22 +150,20 @@ def clip_from_extract(
     )
 
 
-def _uncertified(whole: RoadGraph, clip_ids, bbox, buffer_meters, margin) -> str:
+def _uncertified(whole: RoadGraph, largest_ids, clip_ids, bbox, buffer_meters, margin) -> str:
     """Why the clip (its nodes' OpenStreetMap ids) may differ from the whole file's,
-    or "" when the certificate holds. ``whole`` is the cut's graph, every edge kept."""
+    or "" when the certificate holds. ``whole`` is the cut's graph, every edge kept;
+    ``largest_ids`` the ids of its largest strongly connected component (node ids are
+    sorted in every graph built from a file)."""
     n = whole.n_nodes
     u, v = whole.edge_sources(), whole.targets.astype(np.int64)
     complete = region_mask(whole, bbox, buffer_meters + margin)
-    _, labels = connected_components(
-        sparse.csr_matrix((np.ones(len(u), np.int8), (u, v)), shape=(n, n)),
-        directed=True,
-        connection="strong",
-    )
-    in_largest = labels == np.argmax(np.bincount(labels))  # as RoadGraph.from_edges picks it
+    in_largest = np.zeros(n, dtype=bool)
+    in_largest[np.searchsorted(whole.node_ids, largest_ids)] = True
     anchor = in_largest | ~complete
     doubt = ~in_largest & _reached(u, v, anchor, n) & _reached(v, u, anchor, n)
     known = in_largest | (complete & ~doubt)
-    nodes = np.searchsorted(whole.node_ids, clip_ids)  # node ids are sorted in both
+    nodes = np.searchsorted(whole.node_ids, clip_ids)
     if not complete[nodes].all():
         return f"{int((~complete[nodes]).sum())} clipped node(s) lie outside the cut's box"
     mine = np.zeros(n, dtype=bool)
