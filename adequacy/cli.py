@@ -10,11 +10,27 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from adequacy.cli_options import (
+    CHUNK_MEMBERS,
+    CMS_CROSSWALK,
+    DISTANCE_BASIS,
+    FORCE,
+    HSD_REFERENCE,
+    PARTITION_BY,
+    PARTITION_GRAPHS,
+    PARTITIONS,
+    PROFILE,
+    QUIET,
+    SCHEDULER,
+    WORK_DIR,
+    WORKERS,
+)
 from adequacy.console import (
     print_findings,
     print_graph_summary,
@@ -35,62 +51,6 @@ app = typer.Typer(
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 DEMO_OUTPUT = Path("demo-output")  # the demo's runs: DEMO_OUTPUT/<region> unless --out
-
-
-FORCE = Annotated[
-    bool, typer.Option("--force", help="Replace an --out folder that holds other files")
-]
-QUIET = Annotated[
-    bool,
-    typer.Option(
-        "--quiet", "-q", help="No progress bars (drawn on stderr, and only when it is a terminal)"
-    ),
-]
-HSD_REFERENCE = Annotated[
-    Path | None,
-    typer.Option(
-        help="--standards cms-ma: CMS's HSD Reference File (.xlsx) of another contract "
-        "year (default: the bundled CY2026 file)"
-    ),
-]
-CMS_CROSSWALK = Annotated[
-    Path | None,
-    typer.Option(
-        help="--standards cms-ma: NPPES taxonomy -> CMS specialty code crosswalk "
-        "(taxonomy, cms_specialty_code) for rosters without cms_specialty_code"
-    ),
-]
-WORKERS = Annotated[int | None, typer.Option(
-    help="Judge members partition by partition on N Dask worker processes here (a "
-    "LocalCluster); results equal one process's")]  # fmt: skip
-SCHEDULER = Annotated[
-    str | None,
-    typer.Option(
-        help="An existing Dask cluster (tcp://host:8786); workers need --work-dir and adequacy"
-    ),
-]
-PARTITION_BY = Annotated[str, typer.Option(help="Partitions: county, state or grid")]
-PARTITIONS = Annotated[
-    int | None,
-    typer.Option(help="How many partitions (default: one per million members, one per worker)"),
-]
-WORK_DIR = Annotated[
-    Path | None, typer.Option(help="Folder for the partitions' files (default: a temporary folder)")
-]
-CHUNK_MEMBERS = Annotated[
-    int | None, typer.Option(help="Members judged at once (bounds memory; default 500,000)")
-]
-PROFILE = Annotated[
-    str | None,
-    typer.Option(help="Speed profile name (default: calibrated for OSM, tiger-prisec for TIGER)"),
-]
-DISTANCE_BASIS = Annotated[
-    str | None,
-    typer.Option(
-        help="How miles are measured: shortest, fastest_route or straight_line "
-        "(default: the standards set's own)"
-    ),
-]
 
 
 def _friendly(func):
@@ -189,8 +149,11 @@ def _run(
     # the run folder is staged from the start: members' results stream into it, and a
     # failure anywhere leaves no output folder (and no earlier one touched)
     with nullcontext(stage) if stage is not None else staging(out) as tmp:
-        update("loading road graph", 0, 0)
-        graph = load_road_graph(network, class_column=class_column, profile=profile)
+        if cluster is not None and cluster.graphs == "extract":  # workers cut their own
+            graph, cluster = network, replace(cluster, profile=profile)
+        else:
+            update("loading road graph", 0, 0)
+            graph = load_road_graph(network, class_column=class_column, profile=profile)
         evaluation = evaluate(
             members,
             providers,
@@ -218,10 +181,16 @@ def _run(
                     for p in evaluation.partitions
                 ],
             }
-        update("deficiency workpaper", 0, 0)
-        found = deficiencies(evaluation, supply=supply)
-        outside, by_county = outside_candidates(evaluation, supply=supply)
-        findings = {**found.tables(), "outside_candidates": outside, "outside_by_county": by_county}
+        found = by_county = None
+        findings = {}
+        if evaluation.graph is not None:
+            update("deficiency workpaper", 0, 0)
+            found = deficiencies(evaluation, supply=supply)
+            outside, by_county = outside_candidates(evaluation, supply=supply)
+            findings = {**found.tables(), "outside_candidates": outside,
+                        "outside_by_county": by_county}  # fmt: skip
+        else:
+            evaluation.notes.append(NO_WORKPAPER)
         update("writing outputs", 0, 0)
         paths = write_run(
             evaluation,
@@ -247,9 +216,19 @@ def _run(
     return evaluation, found, by_county, paths
 
 
+#: The note of a run whose partitions cut their own graphs.
+NO_WORKPAPER = (
+    "No deficiency workpaper (deficiencies.csv, deficient_members.csv, ...) and no "
+    "candidates for members outside the service area were made: they route over the road "
+    "graph, which a run with --partition-graphs extract never loads. Run the failing "
+    "counties again with --partition-graphs clip for them."
+)
+
+
 def _print_run(evaluation, found, by_county, paths, out: Path) -> None:
     print_result(evaluation)
-    print_findings(found, by_county)
+    if found is not None:
+        print_findings(found, by_county)
     typer.echo(
         f"\nwrote {len(paths)} files to {out}/ (members.parquet, county_summary.csv, "
         "county_summary.gpkg, manifest.json, ...)"
@@ -294,6 +273,7 @@ def evaluate(
     partition_by: PARTITION_BY = "county",
     partitions: PARTITIONS = None,
     work_dir: WORK_DIR = None,
+    partition_graphs: PARTITION_GRAPHS = "clip",
     chunk_members: CHUNK_MEMBERS = None,
     force: FORCE = False,
     quiet: QUIET = False,
@@ -302,7 +282,9 @@ def evaluate(
     from adequacy.distributed import cluster_options
     from adequacy.runs.write import check_out
 
-    cluster = cluster_options(workers, scheduler, partition_by, partitions, work_dir)
+    cluster = cluster_options(
+        workers, scheduler, partition_by, partitions, work_dir, graphs=partition_graphs
+    )
     check_out(
         out,
         force=force,

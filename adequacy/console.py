@@ -262,7 +262,7 @@ def print_result(evaluation) -> None:
         console.print(f"panel findings: {len(evaluation.panel_findings)}")
     for note in [*evaluation.warnings, *evaluation.notes]:
         console.print(f"note: {note}")
-    if evaluation.graph.meta.get("source_kind") == "osm":
+    if evaluation.network_meta.get("source_kind") == "osm":
         console.print("road data © OpenStreetMap contributors (ODbL)")
 
 

@@ -18,7 +18,8 @@ Members outside every county go to a partition of their own under ``county``
 and ``state``. Without ``n_partitions``, :func:`auto_partitions` takes one
 partition per million members, at least one per worker.
 
-Owns: ``Partition``, ``make_partitions``, ``auto_partitions``, ``buffer_meters``.
+Owns: ``Partition``, ``make_partitions``, ``auto_partitions``, ``buffer_meters``,
+``reach_meters``.
 Uses: the rule model and settings of the engine.
 """
 
@@ -168,16 +169,29 @@ def buffer_meters(
     ``straight_line`` basis (where a provider counts by its own point, which lies
     its snapping leg away from its node), plus 1% and 100 m for rounding.
     """
+    leg = 0.0
+    if (settings.distance_basis or standards.distance_basis) == "straight_line":
+        leg = float(provider_leg_meters)
+    return _padded(_road_reach(standards, settings, top_speed_mps(graph)) + leg)
+
+
+def reach_meters(standards: StandardsSet, settings: Settings, top_speed: float) -> float:
+    """:func:`buffer_meters` of a graph whose fastest edge drives ``top_speed`` m/s,
+    on a road basis (``shortest`` or ``fastest_route``)."""
+    return _padded(_road_reach(standards, settings, float(top_speed)))
+
+
+def _road_reach(standards: StandardsSet, settings: Settings, top_speed: float) -> float:
     miles = max([r.max_miles or 0.0 for r in standards.rules] + [settings.max_report_miles])
     minutes = max([r.max_minutes or 0.0 for r in standards.rules] + [settings.max_report_minutes])
-    top_speed = top_speed_mps(graph)
-    reach = max(
+    return max(
         search_cutoff(miles * METERS_PER_MILE),
         search_cutoff(minutes * SECONDS_PER_MINUTE) * top_speed,
     )
-    if (settings.distance_basis or standards.distance_basis) == "straight_line":
-        reach += float(provider_leg_meters)
-    return reach * 1.01 + 100.0
+
+
+def _padded(meters: float) -> float:
+    return meters * 1.01 + 100.0
 
 
 def top_speed_mps(graph: RoadGraph) -> float:

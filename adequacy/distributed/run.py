@@ -17,6 +17,12 @@ point to the source road graph, as a single-machine run does. Then it
    appends their member results, row group by row group, to the run's results
    file.
 
+With ``Cluster(graphs="extract")`` the coordinator never loads the road graph:
+the partitions are made of the members' own points, step 2 writes no graph and
+snaps nothing, and each worker cuts its graph out of the OpenStreetMap file and
+snaps its own points (:mod:`adequacy.distributed.clip_snap`); the merge also
+gathers their snapping legs.
+
 Why each member's result equals the single-machine one: see the README
 ("Partitioned runs"). In short, every label a member reads is a road path no
 longer than the buffer, and the clip keeps, around every node within it, the
@@ -61,6 +67,9 @@ from adequacy.network.clip import clip_graph
 from adequacy.routing import Snap
 from adequacy.routing.labels import contracted
 
+#: Where a partition's graph comes from (``Cluster.graphs``).
+GRAPH_SOURCES = ("clip", "extract")
+
 
 class PartitionFailed(InputError):
     """A partition failed twice; the run stops and writes nothing."""
@@ -89,6 +98,11 @@ class Cluster:
     work_dir
         Folder for the partitions' files; default a temporary folder beside the
         run's results file (removed afterwards).
+    graphs
+        ``clip``: the coordinator loads the road graph, snaps every point and
+        writes each partition's clip of it. ``extract``: no process loads the
+        whole graph; each worker cuts its partition's graph from the
+        OpenStreetMap file (``.osm.pbf``) and snaps its own points.
     """
 
     workers: int = 2
@@ -97,6 +111,9 @@ class Cluster:
     partitions: int | None = None
     threads_per_worker: int = 1
     work_dir: str | None = None
+    graphs: str = "clip"
+    #: the speed profile's name, for graphs cut from the file (default: the OSM profile)
+    profile: str | None = None
     #: the function run per partition (tests wrap it to make a partition fail)
     task: Callable[[PartitionTask], PartitionResult] = field(default=run_partition, repr=False)
 
@@ -107,16 +124,22 @@ def cluster_options(
     partition_by: str = "county",
     partitions: int | None = None,
     work_dir=None,
+    graphs: str = "clip",
 ) -> Cluster | None:
     """The :class:`Cluster` of ``adequacy evaluate``'s options (``--workers``,
-    ``--scheduler``, ``--partition-by``, ``--partitions``, ``--work-dir``), or None for
-    one process; a wrong combination is one line naming the option."""
+    ``--scheduler``, ``--partition-by``, ``--partitions``, ``--work-dir``,
+    ``--partition-graphs``), or None for one process; a wrong combination is one line
+    naming the option."""
     if workers is None and scheduler is None:
-        if partitions is not None or work_dir is not None or partition_by != "county":
+        if (partitions is not None or work_dir is not None or partition_by != "county"
+                or graphs != "clip"):  # fmt: skip
             raise InputError(
-                "--partition-by, --partitions and --work-dir need --workers N or --scheduler"
+                "--partition-by, --partitions, --partition-graphs and --work-dir need "
+                "--workers N or --scheduler"
             )
         return None
+    if graphs not in GRAPH_SOURCES:
+        raise InputError(f"--partition-graphs {graphs}: use one of {', '.join(GRAPH_SOURCES)}")
     if partition_by not in PARTITION_SCHEMES:
         raise InputError(
             f"--partition-by {partition_by}: use one of {', '.join(PARTITION_SCHEMES)}"
@@ -136,15 +159,16 @@ def cluster_options(
         partition_by=partition_by,
         partitions=partitions,
         work_dir=str(work_dir) if work_dir is not None else None,
+        graphs=graphs,
     )
 
 
 def judge_partitions(
-    graph: RoadGraph,
+    graph: RoadGraph | None,
     members: pd.DataFrame,
     providers: pd.DataFrame,
-    member_snap: Snap,
-    provider_snap: Snap,
+    member_snap: Snap | None,
+    provider_snap: Snap | None,
     settings: Settings,
     standards: StandardsSet,
     languages: list[str],
@@ -152,27 +176,39 @@ def judge_partitions(
     *,
     results_path: str | Path | None = None,
     progress: Progress | None = None,
+    source: str | None = None,
+    profile: str | None = None,
 ) -> MemberPass:
     """The member pass of a partitioned run (see the module docstring); returns what
     :func:`~adequacy.engine.passes.judge_members` returns for one machine, without
-    the searches (they stay on the workers)."""
+    the searches (they stay on the workers).
+
+    With ``cluster.graphs == "extract"``, ``graph`` and the snaps are None and
+    ``source`` is the OpenStreetMap file (``profile`` its speed profile's name); the
+    pass's ``snaps`` are then the members' and providers' snapping legs."""
     tick = progress or (lambda step, done, total: None)
-    node_lon, node_lat = graph.lon[member_snap.node], graph.lat[member_snap.node]
     count = cluster.partitions or auto_partitions(len(members), cluster.workers)
-    parts = make_partitions(
-        members, node_lon, node_lat, by=cluster.partition_by, n_partitions=count
-    )
-    legs = provider_snap.meters
-    buffer = buffer_meters(
-        standards, settings, graph, provider_leg_meters=float(legs.max()) if len(legs) else 0.0
-    )
+    if cluster.graphs == "extract":
+        lon, lat = members["lon"].to_numpy(), members["lat"].to_numpy()
+    else:
+        lon, lat = graph.lon[member_snap.node], graph.lat[member_snap.node]
+    parts = make_partitions(members, lon, lat, by=cluster.partition_by, n_partitions=count)
     base = Path(results_path).parent if results_path is not None else None
     with _work_folder(cluster.work_dir, base) as work:
         tick("writing partitions", 0, len(parts))
-        tasks = _write_tasks(
-            work, parts, graph, members, providers, member_snap, provider_snap, settings,
-            standards, languages, cluster, buffer, tick,
-        )  # fmt: skip
+        if cluster.graphs == "extract":
+            tasks = _write_tasks(
+                work, parts, None, members, providers, None, None, settings, standards,
+                languages, cluster, 0.0, tick, source=str(source), profile=profile,
+            )  # fmt: skip
+        else:
+            legs = provider_snap.meters
+            widest = float(legs.max()) if len(legs) else 0.0
+            buffer = buffer_meters(standards, settings, graph, provider_leg_meters=widest)
+            tasks = _write_tasks(
+                work, parts, graph, members, providers, member_snap, provider_snap, settings,
+                standards, languages, cluster, buffer, tick,
+            )  # fmt: skip
         with _client(cluster) as client:
             results = _run_tasks(client, cluster, tasks, tick)
             for _ in range(3):  # the label widths a single run reaches, in every partition
@@ -185,7 +221,12 @@ def judge_partitions(
                 for i, result in zip(redo, _run_tasks(client, cluster, [tasks[i] for i in redo],
                                                       tick), strict=True):  # fmt: skip
                     results[i] = result
-        return _merged(results, tasks, parts, members, standards, languages, results_path, work)
+        judged = _merged(results, tasks, parts, members, standards, languages, results_path,
+                         work)  # fmt: skip
+        if cluster.graphs == "extract":
+            judged.snaps = _gathered_snaps(results, tasks, parts, len(members), len(providers),
+                                           settings.max_snap_meters)  # fmt: skip
+        return judged
 
 
 @contextlib.contextmanager
@@ -203,25 +244,30 @@ def _work_folder(work_dir: str | None, beside: Path | None):
 
 
 def _write_tasks(work, parts, graph, members, providers, member_snap, provider_snap, settings,
-                 standards, languages, cluster, buffer, tick) -> list[PartitionTask]:  # fmt: skip
-    """Write the roster once and each partition's graph and members; the tasks."""
+                 standards, languages, cluster, buffer, tick, *, source=None,
+                 profile=None) -> list[PartitionTask]:  # fmt: skip
+    """Write the roster once and each partition's graph and members; the tasks. Without
+    a graph (``source``: the workers cut their own), no graph and no node is written."""
     roster = work / "providers.parquet"
-    _parquet(providers.assign(**{NODE: provider_snap.node}), roster)
+    _parquet(providers if graph is None else providers.assign(**{NODE: provider_snap.node}),
+             roster)  # fmt: skip
     keys = {Engine.key_of(rule, lang) for rule, lang in rule_variants(standards, languages)}
     n_groups = group_counts(providers, keys)  # the whole roster's, in every partition
-    contract = contracted(graph)
     tasks = []
     for i, part in enumerate(parts):
         folder = work / f"partition-{part.name}"
         folder.mkdir(exist_ok=True)
-        clipped, full_node = clip_graph(graph, part.bbox, buffer_meters=buffer)
-        clipped.meta["contracted"] = contract  # search it as the source graph is searched
-        clipped.save(folder / "graph.npz", contraction=False)  # workers build their own
-        np.save(folder / "full_node.npy", full_node)
-        del clipped
         rows = part.member_rows
-        _parquet(members.iloc[rows].assign(**{NODE: member_snap.node[rows]}),
-                 folder / "members.parquet")  # fmt: skip
+        if graph is None:
+            _parquet(members.iloc[rows], folder / "members.parquet")
+        else:
+            clipped, full_node = clip_graph(graph, part.bbox, buffer_meters=buffer)
+            clipped.meta["contracted"] = contracted(graph)  # searched as the source graph is
+            clipped.save(folder / "graph.npz", contraction=False)  # workers build their own
+            np.save(folder / "full_node.npy", full_node)
+            del clipped
+            _parquet(members.iloc[rows].assign(**{NODE: member_snap.node[rows]}),
+                     folder / "members.parquet")  # fmt: skip
         tasks.append(
             PartitionTask(
                 name=part.name,
@@ -230,9 +276,11 @@ def _write_tasks(work, parts, graph, members, providers, member_snap, provider_s
                 settings=settings,
                 standards=standards,
                 languages=tuple(languages),
-                max_snap_meters=member_snap.max_snap_meters,
+                max_snap_meters=settings.max_snap_meters,
                 threads=cluster.threads_per_worker,
                 n_groups=n_groups,
+                source=source,
+                profile=profile,
             )
         )
         tick("writing partitions", i + 1, len(parts))
@@ -358,6 +406,28 @@ def _merged(results, tasks, parts: list[Partition], members, standards, language
         judged.results = _in_memory(judged, variants)
         judged.results_file = None
     return judged
+
+
+def _gathered_snaps(
+    results, tasks, parts, n_members: int, n_providers: int, max_snap_meters: float
+) -> tuple[Snap, Snap]:
+    """The snapping legs the partitions found: every member's (from its partition's
+    ``snaps.parquet``), and every roster site's that some partition placed (NaN, not
+    off road, for a site no partition's roads reach). No node: there is no whole graph."""
+    meters, off_road = np.full(n_members, np.nan), np.zeros(n_members, dtype=bool)
+    for task, part in zip(tasks, parts, strict=True):
+        legs = pd.read_parquet(task.path("snaps.parquet"))
+        meters[part.member_rows] = legs["snap_meters"].to_numpy()
+        off_road[part.member_rows] = legs["off_road"].to_numpy(dtype=bool)
+    site_meters, site_off = np.full(n_providers, np.nan), np.zeros(n_providers, dtype=bool)
+    for result in results:
+        site_meters[result.provider_rows] = result.provider_meters
+        site_off[result.provider_rows] = result.provider_off_road
+    none = np.full(n_members, -1, dtype=np.int64)
+    return (
+        Snap(none, meters, off_road, max_snap_meters),
+        Snap(np.full(n_providers, -1, dtype=np.int64), site_meters, site_off, max_snap_meters),
+    )
 
 
 def _in_memory(judged: MemberPass, variants) -> pd.DataFrame:

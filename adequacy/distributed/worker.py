@@ -7,6 +7,13 @@ writes the partition's member results to its own Parquet file. It returns only
 what is small: the exact tally, the counties each provider site serves, the
 row groups of the results file, and its own time and memory.
 
+With ``PartitionTask.source`` (a run with ``graphs="extract"``) there is no
+clipped graph file and no point is snapped: the worker cuts its own graph out of
+the OpenStreetMap file and snaps its members and the roster to it
+(:func:`adequacy.distributed.clip_snap.partition_graph`), writes its members'
+snapping legs beside its results (``snaps.parquet``) and returns the legs of
+the roster sites it placed.
+
 Owns: ``PartitionTask``, ``PartitionResult``, ``run_partition``. Uses: the
 engine's member pass.
 """
@@ -20,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adequacy.distributed.clip_snap import partition_graph
+from adequacy.distributed.partitions import reach_meters
 from adequacy.engine.passes import judge_members
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
@@ -48,6 +57,11 @@ class PartitionTask:
     #: partitions' searches reached (see ``Engine``): the same widths everywhere
     n_groups: dict = field(default_factory=dict)
     min_width: dict = field(default_factory=dict)
+    #: ``graphs="extract"``: the OpenStreetMap file each worker cuts its graph from,
+    #: the speed profile's name and the cache folder of the cuts
+    source: str | None = None
+    profile: str | None = None
+    cache_dir: str | None = None
 
     def path(self, name: str) -> Path:
         return Path(self.folder) / name
@@ -68,24 +82,33 @@ class PartitionResult:
     nodes: int = 0
     seconds: float = 0.0
     peak_gb: float | None = None  # the worker process's peak while it ran (Linux)
+    #: ``graphs="extract"``: the roster rows the partition placed, their snapping legs
+    #: (meters) and off-road flags
+    provider_rows: np.ndarray | None = None
+    provider_meters: np.ndarray | None = None
+    provider_off_road: np.ndarray | None = None
 
 
 def run_partition(task: PartitionTask) -> PartitionResult:
     """Judge one partition's members on its clipped graph; write its member results."""
     start = time.perf_counter()
     reset = _reset_peak()
-    graph = RoadGraph.load(task.path("graph.npz"))
-    full_node = np.load(task.path("full_node.npy"))
     members = pd.read_parquet(task.path("members.parquet"))
     roster = pd.read_parquet(task.providers_path)
-    member_snap = _snap(members, _local(full_node, members[NODE].to_numpy()), task)
-    provider_nodes = _local(full_node, roster[NODE].to_numpy(), missing=True)
-    rows = np.flatnonzero(provider_nodes >= 0)  # sites on the clipped graph
-    providers = roster.iloc[rows].drop(columns=NODE).reset_index(drop=True)
-    provider_snap = _snap(roster.iloc[rows], provider_nodes[rows], task)
+    if task.source is not None:
+        graph, members, providers, member_snap, provider_snap, rows = _cut(task, members, roster)
+    else:
+        graph = RoadGraph.load(task.path("graph.npz"))
+        full_node = np.load(task.path("full_node.npy"))
+        member_snap = _snap(members, _local(full_node, members[NODE].to_numpy()), task)
+        provider_nodes = _local(full_node, roster[NODE].to_numpy(), missing=True)
+        rows = np.flatnonzero(provider_nodes >= 0)  # sites on the clipped graph
+        providers = roster.iloc[rows].drop(columns=NODE).reset_index(drop=True)
+        provider_snap = _snap(roster.iloc[rows], provider_nodes[rows], task)
+        members = members.drop(columns=NODE)
     judged = judge_members(
         graph,
-        members.drop(columns=NODE),
+        members,
         providers,
         member_snap,
         provider_snap,
@@ -102,6 +125,7 @@ def run_partition(task: PartitionTask) -> PartitionResult:
     if served is not None:  # rows of the whole roster, as the coordinator counts them
         served = served.assign(provider_row=rows[served["provider_row"].to_numpy(dtype=np.int64)])
     file = judged.results_file
+    cut = task.source is not None
     return PartitionResult(
         name=task.name,
         tally=judged.tally,
@@ -114,7 +138,35 @@ def run_partition(task: PartitionTask) -> PartitionResult:
         nodes=graph.n_nodes,
         seconds=time.perf_counter() - start,
         peak_gb=_peak_gb() if reset else None,
+        provider_rows=rows if cut else None,
+        provider_meters=provider_snap.meters if cut else None,
+        provider_off_road=provider_snap.off_road if cut else None,
     )
+
+
+def _cut(task: PartitionTask, members: pd.DataFrame, roster: pd.DataFrame):
+    """The partition's graph cut from the OpenStreetMap file, its points snapped to it;
+    the members' legs written to ``snaps.parquet`` (in the members file's order)."""
+    part = partition_graph(
+        task.source,
+        members[["lon", "lat"]].to_numpy(),
+        roster[["lon", "lat"]].to_numpy(),
+        reach=lambda speed: reach_meters(task.standards, task.settings, speed),
+        max_snap_meters=task.max_snap_meters,
+        profile=task.profile,
+        cache_dir=task.cache_dir,
+        member_ids=members["member_id"].to_numpy(),
+    )
+    graph = part.graph
+    graph.meta["contracted"] = True  # as an OpenStreetMap graph is searched whole
+    snap = part.member_snap
+    members = members.assign(**{SNAP_METERS: snap.meters, OFF_ROAD: snap.off_road})
+    members[[SNAP_METERS, OFF_ROAD]].to_parquet(task.path("snaps.parquet"), index=False)
+    rows = part.provider_rows
+    providers = roster.iloc[rows].reset_index(drop=True)
+    providers = providers.assign(**{SNAP_METERS: part.provider_snap.meters,
+                                    OFF_ROAD: part.provider_snap.off_road})  # fmt: skip
+    return graph, members, providers, snap, part.provider_snap, rows
 
 
 def _local(full_node: np.ndarray, nodes: np.ndarray, *, missing: bool = False) -> np.ndarray:

@@ -55,6 +55,7 @@ from adequacy.engine.settings import Settings
 from adequacy.engine.standards import DEFAULT_STANDARDS, StandardsSet, load_standards
 from adequacy.engine.summaries import plan_summary_tally, summarise_tally
 from adequacy.errors import InputError
+from adequacy.hashing import file_sha256
 from adequacy.inputs.cms_specialties import cms_codes
 from adequacy.inputs.languages import prevalent_languages
 from adequacy.inputs.regions import classify_regions, read_regions
@@ -67,6 +68,7 @@ from adequacy.inputs.schemas import (
 from adequacy.inputs.surveys import read_survey
 from adequacy.inputs.tables import row_names
 from adequacy.network import RoadGraph, load_road_graph
+from adequacy.network.speeds import DEFAULT_OSM_PROFILE, get_profile
 from adequacy.routing import Snap, snap_points
 from adequacy.routing.snap import check_extent
 
@@ -95,7 +97,7 @@ class Evaluation:
     appointment_compliance: pd.DataFrame
     appointment_standards: AppointmentStandards
     regions: Any
-    graph: RoadGraph
+    graph: RoadGraph | None  # None when partitions cut their own graphs (graphs="extract")
     settings: Settings
     language_basis: str = "members"
     notes: list[str] = field(default_factory=list)
@@ -118,6 +120,24 @@ class Evaluation:
     #: a partitioned run's partitions: name, members, graph nodes, seconds, peak memory
     #: (:class:`adequacy.distributed.worker.PartitionResult`)
     partitions: list = field(default_factory=list, repr=False)
+    #: the road network's description when no graph was loaded (``graphs="extract"``)
+    extract_meta: dict | None = field(default=None, repr=False)
+
+    @property
+    def network_meta(self) -> dict:
+        """What is known of the road network: the graph's ``meta``, or, when the
+        partitions cut their own graphs, the OpenStreetMap file's description."""
+        return self.graph.meta if self.graph is not None else dict(self.extract_meta or {})
+
+    def require_graph(self, what: str) -> RoadGraph:
+        """The road graph, or one line saying why ``what`` cannot run without it."""
+        if self.graph is None:
+            raise InputError(
+                f"{what} needs the road graph, and this run never loaded it (its partitions "
+                "cut their own graphs from the OpenStreetMap file): run with "
+                "--partition-graphs clip, or on the counties in question alone"
+            )
+        return self.graph
 
     def block_results(
         self, rule_id: str, language: str = "", columns: list[str] | None = None
@@ -230,13 +250,20 @@ def evaluate(
     survey_table = read_survey(survey) if survey is not None else None
     appointment_std = load_appointment_standards(appointment_standards)
     census = read_census_languages(census_languages) if census_languages is not None else None
-    if not isinstance(graph, RoadGraph):
+    extract = cluster is not None and cluster.graphs == "extract"
+    extract_meta = None
+    if extract:  # no graph: each partition cuts its own from the file
+        extract_meta = _extract_source(graph, cluster, settings, standards)
+        graph = None
+    elif not isinstance(graph, RoadGraph):
         tick("loading road graph", 0, 1)
         graph = load_road_graph(graph)
     notes: list[str] = []
     warnings: list[str] = []
     for table, what, id_column in ((members, "members", "member_id"),
                                    (providers, "providers", "provider_id")):  # fmt: skip
+        if extract:  # no graph to check against: members far from every road fail later
+            break
         label = str(table.attrs.get("source") or what)
         note = check_extent(
             graph,
@@ -286,9 +313,11 @@ def evaluate(
     expanded = expanded.for_period(settings.quarter)
 
     # ---- snapping, once for everyone
-    tick("snapping to roads", 0, 1)
-    member_snap = _snap(graph, members, "members", "member_id", settings, notes)
-    provider_snap = _snap(graph, providers, "providers", "provider_id", settings, notes)
+    member_snap = provider_snap = None
+    if not extract:
+        tick("snapping to roads", 0, 1)
+        member_snap = _snap(graph, members, "members", "member_id", settings, notes)
+        provider_snap = _snap(graph, providers, "providers", "provider_id", settings, notes)
 
     # ---- languages
     prevalent = prevalent_languages(
@@ -304,9 +333,14 @@ def evaluate(
         from adequacy.distributed.run import judge_partitions
 
         judged = judge_partitions(
-            graph, members, providers, member_snap, provider_snap, settings, expanded,
-            languages, cluster, results_path=results_path, progress=tick,
+            graph, members, providers, member_snap, provider_snap,
+            settings, expanded, languages, cluster, results_path=results_path, progress=tick,
+            source=extract_meta["source"] if extract else None, profile=cluster.profile,
         )  # fmt: skip
+        if extract:  # the legs the partitions snapped, as a single run records them
+            member_snap, provider_snap = judged.snaps
+            _record_snap(members, member_snap, "members", settings, notes)
+            _record_snap(providers, provider_snap, "providers", settings, notes)
     else:
         judged = judge_members(
             graph,
@@ -384,6 +418,7 @@ def evaluate(
         results_file=judged.results_file,
         partitions=judged.partitions,
         standards_source=standards,
+        extract_meta=extract_meta,
     )
 
 
@@ -396,6 +431,12 @@ def _snap(graph, table: pd.DataFrame, what: str, id_column: str, settings: Setti
         ids=table[id_column].to_numpy(),
         max_snap_meters=settings.max_snap_meters,
     )
+    _record_snap(table, snap, what, settings, notes)
+    return snap
+
+
+def _record_snap(table: pd.DataFrame, snap: Snap, what: str, settings: Settings, notes) -> None:
+    """Record ``snap_meters``/``off_road`` on the table; note its off-road rows."""
     table["snap_meters"] = snap.meters
     table["off_road"] = snap.off_road
     limit = f"{settings.max_snap_meters:g} m"
@@ -411,7 +452,37 @@ def _snap(graph, table: pd.DataFrame, what: str, id_column: str, settings: Setti
             notes.append(
                 f"{n_off} in-network provider location(s) are more than {limit} from any road."
             )
-    return snap
+
+
+def _extract_source(source, cluster, settings: Settings, standards: StandardsSet) -> dict:
+    """The OpenStreetMap file partitions cut their graphs from, described as a graph's
+    ``meta`` would be; one line when the run cannot be made that way."""
+    if isinstance(source, RoadGraph) or not isinstance(source, (str, os.PathLike)):
+        raise InputError(
+            "partitions that cut their own graphs (graphs='extract') need the path of the "
+            "OpenStreetMap file (.osm.pbf), not a loaded road graph"
+        )
+    path = Path(source)
+    if not path.name.lower().endswith((".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")):
+        raise InputError(
+            f"{path}: --partition-graphs extract cuts graphs from an OpenStreetMap file "
+            "(.osm.pbf); give one, or use --partition-graphs clip"
+        )
+    if not path.is_file():
+        raise InputError(f"{path}: OpenStreetMap file not found; check the path")
+    if (settings.distance_basis or standards.distance_basis) == "straight_line":
+        raise InputError(
+            "distance_basis straight_line: partitions that cut their own graphs do not "
+            "support it yet; use --partition-graphs clip"
+        )
+    profile = get_profile(cluster.profile) if cluster.profile else DEFAULT_OSM_PROFILE
+    return {
+        "source": str(path),
+        "source_kind": "osm",
+        "source_sha256": file_sha256(path),
+        "profile": profile.to_dict(),
+        "partition_graphs": "extract",
+    }
 
 
 # ---------------------------------------------------------------------------

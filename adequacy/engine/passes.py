@@ -68,6 +68,9 @@ class MemberPass:
     chunks: int = 1
     #: a partitioned run's partitions (:class:`adequacy.distributed.worker.PartitionResult`)
     partitions: list = field(default_factory=list)
+    #: a run whose partitions snapped their own points (``graphs="extract"``): the
+    #: members' and providers' snapping legs (no node: there is no whole graph)
+    snaps: tuple[Snap, Snap] | None = None
 
     @property
     def widths(self) -> dict:

@@ -42,6 +42,7 @@ class Sites:
 def out_of_network(ev: Evaluation, supply: Any = None) -> Sites:
     """Out-of-network provider sites: the ``supply`` file (roster format; ids that are
     in the network already are left out) or the roster's out-of-network rows."""
+    ev.require_graph("the deficiency workpaper (the nearest out-of-network providers)")
     if supply is not None:
         table = read_providers(supply, extra_types=ev.standards.provider_types)
         in_net = set(ev.providers.loc[ev.providers["in_network"], "provider_id"])

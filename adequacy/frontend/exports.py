@@ -82,7 +82,7 @@ def _inputs(evaluation: Any) -> dict[str, Any]:
     return {
         "members": IN_SESSION,
         "providers": IN_SESSION,
-        "road_network": evaluation.graph.meta.get("source"),
+        "road_network": evaluation.network_meta.get("source"),
         "standards": str(standards.path) if standards.path else standards.name,
     }
 

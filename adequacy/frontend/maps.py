@@ -44,10 +44,10 @@ FILL_OPACITY = 0.7
 
 
 def _attribution(evaluation) -> str:
-    kind = evaluation.graph.meta.get("source_kind")
+    kind = evaluation.network_meta.get("source_kind")
     if kind in ("osm", "graphml", "networkx", "osmnx-download"):
         return OSM_ATTRIBUTION
-    source = str(evaluation.graph.meta.get("source") or "")
+    source = str(evaluation.network_meta.get("source") or "")
     return f"Road data: {source}" if source else ""
 
 
@@ -134,7 +134,7 @@ def county_map(evaluation, rule_id: str, language: str = "", *, height: int = 52
     if language:
         title += f" — {language}-speaking members, {language}-speaking providers"
     bounds = regions.total_bounds
-    roads = road_layers(evaluation.graph, bounds, detail=False)
+    roads = road_layers(evaluation.graph, bounds, detail=False) if evaluation.graph else []
     _layout(fig, evaluation, title, height, bounds, layers=roads)
     return fig
 
@@ -185,7 +185,8 @@ def points_map(
             hoverinfo="skip",
         )
     )
-    fig.add_traces(road_traces(evaluation.graph, county.total_bounds, detail=True))
+    if evaluation.graph is not None:  # a run whose partitions cut their graphs has none
+        fig.add_traces(road_traces(evaluation.graph, county.total_bounds, detail=True))
     lon, lat = where["lon"].to_numpy(), where["lat"].to_numpy()
     miles = part["miles"].to_numpy(dtype=float)
     text = np.array(

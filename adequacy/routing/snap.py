@@ -11,6 +11,13 @@
     ``max_snap_meters`` is flagged ``off_road``: a likely bad geocode, or a
     point off the map.
 
+    Nodes at the same position (OpenStreetMap has some) are one point of the
+    tree, answered by the lowest-numbered node there. Node numbers follow
+    OpenStreetMap ids in every graph built from a file, and a clip keeps their
+    order, so a point snaps to the same node on a clip of the graph as on the
+    whole graph whenever the clip holds every node within that distance (how a
+    partition snaps its own points: :mod:`adequacy.distributed.clip_snap`).
+
 Owns: ``snap_points``, ``Snap`` and the snapping defaults. Uses: ``adequacy.network``.
 """
 
@@ -64,13 +71,23 @@ def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return np.column_stack([cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r)])
 
 
-def _tree(graph: RoadGraph) -> cKDTree:
-    tree = _trees.get(graph)
-    if tree is None:
-        xyz = _unit_xyz(graph.lon, graph.lat) * EARTH_RADIUS_METERS
-        tree = cKDTree(xyz, balanced_tree=False)  # builds faster, queries as fast
-        _trees[graph] = tree
-    return tree
+def _tree(graph: RoadGraph) -> tuple[cKDTree, np.ndarray | None]:
+    """The KD-tree of the graph's distinct node positions, and the node of each tree
+    point (the lowest-numbered node at that position; None when every position is
+    distinct, the tree's points being then the nodes)."""
+    cached = _trees.get(graph)
+    if cached is None:
+        lon, lat = graph.lon, graph.lat
+        order = np.lexsort((lat, lon))  # stable: equal positions in node order
+        same = (lon[order][1:] == lon[order][:-1]) & (lat[order][1:] == lat[order][:-1])
+        nodes = None
+        if same.any():
+            nodes = np.sort(order[np.concatenate([[True], ~same])])
+            lon, lat = lon[nodes], lat[nodes]
+        xyz = _unit_xyz(lon, lat) * EARTH_RADIUS_METERS
+        cached = (cKDTree(xyz, balanced_tree=False), nodes)  # builds faster, queries as fast
+        _trees[graph] = cached
+    return cached
 
 
 def as_lonlat(points, *, what: str = "points", ids=None) -> np.ndarray:
@@ -122,9 +139,12 @@ def snap_points(
     cell = np.floor((arr - arr.min(axis=0)) / 0.01).astype(np.int64)
     order = np.argsort((cell[:, 0] << 24) + cell[:, 1], kind="stable")
     chord, node = np.empty(len(arr)), np.empty(len(arr), dtype=np.int64)
-    chord[order], node[order] = _tree(graph).query(
+    tree, tree_node = _tree(graph)
+    chord[order], node[order] = tree.query(
         _unit_xyz(arr[order, 0], arr[order, 1]) * EARTH_RADIUS_METERS, workers=-1
     )
+    if tree_node is not None:
+        node = tree_node[node]
     meters = 2 * EARTH_RADIUS_METERS * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_METERS), 1))
     return Snap(
         node=node.astype(np.int64),

@@ -112,8 +112,8 @@ def build_manifest(
     extra: dict[str, Any] | None = None,
     relocate: tuple[Path, Path] | None = None,
 ) -> dict[str, Any]:
-    graph = evaluation.graph
-    meta = graph.meta
+    graph = evaluation.graph  # None when the partitions cut their own graphs
+    meta = evaluation.network_meta
     return {
         "adequacy_version": __version__,
         "created_utc": run_time().strftime(CREATED_FORMAT),
@@ -125,10 +125,11 @@ def build_manifest(
             "source_kind": meta.get("source_kind"),
             "source_sha256": meta.get("source_sha256"),
             "class_column": meta.get("class_column"),
-            "nodes": graph.n_nodes,
-            "edges": graph.n_edges,
-            "road_miles": round(graph.summary()["road_miles"], 3),
+            "nodes": graph.n_nodes if graph is not None else None,
+            "edges": graph.n_edges if graph is not None else None,
+            "road_miles": round(graph.summary()["road_miles"], 3) if graph is not None else None,
             "builder_version": meta.get("builder_version"),
+            **({"partition_graphs": "cut from the file by each partition"} if not graph else {}),
             "attribution": (
                 "© OpenStreetMap contributors, ODbL 1.0"
                 if meta.get("source_kind") in ("osm", "graphml", "networkx", "osmnx-download")

@@ -89,6 +89,7 @@ def recruit(
     ``counties`` (FIPS codes) limits the failing members to those counties.
     ``message`` says why when no candidate helps. ``top`` must be at least 1.
     """
+    base.require_graph("recruitment")
     if int(top) < 1:
         raise InputError(
             f"--top {top}: the number of picks must be at least 1; use --top 1 or more"

@@ -429,6 +429,7 @@ def run_whatif(
     base: Evaluation, scenario: Scenario | str | os.PathLike | dict, *, workers: int | None = None
 ) -> WhatIf:
     """Apply a scenario to a base evaluation, incrementally; see the module docstring."""
+    base.require_graph("a what-if")
     if not isinstance(scenario, Scenario):
         scenario = read_scenario(scenario)
     if not base.searches or base.member_snap is None:

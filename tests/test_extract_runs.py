@@ -1,0 +1,201 @@
+"""Partitioned runs in which no process loads the whole road graph (``graphs="extract"``).
+
+Each worker cuts its partition's graph out of the OpenStreetMap file and snaps its
+own points to it. The references are independent of that path: snapping on the
+whole file's graph, and the single-process evaluation of the whole graph.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from support import REISTERSTOWN_PBF, run_cli
+
+from adequacy import InputError, RoadGraph, evaluate, load_road_graph
+from adequacy.distributed import Cluster
+from adequacy.distributed.clip_snap import partition_graph
+from adequacy.network.clip import region_mask
+from adequacy.routing import snap_points
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the tiler and synthetic inputs of the benchmarks
+    sys.path.insert(0, str(ROOT))
+
+from test_distributed import SHORT, assert_same_run  # noqa: E402
+
+from benchmarks._tiles import tile_osm_file  # noqa: E402
+from benchmarks.evaluate import synthetic_inputs  # noqa: E402
+
+
+# ---------------------------------------------------------------------------
+# snapping ties
+# ---------------------------------------------------------------------------
+def test_points_snap_to_the_lowest_numbered_of_nodes_at_one_place():
+    """Nodes sharing a position: the lowest-numbered answers, on any graph that holds
+    them (so a clip, numbered in the same order, snaps as the whole graph does)."""
+    rng = np.random.default_rng(4)
+    n = 300
+    lon, lat = rng.uniform(-77.0, -76.9, n), rng.uniform(39.4, 39.5, n)
+    order = rng.permutation(2 * n)  # each position twice, in shuffled node order
+    node_lon, node_lat = np.tile(lon, 2)[order], np.tile(lat, 2)[order]
+    u = np.arange(2 * n)
+    graph = RoadGraph.from_edges(u, np.roll(u, 1), np.ones(2 * n), np.ones(2 * n), node_lon,
+                                 node_lat, largest_component=False)  # fmt: skip
+    points = np.column_stack([lon + 1e-5, lat])
+    got = snap_points(graph, points).node
+    for i in range(n):
+        pair = np.flatnonzero((node_lon == lon[i]) & (node_lat == lat[i]))
+        assert got[i] == pair.min()
+    # a graph without the lower of each pair's first 100: those answer with the other
+    drop = np.array([np.flatnonzero((node_lon == lon[i]) & (node_lat == lat[i])).min()
+                     for i in range(100)])  # fmt: skip
+    keep = np.setdiff1d(np.arange(2 * n), drop)
+    index = np.full(2 * n, -1)
+    index[keep] = np.arange(len(keep))
+    sub = RoadGraph.from_edges(np.arange(len(keep)), np.roll(np.arange(len(keep)), 1),
+                               np.ones(len(keep)), np.ones(len(keep)), node_lon[keep],
+                               node_lat[keep], largest_component=False)  # fmt: skip
+    on_sub = keep[snap_points(sub, points).node]
+    assert np.array_equal(on_sub[100:], got[100:])
+    assert not np.isin(on_sub[:100], drop).any()
+
+
+# ---------------------------------------------------------------------------
+# a partition's graph and snaps
+# ---------------------------------------------------------------------------
+def test_a_partition_snaps_its_points_as_the_whole_graph_does(reisterstown, tmp_path):
+    g = reisterstown
+    rng = np.random.default_rng(3)
+    west, east = np.quantile(g.lon, [0.4, 0.5])
+    south, north = np.quantile(g.lat, [0.4, 0.5])
+    members = np.column_stack([rng.uniform(west, east, 300), rng.uniform(south, north, 300)])
+    # sites near roads anywhere (a few hundred meters off at most), and a few far off
+    at = rng.choice(g.n_nodes, 480, replace=False)
+    roster = np.column_stack([g.lon[at], g.lat[at]]) + rng.normal(0, 0.002, (480, 2))
+    west, east = np.quantile(g.lon, [0.1, 0.9])
+    south, north = np.quantile(g.lat, [0.1, 0.9])
+    far = np.column_stack([rng.uniform(west, east, 20), rng.uniform(south, north, 20)])
+    roster = np.vstack([roster, far])
+    reach = 800.0
+    part = partition_graph(REISTERSTOWN_PBF, members, roster, reach=lambda speed: reach,
+                           max_snap_meters=100.0, cache_dir=tmp_path)  # fmt: skip
+    assert part.graph.n_nodes < 0.8 * g.n_nodes  # a real clip
+    whole = snap_points(g, members)
+    assert np.array_equal(part.graph.node_ids[part.member_snap.node], g.node_ids[whole.node])
+    assert np.array_equal(part.member_snap.meters, whole.meters)
+    # the first cut (reach + 100 m) was too narrow for members farther from the roads
+    assert whole.meters.max() > 100 and part.cuts > 1
+    sites = snap_points(g, roster)
+    rows = part.provider_rows
+    assert 0 < len(rows) < len(roster)
+    assert np.array_equal(part.graph.node_ids[part.provider_snap.node],
+                          g.node_ids[sites.node[rows]])  # fmt: skip
+    assert np.array_equal(part.provider_snap.meters, sites.meters[rows])
+    # every site left out is out of every member's reach on the whole graph
+    bbox = (members[:, 0].min(), members[:, 1].min(), members[:, 0].max(), members[:, 1].max())
+    out = np.setdiff1d(np.arange(len(roster)), rows)
+    near = region_mask(g, bbox, reach + whole.meters.max())
+    assert not near[sites.node[out]].any()
+
+
+def test_a_member_far_from_every_road_fails_its_partition_by_id(reisterstown, tmp_path):
+    g = reisterstown
+    members = np.array([[np.median(g.lon), np.median(g.lat)],
+                        [g.lon.min() - 1.0, np.median(g.lat)]])  # fmt: skip
+    with pytest.raises(InputError) as info:
+        partition_graph(REISTERSTOWN_PBF, members, members, reach=lambda speed: 500.0,
+                        max_snap_meters=100.0, cache_dir=tmp_path,
+                        member_ids=np.array(["M-NEAR", "M-AT-SEA"]))  # fmt: skip
+    message = str(info.value)
+    assert "1 member(s) lie more than 50 km from every road" in message
+    assert "M-AT-SEA" in message and "M-NEAR" not in message and "\n" not in message
+
+
+def test_extract_runs_refuse_what_they_cannot_do(reisterstown, tmp_path):
+    lon, lat = [np.median(reisterstown.lon)], [np.median(reisterstown.lat)]
+    members = pd.DataFrame({"member_id": ["a"], "lon": lon, "lat": lat, "county_fips": ["24005"]})
+    providers = pd.DataFrame({"provider_id": ["p"], "provider_type": ["pcp"],
+                              "lon": members["lon"], "lat": members["lat"]})  # fmt: skip
+    cluster = Cluster(workers=1, graphs="extract")
+    cases = [
+        (reisterstown, "need the path of the OpenStreetMap file"),
+        (tmp_path / "roads.parquet", "cuts graphs from an OpenStreetMap file"),
+        (tmp_path / "missing.osm.pbf", "OpenStreetMap file not found"),
+    ]
+    for source, expected in cases:
+        with pytest.raises(InputError, match=expected):
+            evaluate(members, providers, source, cluster=cluster)
+    with pytest.raises(InputError, match="straight_line"):
+        evaluate(members, providers, REISTERSTOWN_PBF, cluster=cluster,
+                 distance_basis="straight_line")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# whole runs
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiled_file(tmp_path_factory):
+    """Reisterstown's highways tiled 3 x 3 (about 205,000 graph nodes, 56 x 39 km), as
+    one .osm.pbf, and 5,000 members with providers on it."""
+    folder = tmp_path_factory.mktemp("tiled-file")
+    path = folder / "tiled.osm.pbf"
+    tile_osm_file(REISTERSTOWN_PBF, path, 3, 3)
+    graph = load_road_graph(path, cache=False)
+    members, providers, claims = synthetic_inputs(graph, 5_000, (3, 3),
+                                                  np.random.default_rng(5))  # fmt: skip
+    return path, graph, members, providers, claims
+
+
+@pytest.mark.slow
+def test_partitions_cutting_their_own_graphs_equal_the_single_run(tiled_file, tmp_path,
+                                                                  graph_cache):  # fmt: skip
+    path, graph, members, providers, claims = tiled_file
+    standards = tmp_path / "short.yaml"
+    standards.write_text(SHORT)
+    kw = dict(claims=claims, max_report_miles=3.0, max_report_minutes=6.0)
+    one = evaluate(members, providers, graph, standards, **kw)
+    cluster = Cluster(workers=2, partition_by="grid", partitions=4, graphs="extract")
+    split = evaluate(members, providers, path, standards, cluster=cluster, **kw)
+    assert split.graph is None and len(split.partitions) >= 4
+    assert max(p.nodes for p in split.partitions) < graph.n_nodes  # real clips
+    assert_same_run(one, split)
+    assert np.array_equal(one.members["snap_meters"], split.members["snap_meters"])
+    assert np.array_equal(one.members["off_road"], split.members["off_road"])
+    placed = ~np.isnan(split.providers["snap_meters"].to_numpy())
+    assert placed.any()
+    assert np.array_equal(split.providers["snap_meters"].to_numpy()[placed],
+                          one.providers["snap_meters"].to_numpy()[placed])  # fmt: skip
+    with pytest.raises(InputError, match="never loaded it"):
+        from adequacy.findings import deficiencies
+
+        deficiencies(split)
+
+    # the command line writes the same tables, says what it did not make, and why
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name, table in (("members", members), ("providers", providers), ("claims", claims)):
+        table.to_csv(folder / f"{name}.csv", index=False)
+    common = ["evaluate", "--members", folder / "members.csv", "--providers",
+              folder / "providers.csv", "--claims", folder / "claims.csv", "--network", path,
+              "--standards", standards, "--quiet"]  # fmt: skip
+    single = run_cli(*common, "--out", tmp_path / "one", env_cache=graph_cache)
+    assert single.returncode == 0, single.stderr
+    cut = run_cli(*common, "--out", tmp_path / "two", "--workers", 2, "--partition-by", "grid",
+                  "--partitions", 4, "--partition-graphs", "extract",
+                  env_cache=graph_cache)  # fmt: skip
+    assert cut.returncode == 0, cut.stderr
+    assert "No deficiency workpaper" in cut.stdout
+    one_dir, two_dir = tmp_path / "one", tmp_path / "two"
+    written = sorted(p.name for p in two_dir.glob("*.csv"))
+    assert "county_summary.csv" in written and "deficiencies.csv" not in written
+    for name in written:
+        assert (one_dir / name).read_bytes() == (two_dir / name).read_bytes(), name
+    manifest = json.loads((two_dir / "manifest.json").read_text())
+    assert manifest["road_network"]["partition_graphs"] == "cut from the file by each partition"
+    assert manifest["road_network"]["nodes"] is None
+    assert any("No deficiency workpaper" in n for n in manifest.get("notes", []))
