@@ -181,16 +181,17 @@ def _run(
                     for p in evaluation.partitions
                 ],
             }
-        found = by_county = None
-        findings = {}
+        update("deficiency workpaper", 0, 0)
         if evaluation.graph is not None:
-            update("deficiency workpaper", 0, 0)
             found = deficiencies(evaluation, supply=supply)
             outside, by_county = outside_candidates(evaluation, supply=supply)
-            findings = {**found.tables(), "outside_candidates": outside,
-                        "outside_by_county": by_county}  # fmt: skip
-        else:
-            evaluation.notes.append(NO_WORKPAPER)
+        else:  # no graph here: made on the workers, group by group
+            from adequacy.distributed.findings import partitioned_findings
+
+            found, outside, by_county = partitioned_findings(
+                evaluation, cluster, supply=supply, beside=tmp, progress=update
+            )
+        findings = {**found.tables(), "outside_candidates": outside, "outside_by_county": by_county}
         update("writing outputs", 0, 0)
         paths = write_run(
             evaluation,
@@ -216,19 +217,9 @@ def _run(
     return evaluation, found, by_county, paths
 
 
-#: The note of a run whose partitions cut their own graphs.
-NO_WORKPAPER = (
-    "No deficiency workpaper (deficiencies.csv, deficient_members.csv, ...) and no "
-    "candidates for members outside the service area were made: they route over the road "
-    "graph, which a run with --partition-graphs extract never loads. Run the failing "
-    "counties again with --partition-graphs clip for them."
-)
-
-
 def _print_run(evaluation, found, by_county, paths, out: Path) -> None:
     print_result(evaluation)
-    if found is not None:
-        print_findings(found, by_county)
+    print_findings(found, by_county)
     typer.echo(
         f"\nwrote {len(paths)} files to {out}/ (members.parquet, county_summary.csv, "
         "county_summary.gpkg, manifest.json, ...)"

@@ -17,8 +17,10 @@ import pytest
 from support import REISTERSTOWN_PBF, run_cli
 
 from adequacy import InputError, RoadGraph, evaluate, load_road_graph
-from adequacy.distributed import Cluster
+from adequacy.distributed import Cluster, make_partitions
 from adequacy.distributed.clip_snap import partition_graph
+from adequacy.distributed.findings import partitioned_findings
+from adequacy.findings import deficiencies, outside_candidates
 from adequacy.network.clip import region_mask
 from adequacy.routing import snap_points
 
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the tiler and synthetic inputs of the benchmarks
     sys.path.insert(0, str(ROOT))
 
-from test_distributed import SHORT, assert_same_run  # noqa: E402
+from test_distributed import SHORT, _sorted, assert_same_run  # noqa: E402
 
 from benchmarks._tiles import tile_osm_file  # noqa: E402
 from benchmarks.evaluate import synthetic_inputs  # noqa: E402
@@ -135,34 +137,92 @@ def test_extract_runs_refuse_what_they_cannot_do(reisterstown, tmp_path):
                  distance_basis="straight_line")  # fmt: skip
 
 
+def test_a_clip_marked_exact_snaps_only_what_it_can_prove(reisterstown, tmp_path):
+    """On a clip that records its width, a point whose snap cannot be proved the whole
+    graph's answers node -1; every other point snaps as on the whole graph."""
+    g = reisterstown
+    rng = np.random.default_rng(8)
+    west, east = np.quantile(g.lon, [0.45, 0.55])
+    south, north = np.quantile(g.lat, [0.45, 0.55])
+    members = np.column_stack([rng.uniform(west, east, 50), rng.uniform(south, north, 50)])
+    part = partition_graph(REISTERSTOWN_PBF, members, members, reach=lambda speed: 300.0,
+                           max_snap_meters=100.0, cache_dir=tmp_path)  # fmt: skip
+    clip = part.graph
+    clip.meta["exact_snaps"] = {"bbox": list(part.bbox), "meters": part.width_meters}
+    points = np.column_stack([rng.uniform(g.lon.min(), g.lon.max(), 400),
+                              rng.uniform(g.lat.min(), g.lat.max(), 400)])  # fmt: skip
+    got, whole = snap_points(clip, points), snap_points(g, points)
+    placed = got.node >= 0
+    assert 0 < placed.sum() < len(points)
+    assert np.array_equal(clip.node_ids[got.node[placed]], g.node_ids[whole.node[placed]])
+    assert np.isnan(got.meters[~placed]).all()
+    # unmarked, the same clip snaps far points to its own edge: not the whole graph's
+    del clip.meta["exact_snaps"]
+    bare = snap_points(clip, points)
+    assert not np.array_equal(clip.node_ids[bare.node], g.node_ids[whole.node])
+
+
+def test_members_outside_every_county_can_be_split_in_cells():
+    rng = np.random.default_rng(2)
+    n = 400
+    county = np.where(rng.random(n) < 0.3, "", rng.choice(["01001", "01003"], n))
+    members = pd.DataFrame({"county_fips": county})
+    lon, lat = rng.uniform(-120, -70, n), rng.uniform(25, 48, n)
+    whole = make_partitions(members, lon, lat, by="county", n_partitions=2)
+    assert "outside" in [p.name for p in whole]
+    split = make_partitions(members, lon, lat, by="county", n_partitions=2, outside_cells=6)
+    names = [p.name for p in split]
+    cells = [p for p in split if p.name.startswith("outside-cell-")]
+    assert "outside" not in names and len(cells) >= 4
+    assert np.array_equal(np.sort(np.concatenate([p.member_rows for p in cells])),
+                          np.flatnonzero(county == ""))  # fmt: skip
+    inside = [p for p in split if not p.name.startswith("outside")]
+    assert [p.name for p in inside] == [p.name for p in whole if p.name != "outside"]
+    spread = max(p.bbox[2] - p.bbox[0] for p in cells)
+    assert spread < 0.6 * (lon[county == ""].max() - lon[county == ""].min())
+
+
 # ---------------------------------------------------------------------------
 # whole runs
 # ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiled_file(tmp_path_factory):
     """Reisterstown's highways tiled 3 x 3 (about 205,000 graph nodes, 56 x 39 km), as
-    one .osm.pbf, and 5,000 members with providers on it."""
+    one .osm.pbf, and 5,000 members with providers on it: 3% of the members outside
+    every county, a quarter of the PCPs and urgent care out of network (every OB/GYN
+    in it: their recruitment samples road nodes), and 40 more sites in the market."""
     folder = tmp_path_factory.mktemp("tiled-file")
     path = folder / "tiled.osm.pbf"
     tile_osm_file(REISTERSTOWN_PBF, path, 3, 3)
     graph = load_road_graph(path, cache=False)
-    members, providers, claims = synthetic_inputs(graph, 5_000, (3, 3),
-                                                  np.random.default_rng(5))  # fmt: skip
-    return path, graph, members, providers, claims
+    rng = np.random.default_rng(5)
+    members, providers, claims = synthetic_inputs(graph, 5_000, (3, 3), rng)
+    members.loc[rng.random(len(members)) < 0.03, "county_fips"] = ""
+    providers["in_network"] = (providers["provider_type"] == "obgyn") | (
+        rng.random(len(providers)) > 0.25
+    )
+    at = rng.choice(graph.n_nodes, 40, replace=False)
+    supply = pd.DataFrame({"provider_id": [f"MKT-{i}" for i in range(40)],
+                           "provider_type": rng.choice(["pcp", "obgyn", "urgent_care"], 40),
+                           "lon": graph.lon[at] + rng.normal(0, 0.001, 40),
+                           "lat": graph.lat[at] + rng.normal(0, 0.001, 40)})  # fmt: skip
+    return path, graph, members, providers, claims, supply
 
 
 @pytest.mark.slow
 def test_partitions_cutting_their_own_graphs_equal_the_single_run(tiled_file, tmp_path,
                                                                   graph_cache):  # fmt: skip
-    path, graph, members, providers, claims = tiled_file
+    path, graph, members, providers, claims, supply = tiled_file
     standards = tmp_path / "short.yaml"
     standards.write_text(SHORT)
     kw = dict(claims=claims, max_report_miles=3.0, max_report_minutes=6.0)
     one = evaluate(members, providers, graph, standards, **kw)
-    cluster = Cluster(workers=2, partition_by="grid", partitions=4, graphs="extract")
+    cluster = Cluster(workers=2, partition_by="county", partitions=3, graphs="extract")
     split = evaluate(members, providers, path, standards, cluster=cluster, **kw)
-    assert split.graph is None and len(split.partitions) >= 4
-    assert max(p.nodes for p in split.partitions) < graph.n_nodes  # real clips
+    assert split.graph is None
+    names = [p.name for p in split.partitions]
+    assert sum(n.startswith("outside-cell-") for n in names) >= 2  # outside members in cells
+    assert min(p.nodes for p in split.partitions) < 0.8 * graph.n_nodes  # real clips
     assert_same_run(one, split)
     assert np.array_equal(one.members["snap_meters"], split.members["snap_meters"])
     assert np.array_equal(one.members["off_road"], split.members["off_road"])
@@ -171,11 +231,22 @@ def test_partitions_cutting_their_own_graphs_equal_the_single_run(tiled_file, tm
     assert np.array_equal(split.providers["snap_meters"].to_numpy()[placed],
                           one.providers["snap_meters"].to_numpy()[placed])  # fmt: skip
     with pytest.raises(InputError, match="never loaded it"):
-        from adequacy.findings import deficiencies
-
         deficiencies(split)
+    # the workpaper, made on the workers, with the market's sites as candidates
+    found, outside, where = partitioned_findings(split, cluster, supply=supply)
+    expected = deficiencies(one, supply=supply)
+    for name, table in expected.tables().items():
+        pd.testing.assert_frame_equal(found.tables()[name], table, check_exact=True,
+                                      check_dtype=False, obj=name)  # fmt: skip
+    assert len(expected.members) > 1000 and len(expected.picks)
+    assert expected.members["out_of_network_within_limits"].any()
+    exp_outside, exp_where = outside_candidates(one, supply=supply)
+    assert len(exp_outside) > 100
+    pd.testing.assert_frame_equal(outside, exp_outside, check_exact=True, check_dtype=False)
+    pd.testing.assert_frame_equal(where, exp_where, check_exact=True, check_dtype=False)
 
-    # the command line writes the same tables, says what it did not make, and why
+    # the command line writes the same run folder, byte for byte; no supply: the
+    # out-of-network roster rows and road nodes are the recruitment candidates
     folder = tmp_path / "inputs"
     folder.mkdir()
     for name, table in (("members", members), ("providers", providers), ("claims", claims)):
@@ -189,13 +260,17 @@ def test_partitions_cutting_their_own_graphs_equal_the_single_run(tiled_file, tm
                   "--partitions", 4, "--partition-graphs", "extract",
                   env_cache=graph_cache)  # fmt: skip
     assert cut.returncode == 0, cut.stderr
-    assert "No deficiency workpaper" in cut.stdout
     one_dir, two_dir = tmp_path / "one", tmp_path / "two"
-    written = sorted(p.name for p in two_dir.glob("*.csv"))
-    assert "county_summary.csv" in written and "deficiencies.csv" not in written
+    written = sorted(p.name for p in one_dir.glob("*.csv"))
+    assert written == sorted(p.name for p in two_dir.glob("*.csv"))
+    assert "deficient_members.csv" in written and "outside_candidates.csv" in written
     for name in written:
         assert (one_dir / name).read_bytes() == (two_dir / name).read_bytes(), name
+    picks = pd.read_csv(one_dir / "recruitment_picks.csv")
+    assert picks["candidate"].str.startswith("ROAD-").any()  # road nodes, named alike
+    left = _sorted(pd.read_parquet(one_dir / "members.parquet"))
+    right = _sorted(pd.read_parquet(two_dir / "members.parquet"))
+    pd.testing.assert_frame_equal(left, right, check_exact=True, check_dtype=False)
     manifest = json.loads((two_dir / "manifest.json").read_text())
     assert manifest["road_network"]["partition_graphs"] == "cut from the file by each partition"
     assert manifest["road_network"]["nodes"] is None
-    assert any("No deficiency workpaper" in n for n in manifest.get("notes", []))

@@ -7,9 +7,12 @@ source graph clipped to its members plus the farthest any rule reaches
 run's row for row.
 
 Owns choosing partitions and their buffers (``partitions``), a partition's work
-on a worker (``worker``) and the coordinator (``run``: ``Cluster``, the retry,
-the exact merge). Uses the engine's member pass, tally and reach rule,
-:mod:`adequacy.network.clip` and Dask distributed.
+on a worker (``worker``), the coordinator (``run``: ``Cluster``, the retry,
+the exact merge), and for runs that never load the whole graph
+(``Cluster(graphs="extract")``) a partition's own cut and snaps (``clip_snap``) and
+the deficiency workpaper made on the workers (``findings``). Uses the engine's
+member pass, tally and reach rule, the findings, :mod:`adequacy.network.clip` and
+Dask distributed.
 """
 
 from adequacy.distributed.partitions import PARTITION_SCHEMES, Partition, make_partitions

@@ -53,7 +53,6 @@ from adequacy.errors import InputError
 from adequacy.network import RoadGraph
 from adequacy.network.clip import region_mask
 from adequacy.network.extract_clip import clip_from_extract
-from adequacy.network.osm import haversine_meters
 from adequacy.network.speeds import (
     DEFAULT_OSM_PROFILE,
     MAX_POSTED_MPH,
@@ -61,12 +60,11 @@ from adequacy.network.speeds import (
     get_profile,
 )
 from adequacy.routing import Snap, snap_points
+from adequacy.routing.snap import snap_proved, snap_width_needed, some_ids
 from adequacy.units import MPH_TO_METERS_PER_SECOND
 
 #: Members farther than this from every road fail their partition (meters).
 MAX_MEMBER_SNAP_METERS = 50_000.0
-#: Relative and absolute slack kept from the width when proving a snap (rounding).
-_SLACK, _SLACK_METERS = 1e-9, 1.0
 
 
 @dataclass
@@ -74,6 +72,7 @@ class PartitionGraph:
     """A partition's clip, its members' snap, and the roster rows on it with theirs."""
 
     graph: RoadGraph
+    bbox: tuple[float, float, float, float]  # of the members' points
     member_snap: Snap
     provider_rows: np.ndarray  # rows of the roster kept, ascending
     provider_snap: Snap  # of those rows
@@ -118,10 +117,6 @@ def partition_graph(
     roster_lonlat = np.asarray(roster_lonlat, dtype=np.float64)
     lon, lat = member_lonlat[:, 0], member_lonlat[:, 1]
     bbox = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-    # how far each roster point lies from the box, at most (to its nearest point of the box)
-    box_lon = np.clip(roster_lonlat[:, 0], bbox[0], bbox[2])
-    box_lat = np.clip(roster_lonlat[:, 1], bbox[1], bbox[3])
-    off_box = haversine_meters(roster_lonlat[:, 0], roster_lonlat[:, 1], box_lon, box_lat)
     profile = get_profile(profile) if profile is not None else DEFAULT_OSM_PROFILE
     width = reach(_profile_top_speed(profile)) + float(max_snap_meters)
     why = ""
@@ -133,32 +128,32 @@ def partition_graph(
         farthest = float(members.meters.max()) if len(members) else 0.0
         if farthest > max_member_meters:
             _refuse_far(members.meters, max_member_meters, member_ids)
-        needed = reach(top_speed_mps(graph)) + farthest
+        # a member's labels come from within the reach of its node, its leg away
+        reach_here = reach(top_speed_mps(graph))
+        member_need = snap_width_needed(member_lonlat, members.meters + reach_here, bbox)
         roster = snap_points(graph, roster_lonlat, max_snap_meters=max_snap_meters,
                              what="providers")  # fmt: skip
-        proved = roster.meters + off_box <= _usable(width)
-        within_reach = region_mask(graph, bbox, needed)[roster.node]
-        unsure = ~proved & within_reach
-        if needed <= _usable(width) and not unsure.any():
+        site_need = snap_width_needed(roster_lonlat, roster.meters, bbox)
+        proved = snap_proved(roster_lonlat, roster.meters, bbox, width)
+        unsure = ~proved & region_mask(graph, bbox, reach_here + farthest)[roster.node]
+        if snap_proved(member_lonlat, members.meters + reach_here, bbox, width).all() and not (
+            unsure.any()
+        ):
             rows = np.flatnonzero(proved)
             kept = Snap(roster.node[rows], roster.meters[rows], roster.off_road[rows],
                         roster.max_snap_meters)  # fmt: skip
-            return PartitionGraph(graph, members, rows, kept, width, cut)
-        wider = max([needed, *(roster.meters + off_box)[unsure]])
+            return PartitionGraph(graph, bbox, members, rows, kept, width, cut)
+        wider = max([float(member_need.max(initial=0.0)), *site_need[unsure]])
         why = (
             f"{int(unsure.sum())} provider(s) could not be placed"
             if unsure.any()
-            else f"the rules reach {needed:,.0f} m"
+            else f"the rules reach {wider:,.0f} m"
         )
-        width = max(1.1 * width, (wider + _SLACK_METERS) * 1.01)
+        width = max(1.1 * width, (wider + 1.0) * 1.01)
     raise InputError(
         f"a partition around {tuple(round(x, 5) for x in bbox)}: {max(1, int(tries))} cuts of "
         f"{source} were not wide enough ({why}); run with --partition-graphs clip"
     )
-
-
-def _usable(width: float) -> float:
-    return width * (1 - _SLACK) - _SLACK_METERS
 
 
 def _profile_top_speed(profile: SpeedProfile) -> float:
@@ -172,10 +167,8 @@ def _profile_top_speed(profile: SpeedProfile) -> float:
 
 def _refuse_far(meters: np.ndarray, limit: float, ids) -> None:
     rows = np.flatnonzero(meters > limit)
-    names = [str(ids[i]) if ids is not None else f"row {i}" for i in rows[:5]]
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     raise InputError(
         f"{len(rows)} member(s) lie more than {limit / 1000:g} km from every road of the "
-        f"network ({', '.join(names)}{more}): check their coordinates, or run with "
+        f"network ({some_ids(rows, ids)}): check their coordinates, or run with "
         "--partition-graphs clip, which routes them from the nearest road"
     )

@@ -68,13 +68,17 @@ def make_partitions(
     *,
     by: str = "county",
     n_partitions: int = 2,
+    outside_cells: int | None = None,
 ) -> list[Partition]:
     """Split the members into partitions (see the module docstring).
 
     ``members`` is placed (``county_fips``); ``node_lon``/``node_lat`` are the
     WGS84 coordinates of each member's road node (what the bounding boxes are
     made of, so that the clipped graph holds every member's node). Empty
-    partitions are dropped; names are stable for equal inputs.
+    partitions are dropped; names are stable for equal inputs. ``outside_cells``:
+    under ``county`` and ``state``, split the members outside every county (who may
+    live anywhere) into about that many cells of a grid over their own box
+    (``outside-cell-...``), so that no partition's graph spans their whole spread.
     """
     if by not in PARTITION_SCHEMES:
         raise InputError(f"partition by {by!r}: use one of {', '.join(PARTITION_SCHEMES)}")
@@ -86,6 +90,12 @@ def make_partitions(
         labels = np.where(county == OUTSIDE, "outside", np.char.add("state-", _state(county)))
     else:
         labels = _county_groups(county, node_lon, node_lat, n_partitions)
+    outside = county == OUTSIDE
+    if by != "grid" and outside_cells and outside.any():
+        cells = _grid_labels(node_lon[outside], node_lat[outside], int(outside_cells))
+        labels = labels.astype(object)
+        labels[outside] = np.char.add("outside-", cells)
+        labels = labels.astype(str)
     codes, names = pd.factorize(labels, sort=True)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))

@@ -192,7 +192,9 @@ def judge_partitions(
         lon, lat = members["lon"].to_numpy(), members["lat"].to_numpy()
     else:
         lon, lat = graph.lon[member_snap.node], graph.lat[member_snap.node]
-    parts = make_partitions(members, lon, lat, by=cluster.partition_by, n_partitions=count)
+    spread = count if cluster.graphs == "extract" else None  # outside members: cells
+    parts = make_partitions(members, lon, lat, by=cluster.partition_by, n_partitions=count,
+                            outside_cells=spread)  # fmt: skip
     base = Path(results_path).parent if results_path is not None else None
     with _work_folder(cluster.work_dir, base) as work:
         tick("writing partitions", 0, len(parts))
@@ -288,10 +290,16 @@ def _write_tasks(work, parts, graph, members, providers, member_snap, provider_s
 
 
 def _parquet(table: pd.DataFrame, path: Path) -> None:
+    plain_table(table).to_parquet(path, index=False)
+
+
+def plain_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Members or providers as a partition's Parquet file holds them: lon/lat columns,
+    no geometry, a fresh index."""
     table = table.reset_index(drop=True)
-    if "geometry" in table.columns:  # points are lon/lat columns; no geometry needed
+    if "geometry" in table.columns:
         table = pd.DataFrame(table.drop(columns="geometry"))
-    table.to_parquet(path, index=False)
+    return table
 
 
 @contextlib.contextmanager
@@ -324,13 +332,15 @@ def _widest(results: list[PartitionResult]) -> dict:
     return widest
 
 
-def _run_tasks(client, cluster: Cluster, tasks: list[PartitionTask], tick) -> list:
-    """Run every task once, and once more if it fails; the results in task order."""
+def _run_tasks(client, cluster: Cluster, tasks: list, tick, function=None) -> list:
+    """Run every task once, and once more if it fails; the results in task order.
+    ``function`` runs a task (default the cluster's: a partition's member pass)."""
+    function = function or cluster.task
     from distributed import as_completed
 
     by_key, futures = {}, []
     for task in tasks:
-        future = client.submit(cluster.task, task, key=_key(task, 1), pure=False)
+        future = client.submit(function, task, key=_key(task, 1), pure=False)
         by_key[future.key] = (task, 1)
         futures.append(future)
     results: dict[str, PartitionResult] = {}
@@ -349,7 +359,7 @@ def _run_tasks(client, cluster: Cluster, tasks: list[PartitionTask], tick) -> li
                 f"partition {task.name} failed twice ({_first_line(error)}); nothing "
                 f"was written: fix the cause and run again (its inputs: {task.folder})"
             )
-        again = client.submit(cluster.task, task, key=_key(task, 2), pure=False)
+        again = client.submit(function, task, key=_key(task, 2), pure=False)
         by_key[again.key] = (task, 2)
         pending.add(again)
     return [results[t.name] for t in tasks]

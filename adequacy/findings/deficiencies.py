@@ -18,7 +18,7 @@ For every county × rule (and prevalent language) whose verdict fails:
   just beyond them (up to ``beyond`` × the limits), in and out of network: the
   material of an exception request.
 
-Owns: ``deficiencies`` and ``Deficiencies``. Uses: the engine (verdicts, the
+Owns: ``deficiencies``, ``Deficiencies`` and ``failing_rows``. Uses: the engine (verdicts, the
 judge, stored searches), recruitment and :mod:`adequacy.findings.supply`.
 """
 
@@ -141,6 +141,7 @@ def deficiencies(
     recruit_sites: int = 60,
     beyond: float = 1.5,
     near: int = 3,
+    counties: Any = None,
 ) -> Deficiencies:
     """Build the deficiency workpaper of an evaluation.
 
@@ -152,11 +153,14 @@ def deficiencies(
     listed (1.5 × the limits). ``near``: providers read per member and side.
     Recruitment runs for rules over all members; a failing language-concordant
     result is closed by recruiting providers who speak the language, which the
-    note says.
+    note says. ``counties``: only these counties' rows (FIPS codes; default every
+    failing county), each as the whole workpaper has it.
     """
     oon = out_of_network(ev, supply)
     net = in_network(ev)
-    failing = _failing_rows(ev)
+    failing = failing_rows(ev)
+    if counties is not None:
+        failing = failing[failing["county_fips"].isin(set(counties))]
     rows, member_frames, pick_frames, provider_frames = [], [], [], []
     for (rule_id, lang), group in failing.groupby(["rule", "language"], sort=False):
         rule = ev.standards.rule(rule_id)
@@ -251,7 +255,7 @@ def deficiencies(
     )
 
 
-def _failing_rows(ev: Evaluation) -> pd.DataFrame:
+def failing_rows(ev: Evaluation) -> pd.DataFrame:
     """County rows whose verdict fails: every rule over all members, then each prevalent
     language's own failing rows; in the standards' rule order."""
     county = ev.county_summary

@@ -34,9 +34,11 @@ class Sites:
     snap: Snap
 
     def rows_for(self, key: SearchKey) -> np.ndarray:
-        """Rows a search with this key would start from (ignoring the network flag)."""
+        """Rows a search with this key would start from (ignoring the network flag; not
+        the sites a clip of the graph cannot place, out of every member's reach)."""
         everyone = self.providers.assign(in_network=True)
-        return provider_rows(everyone, key)
+        rows = provider_rows(everyone, key)
+        return rows[self.snap.node[rows] >= 0]
 
 
 def out_of_network(ev: Evaluation, supply: Any = None) -> Sites:

@@ -18,7 +18,13 @@
     whole graph whenever the clip holds every node within that distance (how a
     partition snaps its own points: :mod:`adequacy.distributed.clip_snap`).
 
-Owns: ``snap_points``, ``Snap`` and the snapping defaults. Uses: ``adequacy.network``.
+    Such a clip records how far past a box it holds every node
+    (``graph.meta["exact_snaps"]``); :func:`snap_points` then answers node -1
+    (leg NaN) for a point whose snap it cannot prove the whole graph's
+    (:func:`snap_proved`): not on this graph, as far as anyone can tell.
+
+Owns: ``snap_points``, ``snap_proved``, ``snap_width_needed``, ``Snap``, the snapping
+defaults and ``some_ids`` (naming rows in a message). Uses: ``adequacy.network``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from scipy.spatial import cKDTree
 
 from adequacy.errors import InputError
 from adequacy.network import RoadGraph
-from adequacy.network.osm import EARTH_RADIUS_METERS
+from adequacy.network.osm import EARTH_RADIUS_METERS, haversine_meters
 from adequacy.units import MPH_TO_METERS_PER_SECOND
 
 #: Default distance beyond which a point is flagged as off the road network.
@@ -106,14 +112,19 @@ def as_lonlat(points, *, what: str = "points", ids=None) -> np.ndarray:
     bad |= (np.abs(lon) > 180) | (np.abs(lat) > 90)
     if bad.any():
         rows = np.flatnonzero(bad)
-        names = [str(ids[i]) if ids is not None else f"row {i}" for i in rows[:5]]
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
         raise InputError(
             f"{what}: {len(rows)} point(s) with missing or out-of-range coordinates "
-            f"({', '.join(names)}{more}); give longitude in [-180, 180] and latitude "
+            f"({some_ids(rows, ids)}); give longitude in [-180, 180] and latitude "
             "in [-90, 90], in that order"
         )
     return arr
+
+
+def some_ids(rows: np.ndarray, ids=None, shown: int = 5) -> str:
+    """'a, b, c and 4 more': the first ``shown`` rows by ID (``ids``) or row number."""
+    names = [str(ids[i]) if ids is not None else f"row {i}" for i in rows[:shown]]
+    more = f" and {len(rows) - shown} more" if len(rows) > shown else ""
+    return ", ".join(names) + more
 
 
 def snap_points(
@@ -146,12 +157,41 @@ def snap_points(
     if tree_node is not None:
         node = tree_node[node]
     meters = 2 * EARTH_RADIUS_METERS * np.arcsin(np.minimum(chord / (2 * EARTH_RADIUS_METERS), 1))
+    exact = graph.meta.get("exact_snaps")
+    if exact is not None:  # a clip: only the snaps it can prove
+        unproved = ~snap_proved(arr, meters, exact["bbox"], exact["meters"])
+        node, meters = np.where(unproved, -1, node), np.where(unproved, np.nan, meters)
     return Snap(
         node=node.astype(np.int64),
         meters=meters,
         off_road=meters > max_snap_meters,
         max_snap_meters=float(max_snap_meters),
     )
+
+
+#: Relative and absolute slack kept from a clip's width when proving a snap (rounding).
+_SLACK, _SLACK_METERS = 1e-9, 1.0
+
+
+def snap_width_needed(points_lonlat, meters, bbox) -> np.ndarray:
+    """How far past ``bbox`` (west, south, east, north; WGS84 degrees) a clip must hold
+    every node of the whole graph for each point's snap onto it to be the whole
+    graph's, the point's node lying ``meters`` from it: ``meters`` plus the point's
+    distance from the box (at most: to the box's nearest point in degrees). Every node
+    nearer than its node lies within that of the box."""
+    arr = np.asarray(points_lonlat, dtype=np.float64).reshape(-1, 2)
+    west, south, east, north = (float(x) for x in bbox)
+    near_lon, near_lat = np.clip(arr[:, 0], west, east), np.clip(arr[:, 1], south, north)
+    return np.asarray(meters, dtype=np.float64) + haversine_meters(
+        arr[:, 0], arr[:, 1], near_lon, near_lat
+    )
+
+
+def snap_proved(points_lonlat, meters, bbox, width_meters: float) -> np.ndarray:
+    """Whether each snap onto a clip that holds every node within ``width_meters`` of
+    ``bbox`` is the whole graph's (:func:`snap_width_needed`, less a rounding slack)."""
+    usable = float(width_meters) * (1 - _SLACK) - _SLACK_METERS
+    return snap_width_needed(points_lonlat, meters, bbox) <= usable
 
 
 #: How far outside the road network's bounding box a point may lie before it is

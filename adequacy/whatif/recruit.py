@@ -140,7 +140,8 @@ def recruit(
             pick.sort()
             cand = pd.DataFrame(
                 {
-                    "provider_id": [f"ROAD-{n}" for n in pick],
+                    # named by the road node's own id, the same on any clip of the graph
+                    "provider_id": [f"ROAD-{n}" for n in base.graph.node_ids[pick]],
                     "provider_type": rule.provider_type,
                     "lon": base.graph.lon[pick],
                     "lat": base.graph.lat[pick],
@@ -176,6 +177,9 @@ def recruit(
     lon, lat = cand["lon"].to_numpy(dtype=float), cand["lat"].to_numpy(dtype=float)
     cover = []
     for i in range(len(cand)):
+        if snap.node[i] < 0:  # not on this clip of the graph: out of every member's reach
+            cover.append(np.zeros(0, dtype=np.int64))
+            continue
         _, seconds, meters = reach.costs(
             snap.node[i], snap.meters[i], lon[i], lat[i], cutoff_s, cutoff_m, f_rows,
             miles_alone=miles_alone,
