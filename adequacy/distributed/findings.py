@@ -36,7 +36,7 @@ task runner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,7 @@ from adequacy.routing import snap_points
 RESULT_COLUMNS = ["member_id", "county_fips", "in_service_area", "meets", "miles", "minutes",
                   "n_qualifying"]  # fmt: skip
 _RULE, _LANGUAGE, _ROW = "_rule", "_language", "_row"
-#: the tables a task writes, by their run-folder names
-WORKPAPER = ("deficiencies", "deficient_members", "recruitment_picks", "exception_providers")
+#: the outside candidates' tables, by their run-folder names
 OUTSIDE = ("outside_candidates", "outside_by_county")
 
 
@@ -79,7 +78,7 @@ class FindingsTask:
     """One group of members whose findings a worker makes."""
 
     name: str
-    folder: str  # members.parquet, results.parquet in; <table>.pkl out
+    folder: str  # members.parquet, results/*.parquet in; <table>.pkl out
     shared: str  # providers.parquet, supply.parquet, context.pkl
     source: str
     settings: Settings
@@ -89,7 +88,6 @@ class FindingsTask:
     supply: bool
     profile: str | None = None
     cache_dir: str | None = None
-    tables: tuple[str, ...] = field(default=())
 
     def path(self, name: str) -> Path:
         return Path(self.folder) / name
@@ -153,21 +151,24 @@ def _write(work: Path, ev: Evaluation, cluster: Cluster, groups, failing, supply
         },
         shared / "context.pkl",
     )
-    blocks = list(dict.fromkeys(zip(failing["rule"], failing["language"], strict=True)))
-    results = {key: (ev.blocks[key][1], ev.block_results(*key, RESULT_COLUMNS)) for key in blocks}
-    tasks = []
-    for name, rows, outside in groups:
-        folder = work / f"findings-{name}"
-        folder.mkdir(exist_ok=True)
-        table = plain_table(ev.members.iloc[rows])
-        table.to_parquet(folder / "members.parquet", index=False)
-        frames = []
-        for (rule, lang), (block_rows, res) in results.items():
+    folders = [work / f"findings-{name}" for name, _, _ in groups]
+    for folder in folders:
+        (folder / "results").mkdir(parents=True, exist_ok=True)
+    # the failing rules' results, one rule (and language) read at a time, each group's
+    # rows to its own file
+    for k, key in enumerate(dict.fromkeys(zip(failing["rule"], failing["language"], strict=True))):
+        block_rows, res = ev.blocks[key][1], ev.block_results(*key, RESULT_COLUMNS)
+        for folder, (_, rows, outside) in zip(folders, groups, strict=True):
             local = pd.Index(rows).get_indexer(block_rows)
             hit = local >= 0
-            frames.append(res[hit].assign(**{_RULE: rule, _LANGUAGE: lang, _ROW: local[hit]}))
-        if frames:
-            pd.concat(frames, ignore_index=True).to_parquet(folder / "results.parquet")
+            if outside or not hit.any():
+                continue
+            part = res[hit].assign(**{_RULE: key[0], _LANGUAGE: key[1], _ROW: local[hit]})
+            part.reset_index(drop=True).to_parquet(folder / "results" / f"{k:05d}.parquet")
+    tasks = []
+    for folder, (name, rows, outside) in zip(folders, groups, strict=True):
+        table = plain_table(ev.members.iloc[rows])
+        table.to_parquet(folder / "members.parquet", index=False)
         counties = sorted(set(table["county_fips"].astype(str))) if not outside else []
         tasks.append(
             FindingsTask(
@@ -181,7 +182,6 @@ def _write(work: Path, ev: Evaluation, cluster: Cluster, groups, failing, supply
                 outside=outside,
                 supply=supply is not None,
                 profile=cluster.profile,
-                tables=OUTSIDE if outside else WORKPAPER,
             )
         )
     return tasks
@@ -251,17 +251,17 @@ def run_findings(task: FindingsTask) -> dict[str, str]:
 def _results(task: FindingsTask):
     """The group's member results as one table, and its blocks (rule, language) ->
     (first row, member rows)."""
-    if not task.path("results.parquet").exists():
+    parts = sorted(task.path("results").glob("*.parquet"))
+    if not parts:
         return pd.DataFrame(columns=RESULT_COLUMNS), {}
-    table = pd.read_parquet(task.path("results.parquet"))
-    blocks, start = {}, 0
-    for (rule, lang), frame in table.groupby([_RULE, _LANGUAGE], sort=False):
-        blocks[(rule, lang)] = (start, frame[_ROW].to_numpy(dtype=np.int64))
+    frames, blocks, start = [], {}, 0
+    for path in parts:  # one rule (and language) each
+        frame = pd.read_parquet(path)
+        key = (str(frame[_RULE].iat[0]), str(frame[_LANGUAGE].iat[0]))
+        blocks[key] = (start, frame[_ROW].to_numpy(dtype=np.int64))
         start += len(frame)
-    order = np.concatenate([np.flatnonzero((table[_RULE] == r) & (table[_LANGUAGE] == lang))
-                            for r, lang in blocks])  # fmt: skip
-    results = table.iloc[order].drop(columns=[_RULE, _LANGUAGE, _ROW]).reset_index(drop=True)
-    return results, blocks
+        frames.append(frame.drop(columns=[_RULE, _LANGUAGE, _ROW]))
+    return pd.concat(frames, ignore_index=True), blocks
 
 
 def _merged(ev: Evaluation, failing: pd.DataFrame, tasks, done):
