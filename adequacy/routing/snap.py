@@ -84,16 +84,24 @@ def _tree(graph: RoadGraph) -> tuple[cKDTree, np.ndarray | None]:
     cached = _trees.get(graph)
     if cached is None:
         lon, lat = graph.lon, graph.lat
-        order = np.lexsort((lat, lon))  # stable: equal positions in node order
-        same = (lon[order][1:] == lon[order][:-1]) & (lat[order][1:] == lat[order][:-1])
         nodes = None
-        if same.any():
-            nodes = np.sort(order[np.concatenate([[True], ~same])])
+        later = _same_place_later(lon, lat)
+        if later.any():
+            nodes = np.flatnonzero(~later)
             lon, lat = lon[nodes], lat[nodes]
         xyz = _unit_xyz(lon, lat) * EARTH_RADIUS_METERS
         cached = (cKDTree(xyz, balanced_tree=False), nodes)  # builds faster, queries as fast
         _trees[graph] = cached
     return cached
+
+
+def _same_place_later(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Whether each node shares its position with a lower-numbered node."""
+    order = np.lexsort((lat, lon))  # stable: a place's nodes in node order
+    same = (lon[order][1:] == lon[order][:-1]) & (lat[order][1:] == lat[order][:-1])
+    later = np.zeros(len(lon), dtype=bool)
+    later[order[1:][same]] = True
+    return later
 
 
 def as_lonlat(points, *, what: str = "points", ids=None) -> np.ndarray:
