@@ -22,6 +22,7 @@ from adequacy.distributed.clip_snap import partition_graph
 from adequacy.distributed.findings import partitioned_findings
 from adequacy.findings import deficiencies, outside_candidates
 from adequacy.network.clip import region_mask
+from adequacy.network.extracts import file_box
 from adequacy.routing import snap_points
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,6 +183,53 @@ def test_members_outside_every_county_can_be_split_in_cells():
     assert spread < 0.6 * (lon[county == ""].max() - lon[county == ""].min())
 
 
+def test_a_site_whose_leg_alone_reaches_no_one_is_left_out_unproved(reisterstown, tmp_path):
+    """A provider at 0, 0 snaps to some node of the cut; proving it would take a cut
+    of the whole file, but its leg alone is longer than any search reaches."""
+    g = reisterstown
+    # members at the node of the file nearest to 0, 0 and its neighbours: that site's
+    # nearest node in their cut is within their reach
+    corner = snap_points(g, np.array([[0.0, 0.0]])).node[0]
+    near = np.argsort((g.lon - g.lon[corner]) ** 2 + (g.lat - g.lat[corner]) ** 2)[:8]
+    members = np.column_stack([g.lon[near[:3]], g.lat[near[:3]]])
+    roster = np.vstack([np.column_stack([g.lon[near[3:]], g.lat[near[3:]]]), [[0.0, 0.0]]])
+    kw = dict(reach=lambda speed: 800.0, max_snap_meters=100.0, cache_dir=tmp_path)
+    part = partition_graph(REISTERSTOWN_PBF, members, roster, leg_reach_meters=50_000.0, **kw)
+    assert part.cuts == 1 and list(part.provider_rows) == [0, 1, 2, 3, 4]
+    # without that bound the site is in doubt, and the cut grows to thousands of
+    # kilometres: the whole file
+    wide = partition_graph(REISTERSTOWN_PBF, members, roster, **kw)
+    assert wide.cuts == 2 and wide.width_meters > 5e6 and wide.graph.n_nodes == g.n_nodes
+
+
+def test_an_extract_run_checks_points_against_the_files_box(reisterstown, tmp_path):
+    import osmium
+
+    g = reisterstown
+    west, south = float(g.lon.min()), float(g.lat.min())
+    east, north = float(g.lon.max()), float(g.lat.max())
+    boxed = tmp_path / "boxed.osm.pbf"
+    header = osmium.io.Header()
+    header.add_box(osmium.osm.Box(osmium.osm.Location(west, south),
+                                  osmium.osm.Location(east, north)))  # fmt: skip
+    writer = osmium.SimpleWriter(str(boxed), header=header)
+    try:
+        for obj in osmium.FileProcessor(str(REISTERSTOWN_PBF)):
+            writer.add(obj)
+    finally:
+        writer.close()
+    assert file_box(REISTERSTOWN_PBF) is None
+    assert file_box(boxed) == pytest.approx((west, south, east, north), abs=1e-6)
+    rng = np.random.default_rng(1)
+    lon, lat = rng.uniform(west, east, 20), rng.uniform(south, north, 20)
+    members = pd.DataFrame({"member_id": [f"m{i}" for i in range(20)], "lon": lat, "lat": lon,
+                            "county_fips": "24005"})  # fmt: skip
+    providers = pd.DataFrame({"provider_id": ["p"], "provider_type": ["pcp"],
+                              "lon": lon[:1], "lat": lat[:1]})  # fmt: skip
+    with pytest.raises(InputError, match="look swapped"):  # before any worker starts
+        evaluate(members, providers, boxed, cluster=Cluster(workers=1, graphs="extract"))
+
+
 # ---------------------------------------------------------------------------
 # whole runs
 # ---------------------------------------------------------------------------
@@ -237,13 +285,13 @@ def test_partitions_cutting_their_own_graphs_equal_the_single_run(tiled_file, tm
     expected = deficiencies(one, supply=supply)
     for name, table in expected.tables().items():
         pd.testing.assert_frame_equal(found.tables()[name], table, check_exact=True,
-                                      check_dtype=False, obj=name)  # fmt: skip
+                                      obj=name)  # fmt: skip
     assert len(expected.members) > 1000 and len(expected.picks)
     assert expected.members["out_of_network_within_limits"].any()
     exp_outside, exp_where = outside_candidates(one, supply=supply)
     assert len(exp_outside) > 100
-    pd.testing.assert_frame_equal(outside, exp_outside, check_exact=True, check_dtype=False)
-    pd.testing.assert_frame_equal(where, exp_where, check_exact=True, check_dtype=False)
+    pd.testing.assert_frame_equal(outside, exp_outside, check_exact=True)
+    pd.testing.assert_frame_equal(where, exp_where, check_exact=True)
 
     # the command line writes the same run folder, byte for byte; no supply: the
     # out-of-network roster rows and road nodes are the recruitment candidates

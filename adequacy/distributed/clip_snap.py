@@ -29,8 +29,10 @@ Providers the clip cannot place
     A provider not so proved (far from the roads, or near the clip's edge) is
     left out when its clip node lies outside the reach of every member (more
     than ``B + s_max`` from the box): its true node is then either that node or
-    one outside R, and either way no label reaches a member from it. If its clip
-    node is within reach, the clip is cut again, wide enough to prove it.
+    one outside R, and either way no label reaches a member from it. So is one
+    whose leg to its clip node alone costs more than any search reaches (a site at
+    sea, or at 0, 0): if that node is its own it counts for no one, and if its own
+    lies outside R, neither. Otherwise the clip is cut again, wide enough to prove it.
 
 Members farther than ``max_member_meters`` (50 km) from every road of the file
 fail the partition, named by ID: a wrong coordinate, which would otherwise
@@ -89,6 +91,7 @@ def partition_graph(
     max_snap_meters: float,
     profile: SpeedProfile | str | None = None,
     cache_dir: str | os.PathLike | None = None,
+    leg_reach_meters: float = np.inf,
     member_ids=None,
     max_member_meters: float = MAX_MEMBER_SNAP_METERS,
     tries: int = 4,
@@ -108,8 +111,14 @@ def partition_graph(
         The run's off-road limit (``Settings.max_snap_meters``).
     profile, cache_dir
         The speed profile and the cache folder of the cuts.
+    leg_reach_meters
+        The longest snapping leg that could still count (the searches' distance
+        cutoff, or their time cutoff at the snapping speed, whichever is longer):
+        a site not proved whose leg to its cut node is longer is left out.
     member_ids
         The members' IDs, to name members too far from every road.
+    max_member_meters
+        A member farther than this from every road fails the partition.
     tries
         Cuts tried before the partition fails.
     """
@@ -126,8 +135,9 @@ def partition_graph(
         members = snap_points(graph, member_lonlat, max_snap_meters=max_snap_meters,
                               what="members", ids=member_ids)  # fmt: skip
         farthest = float(members.meters.max()) if len(members) else 0.0
-        if farthest > max_member_meters:
-            _refuse_far(members.meters, max_member_meters, member_ids)
+        if farthest > max_member_meters and width >= max_member_meters * 1.01 + 1.0:
+            # the cut holds every node within that of the box: none is nearer
+            _refuse_far(members.meters, max_member_meters, member_ids, "member(s)")
         # a member's labels come from within the reach of its node, its leg away
         reach_here = reach(top_speed_mps(graph))
         member_need = snap_width_needed(member_lonlat, members.meters + reach_here, bbox)
@@ -136,6 +146,9 @@ def partition_graph(
         site_need = snap_width_needed(roster_lonlat, roster.meters, bbox)
         proved = snap_proved(roster_lonlat, roster.meters, bbox, width)
         unsure = ~proved & region_mask(graph, bbox, reach_here + farthest)[roster.node]
+        # a site whose leg to its cut node alone costs more than any search reaches
+        # counts for no one, whether that node is its own or its own lies outside
+        unsure &= roster.meters <= leg_reach_meters
         if snap_proved(member_lonlat, members.meters + reach_here, bbox, width).all() and not (
             unsure.any()
         ):
@@ -144,6 +157,8 @@ def partition_graph(
                         roster.max_snap_meters)  # fmt: skip
             return PartitionGraph(graph, bbox, members, rows, kept, width, cut)
         wider = max([float(member_need.max(initial=0.0)), *site_need[unsure]])
+        if farthest > max_member_meters:  # first make sure none is nearer than that
+            wider = min(wider, max_member_meters * 1.01 + 1.0)
         why = (
             f"{int(unsure.sum())} provider(s) could not be placed"
             if unsure.any()
@@ -165,10 +180,10 @@ def _profile_top_speed(profile: SpeedProfile) -> float:
     return float(mph) * MPH_TO_METERS_PER_SECOND
 
 
-def _refuse_far(meters: np.ndarray, limit: float, ids) -> None:
+def _refuse_far(meters: np.ndarray, limit: float, ids, what: str) -> None:
     rows = np.flatnonzero(meters > limit)
     raise InputError(
-        f"{len(rows)} member(s) lie more than {limit / 1000:g} km from every road of the "
+        f"{len(rows)} {what} lie more than {limit / 1000:g} km from every road of the "
         f"network ({some_ids(rows, ids)}): check their coordinates, or run with "
         "--partition-graphs clip, which routes them from the nearest road"
     )

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from adequacy.distributed.clip_snap import partition_graph
-from adequacy.distributed.partitions import make_partitions, reach_meters
+from adequacy.distributed.partitions import leg_reach_meters, make_partitions, reach_meters
 from adequacy.distributed.run import Cluster, _client, _run_tasks, _work_folder, plain_table
 from adequacy.engine.appointments import DEFAULT_APPOINTMENT_STANDARDS
 from adequacy.engine.engine import MemberState, Progress
@@ -164,6 +164,7 @@ def _write(work: Path, ev: Evaluation, cluster: Cluster, groups, failing, supply
             if outside or not hit.any():
                 continue
             part = res[hit].assign(**{_RULE: key[0], _LANGUAGE: key[1], _ROW: local[hit]})
+            part["member_id"] = part["member_id"].astype(str)  # only the group's ids
             part.reset_index(drop=True).to_parquet(folder / "results" / f"{k:05d}.parquet")
     tasks = []
     for folder, (name, rows, outside) in zip(folders, groups, strict=True):
@@ -175,7 +176,7 @@ def _write(work: Path, ev: Evaluation, cluster: Cluster, groups, failing, supply
                 name=name,
                 folder=str(folder),
                 shared=str(shared),
-                source=str(ev.network_meta["source"]),
+                source=str(ev.network_meta["path"]),
                 settings=ev.settings,
                 standards=ev.standards,
                 counties=tuple(counties),
@@ -202,6 +203,7 @@ def run_findings(task: FindingsTask) -> dict[str, str]:
         members[["lon", "lat"]].to_numpy(),
         sites,
         reach=lambda speed: reach_meters(task.standards, task.settings, speed),
+        leg_reach_meters=leg_reach_meters(task.standards, task.settings),
         max_snap_meters=task.settings.max_snap_meters,
         profile=task.profile,
         cache_dir=task.cache_dir,
@@ -286,6 +288,9 @@ def _merged(ev: Evaluation, failing: pd.DataFrame, tasks, done):
         return _sorted(table, [position[k] for k in keys])
 
     counties = by_county(read("deficiencies", COUNTY_COLUMNS))
+    # one run makes this table from all rows at once: its columns' types are inferred
+    # over every county (a minimum given in one group and not in another is float)
+    counties = pd.DataFrame(counties.to_dict("records"), columns=COUNTY_COLUMNS)
     members = read("deficient_members", MEMBER_COLUMNS)
     members = _sorted(members, [block[k] for k in zip(members["rule"], members["language"],
                                                        strict=True)],

@@ -19,7 +19,7 @@ and ``state``. Without ``n_partitions``, :func:`auto_partitions` takes one
 partition per million members, at least one per worker.
 
 Owns: ``Partition``, ``make_partitions``, ``auto_partitions``, ``buffer_meters``,
-``reach_meters``.
+``reach_meters``, ``leg_reach_meters``.
 Uses: the rule model and settings of the engine.
 """
 
@@ -36,7 +36,7 @@ from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
 from adequacy.errors import InputError
 from adequacy.network import RoadGraph
-from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
+from adequacy.units import METERS_PER_MILE, MPH_TO_METERS_PER_SECOND, SECONDS_PER_MINUTE
 
 PARTITION_SCHEMES = ("county", "state", "grid")
 #: members per partition when the number of partitions is not given
@@ -191,9 +191,25 @@ def reach_meters(standards: StandardsSet, settings: Settings, top_speed: float) 
     return _padded(_road_reach(standards, settings, float(top_speed)))
 
 
-def _road_reach(standards: StandardsSet, settings: Settings, top_speed: float) -> float:
+def leg_reach_meters(standards: StandardsSet, settings: Settings) -> float:
+    """The longest snapping leg that could still count for anyone (meters): a source's
+    leg is its first cost, so it must be within the distance cutoff, or within the time
+    cutoff at the snapping speed (``snap_speed_mph``); plus 1% and 100 m."""
+    miles, minutes = _horizon(standards, settings)
+    speed = settings.snap_speed_mph * MPH_TO_METERS_PER_SECOND
+    return _padded(max(search_cutoff(miles * METERS_PER_MILE),
+                       search_cutoff(minutes * SECONDS_PER_MINUTE) * speed))  # fmt: skip
+
+
+def _horizon(standards: StandardsSet, settings: Settings) -> tuple[float, float]:
+    """The largest mile and minute limits any search has (rules or report horizon)."""
     miles = max([r.max_miles or 0.0 for r in standards.rules] + [settings.max_report_miles])
     minutes = max([r.max_minutes or 0.0 for r in standards.rules] + [settings.max_report_minutes])
+    return miles, minutes
+
+
+def _road_reach(standards: StandardsSet, settings: Settings, top_speed: float) -> float:
+    miles, minutes = _horizon(standards, settings)
     return max(
         search_cutoff(miles * METERS_PER_MILE),
         search_cutoff(minutes * SECONDS_PER_MINUTE) * top_speed,

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from adequacy.distributed.clip_snap import partition_graph
-from adequacy.distributed.partitions import reach_meters
+from adequacy.distributed.partitions import leg_reach_meters, reach_meters
 from adequacy.engine.passes import judge_members
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
@@ -152,6 +152,7 @@ def _cut(task: PartitionTask, members: pd.DataFrame, roster: pd.DataFrame):
         members[["lon", "lat"]].to_numpy(),
         roster[["lon", "lat"]].to_numpy(),
         reach=lambda speed: reach_meters(task.standards, task.settings, speed),
+        leg_reach_meters=leg_reach_meters(task.standards, task.settings),
         max_snap_meters=task.max_snap_meters,
         profile=task.profile,
         cache_dir=task.cache_dir,

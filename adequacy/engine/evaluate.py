@@ -68,6 +68,8 @@ from adequacy.inputs.schemas import (
 from adequacy.inputs.surveys import read_survey
 from adequacy.inputs.tables import row_names
 from adequacy.network import RoadGraph, load_road_graph
+from adequacy.network.extracts import file_box
+from adequacy.network.load import BUILDER_VERSION
 from adequacy.network.speeds import DEFAULT_OSM_PROFILE, get_profile
 from adequacy.routing import Snap, snap_points
 from adequacy.routing.snap import check_extent
@@ -260,13 +262,15 @@ def evaluate(
         graph = load_road_graph(graph)
     notes: list[str] = []
     warnings: list[str] = []
+    # without a graph, the file header's box (members far from every road fail later)
+    extent = graph if not extract else file_box(extract_meta["path"])
     for table, what, id_column in ((members, "members", "member_id"),
                                    (providers, "providers", "provider_id")):  # fmt: skip
-        if extract:  # no graph to check against: members far from every road fail later
+        if extent is None:
             break
         label = str(table.attrs.get("source") or what)
         note = check_extent(
-            graph,
+            extent,
             table["lon"].to_numpy(),
             table["lat"].to_numpy(),
             what=what,
@@ -335,12 +339,19 @@ def evaluate(
         judged = judge_partitions(
             graph, members, providers, member_snap, provider_snap,
             settings, expanded, languages, cluster, results_path=results_path, progress=tick,
-            source=extract_meta["source"] if extract else None, profile=cluster.profile,
+            source=extract_meta["path"] if extract else None, profile=cluster.profile,
         )  # fmt: skip
         if extract:  # the legs the partitions snapped, as a single run records them
             member_snap, provider_snap = judged.snaps
             _record_snap(members, member_snap, "members", settings, notes)
             _record_snap(providers, provider_snap, "providers", settings, notes)
+            unplaced = int(np.isnan(provider_snap.meters).sum())
+            if unplaced:  # a one-machine run snaps them, to no effect on any result
+                notes.append(
+                    f"{unplaced} provider location(s) lie beyond the reach of every "
+                    "partition's members and were not snapped (snap_meters empty); they "
+                    "change no result, and no off-road count includes them."
+                )
     else:
         judged = judge_members(
             graph,
@@ -477,10 +488,12 @@ def _extract_source(source, cluster, settings: Settings, standards: StandardsSet
         )
     profile = get_profile(cluster.profile) if cluster.profile else DEFAULT_OSM_PROFILE
     return {
-        "source": str(path),
+        "source": path.name,  # as a loaded graph records it
+        "path": str(path.resolve()),  # where every worker reads it
         "source_kind": "osm",
         "source_sha256": file_sha256(path),
         "profile": profile.to_dict(),
+        "builder_version": BUILDER_VERSION,
         "partition_graphs": "extract",
     }
 

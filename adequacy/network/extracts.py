@@ -28,9 +28,9 @@ bitwise-exact partitions, cut with a wider buffer and clip the loaded graph:
 :func:`adequacy.network.extract_clip.clip_from_extract` does, and proves the
 clip equal to the whole file's before returning it.
 
-Owns: ``cut_extract`` and the extract cache. Uses: ``clip`` (the buffered
-box), ``load`` (the cache folder), :mod:`adequacy.hashing`. Coordinates are
-WGS84 (EPSG:4326) degrees, distances meters.
+Owns: ``cut_extract``, ``file_box`` (a file's header box) and the extract cache.
+Uses: ``clip`` (the buffered box), ``load`` (the cache folder),
+:mod:`adequacy.hashing`. Coordinates are WGS84 (EPSG:4326) degrees, distances meters.
 """
 
 from __future__ import annotations
@@ -130,6 +130,25 @@ def cut_extract(
             "give an .osm.pbf, .osm or .osm.bz2 extract"
         ) from None
     return out
+
+
+def file_box(source: str | os.PathLike) -> tuple[float, float, float, float] | None:
+    """The (west, south, east, north) box an OpenStreetMap file's header declares
+    (WGS84 degrees; planet and regional extracts carry one), or None without one."""
+    import osmium
+
+    try:
+        reader = osmium.io.Reader(str(source), osmium.osm.osm_entity_bits.NOTHING)
+    except Exception:  # an unreadable file fails where the partitions cut it, named
+        return None
+    try:
+        box = reader.header().box()
+        if not box.valid():
+            return None
+        low, high = box.bottom_left, box.top_right
+        return (float(low.lon), float(low.lat), float(high.lon), float(high.lat))
+    finally:
+        reader.close()
 
 
 def _mark(path: Path, box: tuple[float, float, float, float]):

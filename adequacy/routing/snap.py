@@ -207,12 +207,16 @@ def snap_proved(points_lonlat, meters, bbox, width_meters: float) -> np.ndarray:
 OFF_MAP_KM = 50.0
 
 
-def off_the_map(graph: RoadGraph, lon, lat, *, margin_km: float = OFF_MAP_KM) -> np.ndarray:
+def off_the_map(graph, lon, lat, *, margin_km: float = OFF_MAP_KM) -> np.ndarray:
     """Whether each WGS84 point lies farther than ``margin_km`` outside the bounding
-    box of the graph's nodes (NaN coordinates count as off the map)."""
+    box of the graph's nodes, or of a (west, south, east, north) box given instead of
+    a graph (NaN coordinates count as off the map)."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    south, north = float(graph.lat.min()), float(graph.lat.max())
-    west, east = float(graph.lon.min()), float(graph.lon.max())
+    if isinstance(graph, RoadGraph):
+        west, east = float(graph.lon.min()), float(graph.lon.max())
+        south, north = float(graph.lat.min()), float(graph.lat.max())
+    else:
+        west, south, east, north = (float(x) for x in graph)
     dlat = margin_km / 111.0
     dlon = margin_km / (111.0 * max(np.cos(np.radians(max(abs(south), abs(north)))), 0.05))
     inside = (
@@ -222,9 +226,12 @@ def off_the_map(graph: RoadGraph, lon, lat, *, margin_km: float = OFF_MAP_KM) ->
 
 
 def check_extent(
-    graph: RoadGraph, lon, lat, *, what: str, label: str, names, refuse_most: bool = True
+    graph, lon, lat, *, what: str, label: str, names, refuse_most: bool = True
 ) -> tuple[str, str] | None:
     """Refuse a file whose points are mostly off the road network's map; name a few.
+
+    ``graph``: the road graph, or the (west, south, east, north) box of the network
+    (an OpenStreetMap file's header box, when no graph is loaded).
 
     When most points are far outside the network (more than half), the file is
     refused with one line: the latitude and longitude look swapped when swapping
