@@ -23,9 +23,7 @@ What is measured (each side in a fresh process, so that its peak memory is its o
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ from adequacy import load_road_graph  # noqa: E402
 from adequacy.distributed.worker import _peak_gb, _reset_peak  # noqa: E402
 from adequacy.network.clip import clip_graph  # noqa: E402
 from adequacy.network.extract_clip import clip_from_extract  # noqa: E402
+from benchmarks._child import in_child, options  # noqa: E402
 from benchmarks._tiles import tile_osm_file  # noqa: E402
 
 BASE = ROOT / "data" / "osm" / "reisterstown_md.osm.pbf"
@@ -85,18 +84,11 @@ def one_side(side: str, pbf: Path, tiles: int, folder: Path) -> dict:
 
 
 def child(side: str, pbf: Path, tiles: int, folder: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", side, str(pbf), str(tiles), str(folder)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return in_child(__file__, side, pbf, tiles, folder)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tile 3 x 3, not 7 x 7")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = options(__doc__, "tile 3 x 3, not 7 x 7", 4, argv)
     if args.child:
         side, pbf, tiles, folder = args.child
         print(json.dumps(one_side(side, Path(pbf), int(tiles), Path(folder))))

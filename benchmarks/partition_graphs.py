@@ -26,10 +26,8 @@ its time and peak memory are its own)
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +43,7 @@ if str(ROOT) not in sys.path:
 from adequacy import evaluate, load_road_graph  # noqa: E402
 from adequacy.distributed import Cluster  # noqa: E402
 from adequacy.distributed.worker import _peak_gb, _reset_peak  # noqa: E402
+from benchmarks._child import in_child, options  # noqa: E402
 from benchmarks._tiles import tile_osm_file  # noqa: E402
 from benchmarks.evaluate import synthetic_inputs  # noqa: E402
 
@@ -92,13 +91,7 @@ def one_run(graphs: str, pbf: Path, folder: Path) -> dict:
 
 def child(graphs: str, pbf: Path, folder: Path) -> dict:
     log(f"  graphs={graphs}")
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", graphs, str(pbf), str(folder)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if out.returncode != 0:
-        raise SystemExit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return in_child(__file__, graphs, pbf, folder)
 
 
 def same(folder: Path) -> bool:
@@ -120,10 +113,7 @@ def same(folder: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tile 3 x 3, 20,000 members")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = options(__doc__, "tile 3 x 3, 20,000 members", 3, argv)
     if args.child:
         graphs, pbf, folder = args.child
         print(json.dumps(one_run(graphs, Path(pbf), Path(folder))))
