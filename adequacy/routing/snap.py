@@ -33,6 +33,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.spatial import cKDTree
 
 from adequacy.errors import InputError
@@ -96,10 +97,17 @@ def _tree(graph: RoadGraph) -> tuple[cKDTree, np.ndarray | None]:
 
 
 def _same_place_later(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Whether each node shares its position with a lower-numbered node."""
-    order = np.lexsort((lat, lon))  # stable: a place's nodes in node order
-    same = (lon[order][1:] == lon[order][:-1]) & (lat[order][1:] == lat[order][:-1])
+    """Whether each node shares its position with a lower-numbered node. A hash of the
+    coordinates' bits picks the candidates (usually none) in one pass; they are then
+    compared exactly."""
+    bits = [(np.asarray(x, dtype=np.float64) + 0.0).view(np.int64) for x in (lon, lat)]  # -0 is 0
+    key = bits[0] * np.int64(1_000_003) + bits[1]  # wraps: a hash
     later = np.zeros(len(lon), dtype=bool)
+    maybe = np.flatnonzero(pd.Series(key).duplicated(keep=False).to_numpy())
+    if not len(maybe):
+        return later
+    order = maybe[np.lexsort((lat[maybe], lon[maybe]))]  # stable: a place's nodes in order
+    same = (lon[order][1:] == lon[order][:-1]) & (lat[order][1:] == lat[order][:-1])
     later[order[1:][same]] = True
     return later
 
