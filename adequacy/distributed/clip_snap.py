@@ -62,7 +62,7 @@ from adequacy.network.speeds import (
     get_profile,
 )
 from adequacy.routing import Snap, snap_points
-from adequacy.routing.snap import snap_proved, snap_width_needed, some_ids
+from adequacy.routing.snap import snap_width_needed, some_ids, within_width
 from adequacy.units import MPH_TO_METERS_PER_SECOND
 
 #: Members farther than this from every road fail their partition (meters).
@@ -95,6 +95,7 @@ def partition_graph(
     member_ids=None,
     max_member_meters: float = MAX_MEMBER_SNAP_METERS,
     tries: int = 4,
+    source_sha256: str | None = None,
 ) -> PartitionGraph:
     """Cut, clip and snap one partition (see the module docstring).
 
@@ -121,6 +122,8 @@ def partition_graph(
         A member farther than this from every road fails the partition.
     tries
         Cuts tried before the partition fails.
+    source_sha256
+        The file's SHA-256, as the coordinator found it (no worker hashes it again).
     """
     member_lonlat = np.asarray(member_lonlat, dtype=np.float64)
     roster_lonlat = np.asarray(roster_lonlat, dtype=np.float64)
@@ -131,7 +134,7 @@ def partition_graph(
     why = ""
     for cut in range(1, max(1, int(tries)) + 1):
         graph = clip_from_extract(source, bbox, buffer_meters=width, profile=profile,
-                                  cache_dir=cache_dir)  # fmt: skip
+                                  cache_dir=cache_dir, source_sha256=source_sha256)  # fmt: skip
         members = snap_points(graph, member_lonlat, max_snap_meters=max_snap_meters,
                               what="members", ids=member_ids)  # fmt: skip
         farthest = float(members.meters.max()) if len(members) else 0.0
@@ -144,17 +147,16 @@ def partition_graph(
         roster = snap_points(graph, roster_lonlat, max_snap_meters=max_snap_meters,
                              what="providers")  # fmt: skip
         site_need = snap_width_needed(roster_lonlat, roster.meters, bbox)
-        proved = snap_proved(roster_lonlat, roster.meters, bbox, width)
+        proved = within_width(site_need, width)
         unsure = ~proved & region_mask(graph, bbox, reach_here + farthest)[roster.node]
         # a site whose leg to its cut node alone costs more than any search reaches
         # counts for no one, whether that node is its own or its own lies outside
         unsure &= roster.meters <= leg_reach_meters
-        if snap_proved(member_lonlat, members.meters + reach_here, bbox, width).all() and not (
-            unsure.any()
-        ):
+        if within_width(member_need, width).all() and not unsure.any():
             rows = np.flatnonzero(proved)
             kept = Snap(roster.node[rows], roster.meters[rows], roster.off_road[rows],
                         roster.max_snap_meters)  # fmt: skip
+            graph.meta["contracted"] = True  # searched as a whole OpenStreetMap graph is
             return PartitionGraph(graph, bbox, members, rows, kept, width, cut)
         wider = max([float(member_need.max(initial=0.0)), *site_need[unsure]])
         if farthest > max_member_meters:  # first make sure none is nearer than that

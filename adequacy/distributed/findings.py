@@ -81,6 +81,7 @@ class FindingsTask:
     folder: str  # members.parquet, results/*.parquet in; <table>.pkl out
     shared: str  # providers.parquet, supply.parquet, context.pkl
     source: str
+    source_sha256: str
     settings: Settings
     standards: StandardsSet
     counties: tuple[str, ...]  # failing counties whose workpaper rows it makes
@@ -136,11 +137,9 @@ def _write(work: Path, ev: Evaluation, cluster: Cluster, groups, failing, supply
     shared = work / "findings"
     shared.mkdir(exist_ok=True)
     plain_table(ev.providers).to_parquet(shared / "providers.parquet", index=False)
-    if supply is not None:  # the market, less the plan's own providers (as out_of_network)
+    if supply is not None:  # read once; out_of_network drops the plan's own ids on a worker
         table = read_providers(supply, extra_types=ev.standards.provider_types)
-        ours = set(ev.providers.loc[ev.providers["in_network"], "provider_id"])
-        table = table[~table["provider_id"].isin(ours)].reset_index(drop=True)
-        table.to_parquet(shared / "supply.parquet", index=False)
+        plain_table(table).to_parquet(shared / "supply.parquet", index=False)
     pd.to_pickle(
         {
             "county_summary": ev.county_summary,
@@ -152,14 +151,15 @@ def _write(work: Path, ev: Evaluation, cluster: Cluster, groups, failing, supply
         shared / "context.pkl",
     )
     folders = [work / f"findings-{name}" for name, _, _ in groups]
+    indexes = [pd.Index(rows) for _, rows, _ in groups]  # member row -> place in its group
     for folder in folders:
         (folder / "results").mkdir(parents=True, exist_ok=True)
     # the failing rules' results, one rule (and language) read at a time, each group's
     # rows to its own file
     for k, key in enumerate(dict.fromkeys(zip(failing["rule"], failing["language"], strict=True))):
         block_rows, res = ev.blocks[key][1], ev.block_results(*key, RESULT_COLUMNS)
-        for folder, (_, rows, outside) in zip(folders, groups, strict=True):
-            local = pd.Index(rows).get_indexer(block_rows)
+        for folder, index, (_, _, outside) in zip(folders, indexes, groups, strict=True):
+            local = index.get_indexer(block_rows)
             hit = local >= 0
             if outside or not hit.any():
                 continue
@@ -177,6 +177,7 @@ def _write(work: Path, ev: Evaluation, cluster: Cluster, groups, failing, supply
                 folder=str(folder),
                 shared=str(shared),
                 source=str(ev.network_meta["path"]),
+                source_sha256=str(ev.network_meta["source_sha256"]),
                 settings=ev.settings,
                 standards=ev.standards,
                 counties=tuple(counties),
@@ -207,10 +208,10 @@ def run_findings(task: FindingsTask) -> dict[str, str]:
         max_snap_meters=task.settings.max_snap_meters,
         profile=task.profile,
         cache_dir=task.cache_dir,
+        source_sha256=task.source_sha256,
         member_ids=members["member_id"].to_numpy(),
     )
     graph = part.graph
-    graph.meta["contracted"] = True
     graph.meta["exact_snaps"] = {"bbox": list(part.bbox), "meters": part.width_meters}
     provider_snap = snap_points(graph, roster[["lon", "lat"]].to_numpy(),
                                 max_snap_meters=task.settings.max_snap_meters)  # fmt: skip

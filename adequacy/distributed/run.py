@@ -178,14 +178,16 @@ def judge_partitions(
     progress: Progress | None = None,
     source: str | None = None,
     profile: str | None = None,
+    source_sha256: str | None = None,
 ) -> MemberPass:
     """The member pass of a partitioned run (see the module docstring); returns what
     :func:`~adequacy.engine.passes.judge_members` returns for one machine, without
     the searches (they stay on the workers).
 
     With ``cluster.graphs == "extract"``, ``graph`` and the snaps are None and
-    ``source`` is the OpenStreetMap file (``profile`` its speed profile's name); the
-    pass's ``snaps`` are then the members' and providers' snapping legs."""
+    ``source`` is the OpenStreetMap file (``profile`` its speed profile's name,
+    ``source_sha256`` its hash); the pass's ``snaps`` are then the members' and
+    providers' snapping legs."""
     tick = progress or (lambda step, done, total: None)
     count = cluster.partitions or auto_partitions(len(members), cluster.workers)
     if cluster.graphs == "extract":
@@ -202,6 +204,7 @@ def judge_partitions(
             tasks = _write_tasks(
                 work, parts, None, members, providers, None, None, settings, standards,
                 languages, cluster, 0.0, tick, source=str(source), profile=profile,
+                source_sha256=source_sha256,
             )  # fmt: skip
         else:
             legs = provider_snap.meters
@@ -247,7 +250,7 @@ def _work_folder(work_dir: str | None, beside: Path | None):
 
 def _write_tasks(work, parts, graph, members, providers, member_snap, provider_snap, settings,
                  standards, languages, cluster, buffer, tick, *, source=None,
-                 profile=None) -> list[PartitionTask]:  # fmt: skip
+                 profile=None, source_sha256=None) -> list[PartitionTask]:  # fmt: skip
     """Write the roster once and each partition's graph and members; the tasks. Without
     a graph (``source``: the workers cut their own), no graph and no node is written."""
     roster = work / "providers.parquet"
@@ -282,6 +285,7 @@ def _write_tasks(work, parts, graph, members, providers, member_snap, provider_s
                 threads=cluster.threads_per_worker,
                 n_groups=n_groups,
                 source=source,
+                source_sha256=source_sha256,
                 profile=profile,
             )
         )

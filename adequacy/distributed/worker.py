@@ -58,8 +58,9 @@ class PartitionTask:
     n_groups: dict = field(default_factory=dict)
     min_width: dict = field(default_factory=dict)
     #: ``graphs="extract"``: the OpenStreetMap file each worker cuts its graph from,
-    #: the speed profile's name and the cache folder of the cuts
+    #: its SHA-256, the speed profile's name and the cache folder of the cuts
     source: str | None = None
+    source_sha256: str | None = None
     profile: str | None = None
     cache_dir: str | None = None
 
@@ -156,10 +157,10 @@ def _cut(task: PartitionTask, members: pd.DataFrame, roster: pd.DataFrame):
         max_snap_meters=task.max_snap_meters,
         profile=task.profile,
         cache_dir=task.cache_dir,
+        source_sha256=task.source_sha256,
         member_ids=members["member_id"].to_numpy(),
     )
     graph = part.graph
-    graph.meta["contracted"] = True  # as an OpenStreetMap graph is searched whole
     snap = part.member_snap
     members = members.assign(**{SNAP_METERS: snap.meters, OFF_ROAD: snap.off_road})
     members[[SNAP_METERS, OFF_ROAD]].to_parquet(task.path("snaps.parquet"), index=False)

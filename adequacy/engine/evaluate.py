@@ -69,7 +69,7 @@ from adequacy.inputs.surveys import read_survey
 from adequacy.inputs.tables import row_names
 from adequacy.network import RoadGraph, load_road_graph
 from adequacy.network.extracts import file_box
-from adequacy.network.load import BUILDER_VERSION
+from adequacy.network.load import BUILDER_VERSION, OSM_SUFFIXES
 from adequacy.network.speeds import DEFAULT_OSM_PROFILE, get_profile
 from adequacy.routing import Snap, snap_points
 from adequacy.routing.snap import check_extent
@@ -340,6 +340,7 @@ def evaluate(
             graph, members, providers, member_snap, provider_snap,
             settings, expanded, languages, cluster, results_path=results_path, progress=tick,
             source=extract_meta["path"] if extract else None, profile=cluster.profile,
+            source_sha256=extract_meta["source_sha256"] if extract else None,
         )  # fmt: skip
         if extract:  # the legs the partitions snapped, as a single run records them
             member_snap, provider_snap = judged.snaps
@@ -474,7 +475,7 @@ def _extract_source(source, cluster, settings: Settings, standards: StandardsSet
             "OpenStreetMap file (.osm.pbf), not a loaded road graph"
         )
     path = Path(source)
-    if not path.name.lower().endswith((".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")):
+    if not path.name.lower().endswith(OSM_SUFFIXES):
         raise InputError(
             f"{path}: --partition-graphs extract cuts graphs from an OpenStreetMap file "
             "(.osm.pbf); give one, or use --partition-graphs clip"

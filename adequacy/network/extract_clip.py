@@ -79,6 +79,7 @@ def clip_from_extract(
     profile: SpeedProfile | str | None = None,
     cache_dir: str | os.PathLike | None = None,
     tries: int = 3,
+    source_sha256: str | None = None,
 ) -> RoadGraph:
     """The whole file's road graph clipped to ``bbox`` plus ``buffer_meters``, from a cut.
 
@@ -100,6 +101,8 @@ def clip_from_extract(
         Cache folder of the cuts (:func:`cut_extract`).
     tries
         Cuts tried, each with twice the margin of the last.
+    source_sha256
+        The file's SHA-256, when the caller has it (:func:`cut_extract`).
 
     Returns
     -------
@@ -122,7 +125,8 @@ def clip_from_extract(
     profile = _default_profile("osm", None, profile)
     failed = ""
     for _ in range(max(1, int(tries))):
-        cut = cut_extract(source, bbox, buffer_meters=buffer_meters + margin, cache_dir=cache_dir)
+        cut = cut_extract(source, bbox, buffer_meters=buffer_meters + margin, cache_dir=cache_dir,
+                          source_sha256=source_sha256)  # fmt: skip
         edges = read_osm_file(cut, profile)
         meta = {"source": cut.name, "source_kind": "osm"}
         whole = _graph_from_edgelist(edges, profile, meta, largest_component=False)

@@ -44,12 +44,10 @@ from pathlib import Path
 from adequacy.errors import InputError
 from adequacy.hashing import file_sha256
 from adequacy.network.clip import _check_bbox, buffered_bbox
-from adequacy.network.load import _cache_root
+from adequacy.network.load import OSM_SUFFIXES, _cache_root
 
 #: Bump when what a cut holds, or how it is written, changes.
 EXTRACT_VERSION = "1"
-
-_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".osm.xml")
 
 
 def cut_extract(
@@ -58,6 +56,7 @@ def cut_extract(
     *,
     buffer_meters: float,
     cache_dir: str | os.PathLike | None = None,
+    source_sha256: str | None = None,
 ) -> Path:
     """Write (once) and return an ``.osm.pbf`` of the highways near ``bbox``.
 
@@ -75,6 +74,9 @@ def cut_extract(
         Cache folder; default ``$ADEQUACY_CACHE_DIR`` or ``~/.cache/adequacy``
         (as :func:`~adequacy.network.load.load_road_graph`). Cuts go to its
         ``extracts/`` subfolder.
+    source_sha256
+        The file's SHA-256 when the caller has it (the cache key; a country file
+        takes a minute to hash): computed here otherwise.
 
     Returns
     -------
@@ -93,13 +95,18 @@ def cut_extract(
         raise InputError(f"{path}: OpenStreetMap file not found; check the path")
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give an OpenStreetMap file (.osm.pbf)")
-    if not path.name.lower().endswith(_SUFFIXES):
+    if not path.name.lower().endswith(OSM_SUFFIXES):
         raise InputError(
             f"{path}: not an OpenStreetMap file name; give an .osm.pbf, .osm or .osm.bz2 extract"
         )
     box = buffered_bbox(bbox, buffer_meters)  # checks bbox and buffer
     parts = json.dumps(
-        [file_sha256(path), list(_check_bbox(bbox)), float(buffer_meters), EXTRACT_VERSION]
+        [
+            source_sha256 or file_sha256(path),
+            list(_check_bbox(bbox)),
+            float(buffer_meters),
+            EXTRACT_VERSION,
+        ]
     )
     key = hashlib.sha256(parts.encode()).hexdigest()[:32]
     folder = _cache_root(cache_dir) / "extracts"

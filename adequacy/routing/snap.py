@@ -23,8 +23,9 @@
     (leg NaN) for a point whose snap it cannot prove the whole graph's
     (:func:`snap_proved`): not on this graph, as far as anyone can tell.
 
-Owns: ``snap_points``, ``snap_proved``, ``snap_width_needed``, ``Snap``, the snapping
-defaults and ``some_ids`` (naming rows in a message). Uses: ``adequacy.network``.
+Owns: ``snap_points``, ``snap_proved``, ``snap_width_needed``, ``within_width``,
+``Snap``, the snapping defaults and ``some_ids`` (naming rows in a message). Uses:
+``adequacy.network``.
 """
 
 from __future__ import annotations
@@ -206,8 +207,13 @@ def snap_width_needed(points_lonlat, meters, bbox) -> np.ndarray:
 def snap_proved(points_lonlat, meters, bbox, width_meters: float) -> np.ndarray:
     """Whether each snap onto a clip that holds every node within ``width_meters`` of
     ``bbox`` is the whole graph's (:func:`snap_width_needed`, less a rounding slack)."""
-    usable = float(width_meters) * (1 - _SLACK) - _SLACK_METERS
-    return snap_width_needed(points_lonlat, meters, bbox) <= usable
+    return within_width(snap_width_needed(points_lonlat, meters, bbox), width_meters)
+
+
+def within_width(needed_meters, width_meters: float) -> np.ndarray:
+    """Whether each width needed (:func:`snap_width_needed`) is held by a clip of
+    ``width_meters``, less a rounding slack."""
+    return np.asarray(needed_meters) <= float(width_meters) * (1 - _SLACK) - _SLACK_METERS
 
 
 #: How far outside the road network's bounding box a point may lie before it is
