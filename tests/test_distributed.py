@@ -91,6 +91,9 @@ def test_chunked_runs_equal_one_pass(idaho_demo, tmp_path):
     )  # fmt: skip
     assert streamed.member_results is None
     assert_same_run(one, streamed, pd.read_parquet(tmp_path / "members.parquet"))
+    # held in memory: a later chunk's blocks judged again replace their rows in the table
+    held = evaluate(sc.members, sc.providers, sc.graph, both, chunk_members=1500, **_inputs(sc))
+    assert_same_run(one, held)
     # blocks written before a search widened were judged again, and rewritten where
     # they changed (the file compacted): the path the equality above covers
     assert streamed.results_file.judged_again["replaced"] > 0

@@ -287,12 +287,13 @@ class Engine:
         need = max(r.count for r in rules)
         return max(min(self.counted(need), max(n_groups, 1)), need)
 
-    def evaluate_variants(self, variants) -> list[Block]:
+    def evaluate_variants(self, variants, on_block: Callable | None = None) -> list[Block]:
         """Search and judge every variant: one task per provider key, on the worker threads.
 
         A task runs its key's searches (distance, time) and then judges the rules
         that use them, so that reading labels at members' nodes overlaps other
-        keys' searches. The compiled parts release the GIL.
+        keys' searches. The compiled parts release the GIL. ``on_block(i, block)``
+        is called on the task's thread as variant ``i``'s block is judged.
         """
         jobs = self.jobs(variants)
         keys = list(dict.fromkeys(key for key, _ in jobs))
@@ -308,11 +309,13 @@ class Engine:
                 if item[0][0] == key and item[0] not in self.searches:
                     job, search = self.search_one(item)
                     self.searches[job] = search
-            return [
-                (i, self.rule_block(rule, lang))
-                for i, (rule, lang) in enumerate(variants)
-                if self.key_of(rule, lang) == key
-            ]
+            found = []
+            for i, (rule, lang) in enumerate(variants):
+                if self.key_of(rule, lang) == key:
+                    found.append((i, self.rule_block(rule, lang)))
+                    if on_block is not None:
+                        on_block(*found[-1])
+            return found
 
         blocks: list = [None] * len(variants)
         self.tick("searching roads", 0, len(keys))
@@ -457,11 +460,14 @@ class Engine:
             member_rows = self.rows_of(language)
         key = self.key_of(rule, language)
         while True:
-            dist = self._labels(key, "distance", member_rows, cache_key)
             route = None
-            if self.basis == "fastest_route" and dist is not None:
+            if self.basis == "fastest_route" and (key, "distance") in self.searches:
+                # miles along the time search's routes; the shortest road distances
+                # only bound the doubt of members short of providers: read for them alone
                 time, route = self._time_and_route(key, member_rows, cache_key)
+                dist = lambda rows, key=key: self._labels(key, "distance", rows)  # noqa: E731
             else:
+                dist = self._labels(key, "distance", member_rows, cache_key)
                 time = self._labels(key, "time", member_rows, cache_key)
             block, ambiguous = self._judge(rule, language, member_rows, dist, time, route)
             searches = [
@@ -487,10 +493,11 @@ class Engine:
 
         ``dist``/``time`` are (cost, provider code) per member and label, ``route``
         the meters of each time label's route (``fastest_route`` basis): miles are
-        then judged on ``route`` and ``dist`` (shortest road distances) only bounds
-        which providers could still be within the mile limit; a short member for
-        whom one may lie beyond the labels is counted by a search from the member
-        (:meth:`_fastest_counts`), never by a wider search.
+        then judged on ``route``, and ``dist`` is a function giving the shortest
+        road distances' labels of some member rows, which only bound which
+        providers could still be within the mile limit of a member short of them;
+        a short member for whom one may lie beyond the labels is counted by a
+        search from the member (:meth:`_fastest_counts`), never by a wider search.
         """
         m = len(member_rows)
         limit_meters, limit_seconds, both = self.state.limits(rule, member_rows)
@@ -518,13 +525,13 @@ class Engine:
             ambiguous = bool((both & saturated & (count < k)).any())
         cap = self.counted(k)
         if route is not None:  # a short member's verdict in doubt: searched from the member
-            doubt = self._route_doubt(dist, time, limit_meters, ~both & (count < k))
+            doubt = self._route_doubt(dist, member_rows, time, limit_meters, ~both & (count < k))
             if doubt.any():
                 count[doubt] = self._fastest_counts(
                     self.key_of(rule, language), member_rows[doubt],
                     limit_meters[doubt], limit_seconds[doubt],
                 )  # fmt: skip
-        width_codes = time[1] if route is not None else (dist[1] if dist is not None else time[1])
+        width_codes = time[1] if route is not None or dist is None else dist[1]
         nearest = width_codes[:, :k]
         if route is not None:  # the k-th nearest by time: its minutes and its route's miles
             miles = route[0][:, k - 1] / METERS_PER_MILE
@@ -568,23 +575,28 @@ class Engine:
         )  # fmt: skip
 
     @staticmethod
-    def _route_doubt(dist, time, limit_meters, short) -> np.ndarray:
+    def _route_doubt(dist, member_rows, time, limit_meters, short) -> np.ndarray:
         """Which members short of providers (``short``) may have one within the mile
         limit along its fastest route that the time labels do not hold.
 
         Such a provider is within the limit by the shortest road distance, so it is
         in the distance labels, unless they are all within the limit (more may
         follow); and it is missing from the time labels only if they are full.
+        ``dist(rows)`` reads the distance labels of some of ``member_rows``: only
+        the short members' are read.
         """
-        if not short.any():
+        at = np.flatnonzero(short)
+        if not len(at):
             return short
-        dcost, dcode = dist
-        tcode = time[1]
-        near = within(dcost, limit_meters[:, None]) & (dcode >= 0)
+        dcost, dcode = dist(member_rows[at])
+        tcode = time[1][at]
+        near = within(dcost, limit_meters[at, None]) & (dcode >= 0)
         more = near.all(axis=1)
         missing = near & ~(dcode[:, :, None] == tcode[:, None, :]).any(axis=2)
         full = tcode[:, -1] >= 0
-        return short & (more | (missing.any(axis=1) & full))
+        doubt = np.zeros_like(short)
+        doubt[at] = more | (missing.any(axis=1) & full)
+        return doubt
 
 
 @njit(cache=True, nogil=True)

@@ -8,7 +8,9 @@ each chunk gets its own :class:`~adequacy.engine.engine.Engine` over the shared
 searches, its blocks are counted into a :class:`~adequacy.engine.tally.Tally`
 (exact integers) and its results either go to a Parquet file
 (:class:`~adequacy.engine.results_file.ResultsFile`, one row group per chunk
-and rule) and are dropped, or are kept to be assembled into one table.
+and rule) and are dropped, or are copied into their rows of one table
+(:class:`~adequacy.engine.summaries.ResultTable`) on the engine's threads as
+each block is judged.
 
 Exactness. A chunk's members are judged exactly as they would be in one pass,
 with one exception the pass removes: when a member's verdict under an 'and'
@@ -39,7 +41,7 @@ from adequacy.engine.reach import served_counties, served_union
 from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
-from adequacy.engine.summaries import ResultColumns, member_results_table, values_of
+from adequacy.engine.summaries import ResultColumns, ResultTable, values_of
 from adequacy.engine.tally import Tally
 from adequacy.network import RoadGraph
 from adequacy.routing import Snap
@@ -114,9 +116,10 @@ def judge_members(
     ``members``/``providers`` are the placed tables of an evaluation and
     ``member_snap``/``provider_snap`` their snapping to ``graph``. With
     ``results_path`` the member results go to that Parquet file as they are made
-    (and ``MemberPass.results`` is None); otherwise they are assembled into one
-    table in block order, as :func:`~adequacy.engine.summaries.member_results_table`
-    makes it for all members at once. ``n_groups`` and ``min_width`` are for a
+    (and ``MemberPass.results`` is None); otherwise they make one table, a block
+    per (rule, language) in the variants' order, each block's members in row
+    order, as :func:`~adequacy.engine.summaries.member_results_table` makes it for
+    all members at once. ``n_groups`` and ``min_width`` are for a
     partition of a larger run (see :class:`~adequacy.engine.engine.Engine`).
     """
     tick = progress or (lambda step, done, total: None)
@@ -129,8 +132,15 @@ def judge_members(
     searches: dict = {}
     pass_ = _Pass(graph, members, providers, member_snap, provider_snap, settings, variants,
                   bounds, searches, workers, n_groups, min_width)  # fmt: skip
-    tally, kept, written, digests = Tally(), {}, {}, {}
+    tally, written, digests = Tally(), {}, {}
     file = ResultsFile(results_path) if results_path is not None else None
+    table = placed = None
+    if file is None:  # in memory: each block copied into its rows as it is judged
+        speakers = members["language"].value_counts()  # a language block's members
+        layout = [(rule, lang, int(speakers.get(lang, 0)) if lang else len(members))
+                  for rule, lang in variants]  # fmt: skip
+        table = ResultTable(ResultColumns(members, providers, width), layout)
+        placed = _Placed(table, bounds)
 
     def write(i: int, sub: pd.DataFrame, blocks: list[Block]) -> None:
         """A chunk's blocks to the file, a block at a time: a row group each."""
@@ -147,11 +157,14 @@ def judge_members(
             if len(bounds) > 1:
                 tick("judging members", i, len(bounds))
             engine = pass_.engine(i, progress=tick if i == 0 else None)
-            blocks = engine.evaluate_variants(variants)
+            on_block = placed.filler(i) if placed is not None else None
+            blocks = engine.evaluate_variants(variants, on_block)
             pass_.record(i, blocks)
             if i == 0:  # most widening happens here: settle the first chunk before writing
                 for _, j, block in pass_.stale_blocks(only=0):
                     blocks[j] = block
+                    if placed is not None:
+                        placed.fill(i, j, block)
             sub = members.iloc[a:b]
             tally.add_blocks(blocks, sub)
             if file is not None:
@@ -159,7 +172,8 @@ def judge_members(
                     pending.result()  # at most one chunk's results waiting
                 pending = writer.submit(write, i, sub, blocks)
             else:
-                kept[i] = blocks
+                for block in blocks:  # counted: the table holds the rest
+                    block.meets = None
         if pending is not None:
             pending.result()
     # a search that widened after some chunks were judged: those blocks read narrower
@@ -172,11 +186,12 @@ def judge_members(
         sub = members.iloc[a:b]
         tally.add_blocks([block], sub, at=i)
         if file is not None:
-            table = ResultColumns(sub, providers, width).table([block], own_ids=True)
-            written[(i, j)] = file.replace(written[(i, j)], table, block)
+            rows = ResultColumns(sub, providers, width).table([block], own_ids=True)
+            written[(i, j)] = file.replace(written[(i, j)], rows, block)
             file.judged_again["replaced"] += 1
         else:
-            kept[i][j] = block
+            placed.fill(i, j, block)
+            block.meets = None
     unrouted = pass_.unrouted
     if len(bounds) > 1:
         tick("judging members", len(bounds), len(bounds))
@@ -201,13 +216,32 @@ def judge_members(
         out.results_file = file
         out.blocks = {(rule.id, lang or ""): (None, rows_of(lang)) for rule, lang in variants}
         return out
-    merged = _merged_blocks([(bounds[i][0], kept[i]) for i in sorted(kept)])
-    out.results = member_results_table(merged, members, providers)
-    start = 0
-    for blk in merged:
-        out.blocks[(blk.rule.id, blk.language or "")] = (start, blk.member_rows)
-        start += len(blk.member_rows)
+    for j, (rule, lang) in enumerate(variants):
+        a, b = table.starts[j], table.starts[j + 1]
+        out.blocks[(rule.id, lang or "")] = (int(a), table.rows[a:b].astype(np.int64))
+    out.results = table.frame()
     return out
+
+
+class _Placed:
+    """Where each chunk's blocks go in the one table of an in-memory pass: block ``j``
+    of chunk ``i`` after the same block's rows of the chunks before (its member rows
+    offset by the chunk's first row)."""
+
+    def __init__(self, table: ResultTable, bounds: list[tuple[int, int]]):
+        self.table, self.bounds = table, bounds
+        self.at: dict[tuple[int, int], int] = {}  # (chunk, variant) -> first row in block
+        self.size: dict[tuple[int, int], int] = {}  # (chunk, variant) -> members
+
+    def filler(self, i: int):
+        """``on_block`` for chunk ``i``'s engine (every earlier chunk placed)."""
+        return lambda j, block: self.fill(i, j, block)
+
+    def fill(self, i: int, j: int, block: Block) -> None:
+        if (i, j) not in self.at:
+            self.at[(i, j)] = self.at[(i - 1, j)] + self.size[(i - 1, j)] if i else 0
+            self.size[(i, j)] = len(block.member_rows)
+        self.table.fill(j, block, at=self.at[(i, j)], row_base=self.bounds[i][0])
 
 
 class _Pass:
@@ -296,35 +330,3 @@ def _rows_by_language(state: MemberState, n: int):
         return cache[language or ""]
 
     return rows_of
-
-
-def _merged_blocks(kept: list[tuple[int, list[Block]]]) -> list[Block]:
-    """Each (rule, language)'s blocks of every chunk as one block over all members
-    (member rows offset by each chunk's first row), in the variants' order."""
-    if len(kept) == 1 and kept[0][0] == 0:
-        return kept[0][1]
-    merged = []
-    for j, first in enumerate(kept[0][1]):
-        parts = [(a, blocks[j]) for a, blocks in kept]
-        merged.append(
-            Block(
-                first.rule,
-                first.language,
-                np.concatenate([blk.member_rows + a for a, blk in parts]),
-                np.concatenate([blk.miles for _, blk in parts]),
-                np.concatenate([blk.minutes for _, blk in parts]),
-                np.concatenate([blk.n_qualifying for _, blk in parts]),
-                np.concatenate([blk.meets for _, blk in parts]),
-                _stack([blk.nearest for _, blk in parts]),
-            )
-        )
-        for _, blk in parts:  # the chunk's arrays are copied: release them
-            blk.miles = blk.minutes = blk.n_qualifying = blk.meets = blk.nearest = None
-    return merged
-
-
-def _stack(parts: list[np.ndarray]) -> np.ndarray:
-    width = max(p.shape[1] for p in parts)
-    return np.concatenate(
-        [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=-1) for p in parts]
-    )

@@ -112,61 +112,93 @@ class ResultColumns:
         """The blocks' rows (see :func:`member_results_table`). ``own_ids``: the
         member-id column's categories are the table's own members only (one block:
         a row group of a results file then stores only its own ids)."""
-        sizes = [len(b.member_rows) for b in blocks]
-        n = sum(sizes)
+        table = ResultTable(self, [(b.rule, b.language, len(b.member_rows)) for b in blocks])
+        for j, block in enumerate(blocks):
+            table.fill(j, block, keep_meets=False)
+        return table.frame(own_ids=own_ids)
 
-        def take(name: str, dtype=None) -> np.ndarray:
-            parts = [getattr(b, name) for b in blocks]
-            out = np.concatenate(parts, dtype=dtype) if parts else np.zeros(0, dtype or float)
-            if name != "member_rows":
-                for b in blocks:
-                    setattr(b, name, None)
-            return out
+
+class ResultTable:
+    """A member-results table made block by block: its columns are allocated
+    once for the blocks to come, ``(rule, language, members)`` each, and every
+    block is copied into its own rows as soon as it is judged (:meth:`fill`,
+    from any thread: blocks write disjoint rows), so that no serial assembly
+    follows the searches. :meth:`frame` hands the columns to pandas uncopied."""
+
+    def __init__(self, columns: ResultColumns, layout: list[tuple]):
+        self.columns = columns
+        self.layout = layout
+        sizes = np.asarray([size for _, _, size in layout], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(sizes)])
+        n = int(self.starts[-1])
+        self.rows = np.zeros(n, dtype=np.int32)
+        self.miles, self.minutes = np.zeros(n), np.zeros(n)
+        self.n_qualifying = np.zeros(n, dtype=np.int16)
+        self.meets = np.zeros(n, dtype=bool)
+        self.nearest = np.full((columns.width, n), -1, dtype=np.int64)
+
+    def fill(
+        self, j: int, block: Block, *, at: int = 0, row_base: int = 0, keep_meets: bool = True
+    ) -> None:
+        """Copy block ``j`` into its rows, from its ``at``-th on (a chunk's part of the
+        block; its member rows offset by ``row_base``), and release its arrays
+        (``member_rows`` stay, and ``meets`` unless ``keep_meets`` is False: what a
+        tally reads)."""
+        a = self.starts[j] + at
+        b = a + len(block.member_rows)
+        self.rows[a:b] = block.member_rows + row_base
+        for name in ("miles", "minutes", "n_qualifying", "meets"):
+            getattr(self, name)[a:b] = getattr(block, name)
+        width = min(block.nearest.shape[1], self.columns.width)
+        self.nearest[:width, a:b] = block.nearest[:, :width].T
+        self.nearest[width:, a:b] = -1
+        block.miles = block.minutes = block.n_qualifying = block.nearest = None
+        if not keep_meets:
+            block.meets = None
+
+    def frame(self, *, own_ids: bool = False) -> pd.DataFrame:
+        """The table (see :meth:`ResultColumns.table`); the builder is spent."""
+        c, rows, n = self.columns, self.rows, len(self.rows)
+        sizes = np.diff(self.starts)
 
         def per_block(values: list, dtype) -> np.ndarray:
             return np.repeat(np.asarray(values, dtype=dtype), sizes) if n else np.zeros(0, dtype)
 
-        rows = take("member_rows", np.int32)
-        rule_cats = list(dict.fromkeys(b.rule.id for b in blocks))
-        lang_cats = [""] + sorted({b.language for b in blocks if b.language})
+        rule_cats = list(dict.fromkeys(rule.id for rule, _, _ in self.layout))
+        lang_cats = [""] + sorted({lang for _, lang, _ in self.layout if lang})
         if own_ids:
-            ids = pd.Categorical.from_codes(np.arange(n), categories=self.member_ids[rows])
+            ids = pd.Categorical.from_codes(np.arange(n), categories=c.member_ids[rows])
         else:
-            ids = pd.Categorical.from_codes(rows, categories=self.member_ids)
+            ids = pd.Categorical.from_codes(rows, categories=c.member_ids)
         out = {
             "member_id": ids,
             "rule": pd.Categorical.from_codes(
-                per_block([rule_cats.index(b.rule.id) for b in blocks], np.int16), rule_cats
+                per_block([rule_cats.index(rule.id) for rule, _, _ in self.layout], np.int16),
+                rule_cats,
             ),
             "language": pd.Categorical.from_codes(
-                per_block([lang_cats.index(b.language or "") for b in blocks], np.int16),
+                per_block([lang_cats.index(lang or "") for _, lang, _ in self.layout], np.int16),
                 lang_cats,
             ),
             "county_fips": pd.Categorical.from_codes(
-                self.county_codes[rows], categories=self.county_uniques
+                c.county_codes[rows], categories=c.county_uniques
             ),
-            "region_class": pd.Categorical.from_codes(
-                self.region.codes[rows], self.region.categories
-            ),
-            "in_service_area": self.flags["in_service_area"][rows],
-            "count_required": per_block([b.rule.count for b in blocks], np.int16),
-            "miles": take("miles"),
-            "minutes": take("minutes"),
-            "n_qualifying": take("n_qualifying"),
-            "meets": take("meets"),
+            "region_class": pd.Categorical.from_codes(c.region.codes[rows], c.region.categories),
+            "in_service_area": c.flags["in_service_area"][rows],
+            "count_required": per_block([rule.count for rule, _, _ in self.layout], np.int16),
+            "miles": self.miles,
+            "minutes": self.minutes,
+            "n_qualifying": self.n_qualifying,
+            "meets": self.meets,
         }
-        nearest = [b.nearest for b in blocks]
-        for b in blocks:
-            b.nearest = None
-        for j in range(self.width):
-            codes = np.concatenate(
-                [x[:, j] if j < x.shape[1] else np.full(len(x), -1, x.dtype) for x in nearest]
-            ) if nearest else np.zeros(0, np.int64)  # fmt: skip
-            out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(codes, categories=self.pid_uniques)
-        del nearest
-        out["snap_meters"] = self.snap_meters[rows].astype(np.float32)
-        out["off_road"] = self.flags["off_road"][rows]
-        out["synthetic"] = self.flags["synthetic"][rows]
+        for j in range(c.width):
+            out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(
+                self.nearest[j], categories=c.pid_uniques
+            )
+        self.nearest = None
+        out["snap_meters"] = c.snap_meters[rows].astype(np.float32)
+        out["off_road"] = c.flags["off_road"][rows]
+        out["synthetic"] = c.flags["synthetic"][rows]
         return pd.DataFrame(out, copy=False)
 
 
