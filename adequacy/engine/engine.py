@@ -249,8 +249,15 @@ class Engine:
 
     # -- searches
     def _cutoff(self, rules: list[Rule], metric: str) -> float:
+        """How far a search of ``metric`` reaches: the rules' largest limit and the
+        report horizon (meters or seconds). Under ``fastest_route`` the miles are
+        the time search's routes' and the shortest road distances only bound which
+        providers may be within a mile limit (:meth:`_route_doubt`, and the lower
+        bounds of :meth:`_fastest_counts`): that search stops at the limit."""
         if metric == "distance":
-            limit = max([r.max_miles or 0 for r in rules] + [self.settings.max_report_miles])
+            limit = max([r.max_miles or 0 for r in rules])
+            if self.basis != "fastest_route":  # shortest miles reported to the horizon
+                limit = max(limit, self.settings.max_report_miles)
             return search_cutoff(limit * METERS_PER_MILE)
         limit = max([r.max_minutes or 0 for r in rules] + [self.settings.max_report_minutes])
         return search_cutoff(limit * SECONDS_PER_MINUTE)
