@@ -10,7 +10,8 @@ The searches are kept (:class:`Search`) so that what-if can update them.
 Owns: ``Engine``, ``SearchKey``, ``Search``, ``Block`` and ``MemberState`` (the
 member-side arrays an evaluation and its what-if updates share). Uses:
 :mod:`adequacy.routing`, :mod:`adequacy.network` (chain contraction),
-:mod:`adequacy.inputs.languages` and the judge.
+:mod:`adequacy.inputs.languages`, the judge and the member-side kernels
+(:mod:`adequacy.engine.kernels`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from adequacy.engine.judge import LIMIT_TOLERANCE, member_limits, search_cutoff, within
+from adequacy.engine.kernels import count_distinct, distinct_nodes, member_labels
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import Rule, StandardsSet
 from adequacy.inputs.languages import speaks
@@ -410,7 +411,7 @@ class Engine:
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
         cost_u, source_u = search.labels.at_nodes(nodes)
         code_of_source = self.pid_codes[search.rows].astype(np.int64)
-        return _member_labels(
+        return member_labels(
             cost_u,
             source_u.astype(np.int64, copy=False),
             inverse.astype(np.int64, copy=False),
@@ -438,7 +439,7 @@ class Engine:
             search.labels.forget_order()  # read: the settled order is no longer needed
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
         cost_u, source_u, route_u = route_at(search.labels, search.route, nodes, snap.meters[rows])
-        time = _member_labels(
+        time = member_labels(
             cost_u,
             source_u.astype(np.int64, copy=False),
             inverse.astype(np.int64, copy=False),
@@ -453,7 +454,7 @@ class Engine:
     def _distinct_nodes(self, member_rows: np.ndarray, cache_key: str | None):
         found = self.state.nodes.get(cache_key) if cache_key is not None else None
         if found is None:
-            found = np.unique(self.member_snap.node[member_rows], return_inverse=True)
+            found = distinct_nodes(self.member_snap.node[member_rows], self.graph.n_nodes)
             if cache_key is not None:
                 self.state.nodes[cache_key] = found
         return found
@@ -521,7 +522,7 @@ class Engine:
             qualifying.append(np.where(ok, code, -1))
             saturated |= ok.all(axis=1)
         present = [q for q in qualifying if q is not None]
-        count = _count_distinct(np.concatenate(present, axis=1))  # 'or': either limit
+        count = count_distinct(np.concatenate(present, axis=1))  # 'or': either limit
         ambiguous = False
         if both.any() and len(present) == 2:  # 'and': within both limits, per provider
             qd, qt = present
@@ -604,44 +605,3 @@ class Engine:
         doubt = np.zeros_like(short)
         doubt[at] = more | (missing.any(axis=1) & full)
         return doubt
-
-
-@njit(cache=True, nogil=True)
-def _member_labels(cost_u, source_u, inverse, legs, code_of_source, cutoff):
-    """Each member's labels: its node's labels plus its leg; provider-id codes, -1 none."""
-    m = inverse.shape[0]
-    k = cost_u.shape[1]
-    cost = np.empty((m, k))
-    code = np.empty((m, k), dtype=np.int64)
-    for i in range(m):
-        r = inverse[i]
-        for j in range(k):
-            c = cost_u[r, j] + legs[i]
-            s = source_u[r, j]
-            if s < 0 or c > cutoff:
-                cost[i, j] = np.inf
-                code[i, j] = -1
-            else:
-                cost[i, j] = c
-                code[i, j] = code_of_source[s]
-    return cost, code
-
-
-@njit(cache=True, nogil=True)
-def _count_distinct(codes: np.ndarray) -> np.ndarray:
-    """Distinct non-negative values per row (provider ids qualifying by either limit)."""
-    m, w = codes.shape
-    out = np.zeros(m, dtype=np.int64)
-    for i in range(m):
-        for j in range(w):
-            c = codes[i, j]
-            if c < 0:
-                continue
-            seen = False
-            for t in range(j):
-                if codes[i, t] == c:
-                    seen = True
-                    break
-            if not seen:
-                out[i] += 1
-    return out

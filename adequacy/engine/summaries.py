@@ -135,7 +135,12 @@ class ResultTable:
         self.miles, self.minutes = np.zeros(n), np.zeros(n)
         self.n_qualifying = np.zeros(n, dtype=np.int16)
         self.meets = np.zeros(n, dtype=bool)
-        self.nearest = np.full((columns.width, n), -1, dtype=np.int64)
+        # category codes in the width pandas gives them (no copy when the frame is made)
+        self.nearest = np.empty((columns.width, n), dtype=_code_dtype(len(columns.pid_uniques)))
+        self.county = np.empty(n, dtype=_code_dtype(len(columns.county_uniques)))
+        self.region = np.empty(n, dtype=columns.region.codes.dtype)
+        self.flags = {name: np.empty(n, dtype=bool) for name in columns.flags}
+        self.snap_meters = np.empty(n, dtype=np.float32)
 
     def fill(
         self, j: int, block: Block, *, at: int = 0, row_base: int = 0, keep_meets: bool = True
@@ -146,9 +151,15 @@ class ResultTable:
         tally reads)."""
         a = self.starts[j] + at
         b = a + len(block.member_rows)
-        self.rows[a:b] = block.member_rows + row_base
+        c, rows = self.columns, block.member_rows + row_base
+        self.rows[a:b] = rows
         for name in ("miles", "minutes", "n_qualifying", "meets"):
             getattr(self, name)[a:b] = getattr(block, name)
+        self.county[a:b] = c.county_codes[rows]
+        self.region[a:b] = c.region.codes[rows]
+        for name, values in c.flags.items():
+            self.flags[name][a:b] = values[rows]
+        self.snap_meters[a:b] = c.snap_meters[rows]
         width = min(block.nearest.shape[1], self.columns.width)
         self.nearest[:width, a:b] = block.nearest[:, :width].T
         self.nearest[width:, a:b] = -1
@@ -180,11 +191,9 @@ class ResultTable:
                 per_block([lang_cats.index(lang or "") for _, lang, _ in self.layout], np.int16),
                 lang_cats,
             ),
-            "county_fips": pd.Categorical.from_codes(
-                c.county_codes[rows], categories=c.county_uniques
-            ),
-            "region_class": pd.Categorical.from_codes(c.region.codes[rows], c.region.categories),
-            "in_service_area": c.flags["in_service_area"][rows],
+            "county_fips": pd.Categorical.from_codes(self.county, categories=c.county_uniques),
+            "region_class": pd.Categorical.from_codes(self.region, c.region.categories),
+            "in_service_area": self.flags["in_service_area"],
             "count_required": per_block([rule.count for rule, _, _ in self.layout], np.int16),
             "miles": self.miles,
             "minutes": self.minutes,
@@ -196,10 +205,18 @@ class ResultTable:
                 self.nearest[j], categories=c.pid_uniques
             )
         self.nearest = None
-        out["snap_meters"] = c.snap_meters[rows].astype(np.float32)
-        out["off_road"] = c.flags["off_road"][rows]
-        out["synthetic"] = c.flags["synthetic"][rows]
+        out["snap_meters"] = self.snap_meters
+        out["off_road"] = self.flags["off_road"]
+        out["synthetic"] = self.flags["synthetic"]
         return pd.DataFrame(out, copy=False)
+
+
+def _code_dtype(n_categories: int) -> np.dtype:
+    """The integer type pandas keeps a categorical's codes in (and -1 for missing)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def summarise(results, members, providers, standards, regions, prevalent, blocks=None, served=None):
