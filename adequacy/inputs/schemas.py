@@ -205,7 +205,9 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
     empty = np.flatnonzero(ids == "")
     if len(empty):
         problems.add(f"member_id is empty at {table.rows(empty)}; every member needs an id")
-    dup_mask = pd.Series(ids).duplicated(keep=False).to_numpy() & (ids != "")
+    dup_mask = np.zeros(len(ids), dtype=bool)
+    if not pd.Index(ids, dtype=object).is_unique:  # one hash pass when none repeats
+        dup_mask = pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy() & (ids != "")
     if dup_mask.any():
         dup_ids = pd.unique(ids[dup_mask])
         shown = ", ".join(map(str, dup_ids[:5])) + (
