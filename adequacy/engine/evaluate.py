@@ -72,7 +72,7 @@ from adequacy.network.extracts import file_box
 from adequacy.network.load import BUILDER_VERSION, OSM_SUFFIXES
 from adequacy.network.speeds import DEFAULT_OSM_PROFILE, get_profile
 from adequacy.routing import Snap, snap_points
-from adequacy.routing.snap import check_extent
+from adequacy.routing.snap import check_extent, prepare_snapping
 
 
 @dataclass
@@ -242,6 +242,8 @@ def evaluate(
     """
     settings = (settings or Settings()).replace(**overrides)
     tick = progress or (lambda step, done, total: None)
+    if isinstance(graph, RoadGraph):  # its snapping index is built while inputs are read
+        prepare_snapping(graph)
     standards = load_standards(standards)
     if settings.distance_basis is None:  # the standards' basis, recorded with the run
         settings = settings.replace(distance_basis=standards.distance_basis)
@@ -260,6 +262,7 @@ def evaluate(
     elif not isinstance(graph, RoadGraph):
         tick("loading road graph", 0, 1)
         graph = load_road_graph(graph)
+        prepare_snapping(graph)
     notes: list[str] = []
     warnings: list[str] = []
     # without a graph, the file header's box (members far from every road fail later)

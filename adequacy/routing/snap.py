@@ -23,14 +23,16 @@
     (leg NaN) for a point whose snap it cannot prove the whole graph's
     (:func:`snap_proved`): not on this graph, as far as anyone can tell.
 
-Owns: ``snap_points``, ``snap_proved``, ``snap_width_needed``, ``within_width``,
-``Snap``, the snapping defaults and ``some_ids`` (naming rows in a message). Uses:
-``adequacy.network``.
+Owns: ``snap_points``, ``prepare_snapping``, ``snap_proved``, ``snap_width_needed``,
+``within_width``, ``Snap``, the snapping defaults and ``some_ids`` (naming rows in a
+message). Uses: ``adequacy.network``.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +50,7 @@ DEFAULT_MAX_SNAP_METERS = 1000.0
 DEFAULT_SNAP_SPEED_MPH = 15.0
 
 _trees: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_trees_lock = threading.Lock()
 
 
 @dataclass
@@ -79,22 +82,49 @@ def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return np.column_stack([cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r)])
 
 
+def prepare_snapping(graph: RoadGraph) -> None:
+    """Start building the graph's snapping index on a background thread, so that it is
+    ready by the time the first points are snapped (an evaluation reads and places
+    its inputs meanwhile; the build releases the GIL). Snapping waits for it."""
+    with _trees_lock:
+        if graph in _trees:
+            return
+        future: Future = Future()
+        _trees[graph] = future
+
+    def build() -> None:
+        try:
+            future.set_result(_build_tree(graph))
+        except BaseException as error:  # handed to whoever snaps
+            future.set_exception(error)
+
+    threading.Thread(target=build, name="adequacy-snap-index", daemon=True).start()
+
+
 def _tree(graph: RoadGraph) -> tuple[cKDTree, np.ndarray | None]:
     """The KD-tree of the graph's distinct node positions, and the node of each tree
     point (the lowest-numbered node at that position; None when every position is
     distinct, the tree's points being then the nodes)."""
-    cached = _trees.get(graph)
+    with _trees_lock:
+        cached = _trees.get(graph)
+    if isinstance(cached, Future):  # being built (prepare_snapping)
+        return cached.result()
     if cached is None:
-        lon, lat = graph.lon, graph.lat
-        nodes = None
-        later = _same_place_later(lon, lat)
-        if later.any():
-            nodes = np.flatnonzero(~later)
-            lon, lat = lon[nodes], lat[nodes]
-        xyz = _unit_xyz(lon, lat) * EARTH_RADIUS_METERS
-        cached = (cKDTree(xyz, balanced_tree=False), nodes)  # builds faster, queries as fast
-        _trees[graph] = cached
+        cached = _build_tree(graph)
+        with _trees_lock:
+            _trees[graph] = cached
     return cached
+
+
+def _build_tree(graph: RoadGraph) -> tuple[cKDTree, np.ndarray | None]:
+    lon, lat = graph.lon, graph.lat
+    nodes = None
+    later = _same_place_later(lon, lat)
+    if later.any():
+        nodes = np.flatnonzero(~later)
+        lon, lat = lon[nodes], lat[nodes]
+    xyz = _unit_xyz(lon, lat) * EARTH_RADIUS_METERS
+    return cKDTree(xyz, balanced_tree=False), nodes  # builds faster, queries as fast
 
 
 def _same_place_later(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
