@@ -13,7 +13,6 @@ judge and the rule model.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -238,7 +237,7 @@ def summarise(results, members, providers, standards, regions, prevalent, blocks
 
 
 def summarise_tally(tally: Tally, values: Values, providers, standards, regions, prevalent,
-                    served=None):  # fmt: skip
+                    served=None, threads: int = 1):  # fmt: skip
     """County, service-area, outside-area and language summaries, each row with its verdict.
 
     ``tally`` holds the exact counts of member results (:mod:`adequacy.engine.tally`),
@@ -249,14 +248,17 @@ def summarise_tally(tally: Tally, values: Values, providers, standards, regions,
     service-area table holds a row per language as well. ``served`` (rule id ->
     per-county count) replaces the providers located in a county for the minimum
     number of rules with terms per county (the reach rule: :mod:`adequacy.engine.reach`).
-    Counties come sorted by FIPS within each rule.
+    Counties come sorted by FIPS within each rule. ``threads``: blocks whose medians
+    are computed at once (each holds its block's values while it does).
     """
     county, area, outside = _summaries(
-        tally, values, providers, standards, regions, language=None, served=served
-    )
+        tally, values, providers, standards, regions, language=None, served=served,
+        threads=threads,
+    )  # fmt: skip
     language_county, language_area, _ = _summaries(
-        tally, values, providers, standards, regions, language="all", served=served
-    )
+        tally, values, providers, standards, regions, language="all", served=served,
+        threads=threads,
+    )  # fmt: skip
     language_county = language_county.merge(
         prevalent[["county_fips", "language", "speakers_5plus", "basis"]],
         on=["county_fips", "language"],
@@ -404,7 +406,7 @@ def provider_count(
 
 
 def _summaries(tally: Tally, values: Values, providers, standards, regions, *, language,
-               served=None):  # fmt: skip
+               served=None, threads=1):  # fmt: skip
     """County, service-area and outside-area tables for base rules or all languages."""
     county_rows, area_rows, outside_rows = [], [], []
     names = dict(zip(regions["fips"], regions["name"], strict=True)) if regions is not None else {}
@@ -421,9 +423,9 @@ def _summaries(tally: Tally, values: Values, providers, standards, regions, *, l
             counts = tally.county_counts((rule.id, lang))
             if counts["members"].sum():
                 todo.append((rule, lang, counts))
-    # the medians read each block's values back (a results file) and group them: on
-    # threads, which both release the GIL for
-    with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1) or 1) as pool:
+    # the medians group each block's values (read back from a results file, or sliced
+    # from the table in memory): on threads, which both release the GIL for
+    with ThreadPoolExecutor(max(1, min(len(todo), threads))) as pool:
         meds = list(pool.map(lambda item: medians(values(item[0].id, item[1])), todo))
     for (rule, lang, counts), med in zip(todo, meds, strict=True):
         key = SearchKey(rule.provider_type, rule.specialty, lang or None)
