@@ -65,7 +65,7 @@ class Settings:
         depend on it. None (the default): 500,000 when the member results stream
         to a file (``evaluate(results_path=...)``, ``adequacy evaluate``), and all
         members at once when they are held in memory, where the whole table is
-        kept anyway and chunks would only add the copy that assembles it.
+        kept anyway (each block of results is copied into its rows as it is judged).
     """
 
     quarter: int | None = None
