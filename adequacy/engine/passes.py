@@ -216,6 +216,7 @@ def judge_members(
         out.results_file = file
         out.blocks = {(rule.id, lang or ""): (None, rows_of(lang)) for rule, lang in variants}
         return out
+    placed.check()
     for j, (rule, lang) in enumerate(variants):
         a, b = table.starts[j], table.starts[j + 1]
         out.blocks[(rule.id, lang or "")] = (int(a), table.rows[a:b].astype(np.int64))
@@ -242,6 +243,14 @@ class _Placed:
             self.at[(i, j)] = self.at[(i - 1, j)] + self.size[(i - 1, j)] if i else 0
             self.size[(i, j)] = len(block.member_rows)
         self.table.fill(j, block, at=self.at[(i, j)], row_base=self.bounds[i][0])
+
+    def check(self) -> None:
+        """Every row of the table filled: each block's chunks hold its members."""
+        starts = self.table.starts
+        for j in range(len(starts) - 1):
+            held = sum(n for (_, v), n in self.size.items() if v == j)
+            if held != starts[j + 1] - starts[j]:
+                raise RuntimeError(f"block {j}: {held} rows judged for {starts[j + 1] - starts[j]}")
 
 
 class _Pass:

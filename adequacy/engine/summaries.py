@@ -152,6 +152,8 @@ class ResultTable:
         tally reads)."""
         a = self.starts[j] + at
         b = a + len(block.member_rows)
+        if b > self.starts[j + 1]:  # the layout promised fewer rows: never write past them
+            raise RuntimeError(f"block {j} has more rows than its place in the table")
         c, rows = self.columns, block.member_rows + row_base
         self.rows[a:b] = rows
         for name in ("miles", "minutes", "n_qualifying", "meets"):
