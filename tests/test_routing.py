@@ -16,6 +16,7 @@ from support import chain_network
 from adequacy import InputError, RoadGraph, nearest_providers, snap_points
 from adequacy.network.osm import haversine_meters
 from adequacy.routing import k_nearest_labels
+from adequacy.routing.snap import prepare_snapping
 from adequacy.units import MPH_TO_METERS_PER_SECOND
 
 WEIGHT = {"distance": "meters", "time": "seconds"}
@@ -217,16 +218,23 @@ def test_nearest_providers_from_coordinates(boston, metric):
     assert result.cost.shape == (1500, 2) and result.source.shape == (1500, 2)
 
 
-def test_snapping_finds_the_nearest_node_by_great_circle(boston):
+@pytest.mark.parametrize("prepared", [False, True])
+def test_snapping_finds_the_nearest_node_by_great_circle(boston, tmp_path, prepared):
     """Each point's node and leg against a brute-force haversine over every node, for
-    points in no spatial order (the snapper queries them in its own order)."""
+    points in no spatial order (the snapper queries them in its own order); also with
+    the index built on a background thread beforehand, as ``evaluate`` does."""
     rng = np.random.default_rng(3)
     n = 400
     points = np.column_stack([
         rng.uniform(boston.lon.min() - 0.02, boston.lon.max() + 0.02, n),
         rng.uniform(boston.lat.min() - 0.02, boston.lat.max() + 0.02, n),
     ])  # fmt: skip
-    snap = snap_points(boston, points)
+    graph = boston
+    if prepared:  # a graph of its own, whose index nobody has built yet
+        boston.save(tmp_path / "boston.npz")
+        graph = RoadGraph.load(tmp_path / "boston.npz")
+        prepare_snapping(graph)
+    snap = snap_points(graph, points)
     for i, (lon, lat) in enumerate(points):
         d = haversine_meters(lon, lat, boston.lon, boston.lat)
         assert snap.node[i] == int(np.argmin(d))
