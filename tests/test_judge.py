@@ -164,3 +164,35 @@ def test_the_delta_verdicts_equal_a_full_re_evaluation(graph_cache):
         joined = delta.join(full[["verdict", "verdict_reasons"]])
         assert (joined["verdict_after"] == joined["verdict"]).all()
         assert (joined["verdict_reasons_after"] == joined["verdict_reasons"]).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_county_medians_equal_pandas_groupby_median(seed):
+    """The summaries' medians (a compiled selection per county) against pandas'
+    groupby median: NaN left out, infinity kept, ties, odd and even counts, a
+    county of NaN only, and members with no county."""
+    from adequacy.engine.tally import medians
+
+    rng = np.random.default_rng(seed)
+    n = 5000
+    county = pd.Categorical(
+        rng.choice(["24005", "24013", "24027", "", None, "24510"], n),
+        categories=["24510", "24005", "", "24013", "24027", "24001"],  # 24001: no member
+    )
+    miles = rng.integers(0, 40, n).astype(float) / 4  # many ties
+    minutes = rng.random(n) * 90
+    for column in (miles, minutes):
+        column[rng.random(n) < 0.05] = np.nan
+        column[rng.random(n) < 0.05] = np.inf
+    miles[np.asarray(county == "24013")] = np.nan  # a county with no miles at all
+    values = pd.DataFrame({"county_fips": county, "miles": miles, "minutes": minutes})
+    got = medians(values)
+    expected = (
+        values.dropna(subset=["county_fips"])
+        .astype({"county_fips": str})
+        .groupby("county_fips")[["miles", "minutes"]]
+        .median()
+    )
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.loc["24013", "miles"] != got.loc["24013", "miles"]  # NaN
+    assert "24001" not in got.index

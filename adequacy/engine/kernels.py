@@ -1,9 +1,11 @@
 """The engine's member-side helpers: what every member's labels are read with.
 
-Compiled loops over the members of a block (no arrays made but the outputs), and
-the distinct road nodes of a block's members, at which labels are read once.
+Compiled loops over the members of a block (no arrays made but the outputs and
+one scratch copy), and the distinct road nodes of a block's members, at which
+labels are read once.
 
-Owns: ``member_labels``, ``count_distinct``, ``distinct_nodes``. Uses: numba.
+Owns: ``member_labels``, ``count_distinct``, ``distinct_nodes``, ``group_medians``.
+Uses: numba.
 """
 
 from __future__ import annotations
@@ -63,3 +65,66 @@ def count_distinct(codes: np.ndarray) -> np.ndarray:
             if not seen:
                 out[i] += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def group_medians(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Median of each group's values, NaN left out (NaN for a group with none), as
+    pandas' ``groupby(...).median()`` computes it: the middle value, or half the sum
+    of the two middle ones. ``codes`` in 0..n_groups-1, negative ones skipped;
+    linear time: the values placed by group, then a selection per group."""
+    start = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0 and not np.isnan(values[i]):
+            start[c + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    placed = np.empty(start[n_groups])
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0 and not np.isnan(values[i]):
+            placed[fill[c]] = values[i]
+            fill[c] += 1
+    out = np.full(n_groups, np.nan)
+    for g in range(n_groups):
+        lo, n = start[g], start[g + 1] - start[g]
+        if n == 0:
+            continue
+        upper = _select(placed, lo, lo + n, lo + n // 2)
+        if n % 2:
+            out[g] = upper
+        else:  # the lower middle: the largest of the values placed before it
+            lower = placed[lo]
+            for i in range(lo + 1, lo + n // 2):
+                lower = max(lower, placed[i])
+            out[g] = (upper + lower) / 2
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _select(a: np.ndarray, lo: int, hi: int, kth: int) -> float:
+    """Reorder ``a[lo:hi]`` so that ``a[kth]`` holds the value a sort would put there,
+    every value before it no larger (quickselect, no NaN); returns ``a[kth]``."""
+    while hi - lo > 1:
+        mid = (lo + hi - 1) // 2
+        x, y, z = a[lo], a[mid], a[hi - 1]
+        pivot = max(min(x, y), min(max(x, y), z))  # the median of three
+        i, j = lo, hi - 1
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if kth <= j:
+            hi = j + 1
+        elif kth >= i:
+            lo = i
+        else:  # between the two halves: equal to the pivot
+            break
+    return a[kth]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from adequacy.engine.judge import OUTSIDE
+from adequacy.engine.kernels import group_medians
 
 #: (rule id, language or "") of a block of member results
 BlockKey = tuple[str, str]
@@ -82,7 +83,8 @@ class Tally:
         )
         _put(self.counties.setdefault(key, []), frame[frame["members"] > 0], at)
         if key[1] == "":  # plans: rules over all members, members in the service area
-            inside = np.asarray(county_names, dtype=object)[county_code] != OUTSIDE
+            outside = [i for i, name in enumerate(county_names) if name == OUTSIDE]
+            inside = county_code != (outside[0] if outside else -1)  # codes, not strings
             m = len(plan_names)
             plans = pd.DataFrame(
                 {
@@ -136,12 +138,16 @@ def medians(values: pd.DataFrame) -> pd.DataFrame:
         names = county.cat.categories.astype(str)
     else:
         codes, names = pd.factorize(county.astype(str))
-    keep = codes >= 0  # a missing county is left out, as groupby leaves it out
-    frame = pd.DataFrame(
-        {"miles": values["miles"].to_numpy()[keep], "minutes": values["minutes"].to_numpy()[keep]}
-    )
-    found = frame.groupby(codes[keep], sort=False)[["miles", "minutes"]].median()
-    found.index = names.take(found.index.to_numpy()).rename("county_fips")
+    codes = np.asarray(codes, dtype=np.int64)
+    present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(names)))
+    # a missing county (code -1) is left out, as groupby leaves it out
+    found = pd.DataFrame(
+        {
+            column: group_medians(codes, values[column].to_numpy(dtype=np.float64), len(names))
+            for column in ("miles", "minutes")
+        },
+        index=names.rename("county_fips"),
+    ).iloc[present]
     return found.sort_index()
 
 
