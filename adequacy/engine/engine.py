@@ -30,8 +30,10 @@ from adequacy.engine.settings import Settings
 from adequacy.engine.standards import Rule, StandardsSet
 from adequacy.inputs.languages import speaks
 from adequacy.network import RoadGraph
+from adequacy.network.chain_labels import places_of
 from adequacy.network.chains import chains_of
 from adequacy.routing import NodeLabels, Snap, fastest_route_counts, k_nearest_labels, label_ids
+from adequacy.routing.labels import contracted
 from adequacy.routing.routes import StraightLabels, route_at, route_meters
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
 
@@ -84,6 +86,8 @@ class MemberState:
     county_names: list[str] = field(default_factory=list)
     legs: dict[str, np.ndarray] = field(default_factory=dict)
     nodes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: where those nodes sit on the contracted graph (``network.chain_labels.places_of``)
+    places: dict[str, Any] = field(default_factory=dict)
     by_node: tuple[np.ndarray, np.ndarray] | None = None
     delta_base: pd.DataFrame | None = None
     site_reach: Any = None  # the searches from candidate sites (engine.reach.SiteReach)
@@ -310,7 +314,7 @@ class Engine:
         for metric in ("distance", "time"):
             self.leg(metric)
         for lang in dict.fromkeys(lang or "" for _, lang in variants):
-            self._distinct_nodes(self.rows_of(lang or None), lang)
+            self._places(self._distinct_nodes(self.rows_of(lang or None), lang)[0], lang)
 
         def task(key):
             for item in jobs.items():
@@ -409,7 +413,7 @@ class Engine:
             return cost, label_ids(source, self.pid_codes[search.rows]).astype(np.int64)
         # labels are read once per distinct node (many members share a node)
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
-        cost_u, source_u = search.labels.at_nodes(nodes)
+        cost_u, source_u = search.labels.at_nodes(nodes, self._places(nodes, cache_key))
         code_of_source = self.pid_codes[search.rows].astype(np.int64)
         return member_labels(
             cost_u,
@@ -438,7 +442,10 @@ class Engine:
             self.unrouted += unrouted
             search.labels.forget_order()  # read: the settled order is no longer needed
         nodes, inverse = self._distinct_nodes(member_rows, cache_key)
-        cost_u, source_u, route_u = route_at(search.labels, search.route, nodes, snap.meters[rows])
+        places = self._places(nodes, cache_key)
+        cost_u, source_u, route_u = route_at(
+            search.labels, search.route, nodes, snap.meters[rows], places
+        )
         time = member_labels(
             cost_u,
             source_u.astype(np.int64, copy=False),
@@ -458,6 +465,15 @@ class Engine:
             if cache_key is not None:
                 self.state.nodes[cache_key] = found
         return found
+
+    def _places(self, nodes: np.ndarray, cache_key: str | None):
+        """Where a block's distinct nodes sit on the chains, found once for every
+        search read there (None: not kept, or the searches are not contracted)."""
+        if cache_key is None or not contracted(self.graph):
+            return None
+        if cache_key not in self.state.places:
+            self.state.places[cache_key] = places_of(chains_of(self.graph), nodes)
+        return self.state.places[cache_key]
 
     # -- rule evaluation
     def rule_block(

@@ -32,7 +32,8 @@ import numpy as np
 
 from adequacy.errors import InputError
 from adequacy.network import RoadGraph
-from adequacy.network.chains import affected_nodes, chains_of, expand, seeds
+from adequacy.network.chain_labels import ChainPlaces, affected_nodes, expand, seeds
+from adequacy.network.chains import chains_of
 from adequacy.routing.kernels import k_nearest_kernel, merge_kernel, reach_kernel
 from adequacy.routing.snap import DEFAULT_SNAP_SPEED_MPH, Snap
 
@@ -121,11 +122,15 @@ class NodeLabels:
         first = cost[:, 0] if cost.shape[1] else np.full(cost.shape[0], np.inf)
         return np.minimum(first, self.cutoff)
 
-    def at_nodes(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(cost, source) rows of the given nodes, as new arrays."""
+    def at_nodes(
+        self, nodes: np.ndarray, places: ChainPlaces | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(cost, source) rows of the given nodes, as new arrays. ``places``: the
+        nodes' :func:`~adequacy.network.chain_labels.places_of`, when the caller
+        reads several searches at the same nodes (contracted labels only)."""
         if self._cost is not None:
             return self._cost[nodes], self._source[nodes]
-        return self._lazy.expand(np.asarray(nodes, dtype=np.int64))
+        return self._lazy.expand(np.asarray(nodes, dtype=np.int64), places)
 
     def at(self, snap: Snap, snap_speed_mph: float = DEFAULT_SNAP_SPEED_MPH):
         """Costs and sources for snapped points: node labels plus each point's leg.
@@ -219,13 +224,16 @@ class CoreLabels:
     def k(self) -> int:
         return self.cost.shape[1]
 
-    def expand(self, nodes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def expand(
+        self, nodes: np.ndarray | None, places: ChainPlaces | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         n = self.chains.core_of.shape[0] if nodes is None else len(nodes)
         cost = np.empty((n, self.k))
         source = np.empty((n, self.k), dtype=np.int64)
         expand(
             self.chains, self.cost, self.source, self.source_nodes, self.source_cost,
             self.group_index, self.metric_index, self.cutoff, cost, source, nodes=nodes,
+            places=places,
         )  # fmt: skip
         return cost, source
 

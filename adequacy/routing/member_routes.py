@@ -38,7 +38,8 @@ import numpy as np
 from numba import njit
 
 from adequacy.network import RoadGraph
-from adequacy.network.chains import chains_of, seeds
+from adequacy.network.chain_labels import seeds
+from adequacy.network.chains import chains_of
 from adequacy.routing.kernels import heap_pop, heap_push
 from adequacy.routing.labels import contracted
 from adequacy.routing.routes import TIE_TOLERANCE  # equal times, as route_meters has them

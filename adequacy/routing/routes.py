@@ -39,7 +39,7 @@ from numba import njit
 from scipy.spatial import cKDTree
 
 from adequacy.network import RoadGraph
-from adequacy.network.chains import expand, seeds
+from adequacy.network.chain_labels import ChainPlaces, expand, seeds
 from adequacy.network.osm import EARTH_RADIUS_METERS, haversine_meters
 from adequacy.routing.kernels import fastest_from_kernel
 from adequacy.routing.labels import NodeLabels
@@ -124,12 +124,17 @@ def route_meters(
 
 
 def route_at(
-    labels: NodeLabels, route: np.ndarray, nodes: np.ndarray, source_meters: np.ndarray
+    labels: NodeLabels,
+    route: np.ndarray,
+    nodes: np.ndarray,
+    source_meters: np.ndarray,
+    places: ChainPlaces | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(seconds, source, route meters) of the time labels at some graph nodes.
 
     ``route`` is :func:`route_meters`'s answer for these labels and
-    ``source_meters`` each source's snapping leg in meters.
+    ``source_meters`` each source's snapping leg in meters; ``places`` the nodes'
+    :func:`~adequacy.network.chain_labels.places_of` when the caller keeps them.
     """
     nodes = np.asarray(nodes, dtype=np.int64)
     if not labels.contracted:
@@ -141,7 +146,7 @@ def route_at(
     expand(
         core.chains, core.cost, core.source, core.source_nodes, core.source_cost,
         core.group_index, core.metric_index, core.cutoff, cost, source, nodes=nodes,
-        route=(route, np.asarray(source_meters, dtype=np.float64), meters),
+        route=(route, np.asarray(source_meters, dtype=np.float64), meters), places=places,
     )  # fmt: skip
     return cost, source, meters
 

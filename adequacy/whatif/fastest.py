@@ -32,7 +32,7 @@ import heapq
 import numpy as np
 from numba import njit
 
-from adequacy.network.chains import seeds
+from adequacy.network.chain_labels import seeds
 from adequacy.routing.routes import TIE_TOLERANCE, label_route
 
 
