@@ -103,6 +103,42 @@ def test_chunked_runs_equal_one_pass(idaho_demo, tmp_path):
     assert list(back["member_id"].astype(str)) == list(sc.members["member_id"].iloc[rows])
 
 
+def test_searches_begun_ahead_are_the_engines_own(idaho_demo):
+    """The searches a run begins while members are placed (on a background thread)
+    equal, label for label, those an engine runs when the members are judged; a
+    search not begun by then is handed back for the engine to run."""
+    from adequacy.engine.ahead import SearchesAhead
+    from adequacy.engine.engine import Engine, SearchKey, rule_variants
+    from adequacy.engine.standards import DEFAULT_STANDARDS
+
+    sc = idaho_demo
+    ev = evaluate(sc.members, sc.providers, sc.graph, **_inputs(sc))
+    ahead = SearchesAhead(sc.graph, ev.providers, ev.provider_snap, ev.settings, ev.standards)
+    engine = Engine(sc.graph, ev.members, ev.providers, ev.member_snap, ev.provider_snap,
+                    ev.settings)  # fmt: skip
+    jobs = engine.jobs(rule_variants(ev.standards, []))
+    assert len(jobs) >= 2 * len(load_standards(DEFAULT_STANDARDS).rules) - 2
+    taken = 0
+    for item in reversed(list(jobs.items())):  # the last ones may not have begun
+        search = ahead.take(item[0])
+        if search is None:
+            continue
+        taken += 1
+        own = engine.search_one(item)[1]
+        assert np.array_equal(search.rows, own.rows)
+        assert search.labels.k == own.labels.k and search.labels.cutoff == own.labels.cutoff
+        assert np.array_equal(search.labels.cost, own.labels.cost)
+        assert np.array_equal(search.labels.source, own.labels.source)
+    assert taken >= 1  # the first job is waited for: it has begun
+    assert ahead.take((SearchKey("pcp", None, "Spanish"), "time")) is None  # not ahead
+    ahead.close()
+    # and the run itself: its searches are those of the engine
+    for job, search in ev.searches.items():
+        if job in jobs:
+            own = engine.search_one((job, jobs[job]))[1]
+            assert np.array_equal(search.labels.cost, own.labels.cost)
+
+
 @pytest.mark.slow
 def test_chunked_cms_ma_run_equals_one_pass(graph_cache, tmp_path):
     """Medicare Advantage: the counties each provider serves are a union over chunks."""

@@ -225,6 +225,7 @@ class Engine:
         searches: dict | None = None,
         n_groups: dict[SearchKey, int] | None = None,
         min_width: dict[tuple[SearchKey, str], int] | None = None,
+        ahead=None,
     ):
         self.graph = graph
         self.members = members
@@ -247,6 +248,8 @@ class Engine:
         #: the other partitions' searches reached; :mod:`adequacy.distributed`)
         self.n_groups = n_groups or {}
         self.min_width = min_width or {}
+        #: searches begun before the members were placed (:mod:`adequacy.engine.ahead`)
+        self.ahead = ahead
 
     @staticmethod
     def key_of(rule: Rule, language: str | None) -> SearchKey:
@@ -319,8 +322,10 @@ class Engine:
         def task(key):
             for item in jobs.items():
                 if item[0][0] == key and item[0] not in self.searches:
-                    job, search = self.search_one(item)
-                    self.searches[job] = search
+                    search = self.ahead.take(item[0]) if self.ahead is not None else None
+                    if search is None:  # not begun ahead: run here
+                        search = self.search_one(item)[1]
+                    self.searches[item[0]] = search
             found = []
             for i, (rule, lang) in enumerate(variants):
                 if self.key_of(rule, lang) == key:

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adequacy.engine.ahead import SearchesAhead
 from adequacy.engine.appointments import (
     DEFAULT_APPOINTMENT_STANDARDS,
     AppointmentStandards,
@@ -285,6 +286,17 @@ def evaluate(
             notes.append(Path(label).name + note[0].removeprefix(label))
             warnings.append(note[1])  # named by ID and line: for the terminal only
 
+    # ---- the searches of the rules over all members need no member: begun now, on a
+    # background thread, while members are placed and snapped (not for Medicare
+    # Advantage, whose rules are built from the members' counties)
+    cms = is_recipe(standards) or any(r.provider_type == CMS_PROVIDER_TYPE for r in standards.rules)
+    ahead = provider_snap = None
+    if not cms:
+        expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
+        if cluster is None and settings.distance_basis != "straight_line":
+            provider_snap = _snap_points(graph, providers, "providers", "provider_id", settings)
+            ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
+
     # ---- regions: county and class of every member and provider
     region_table = read_regions(regions) if regions is not None else None
     members, providers = _place(members, providers, region_table, standards)
@@ -295,7 +307,7 @@ def evaluate(
         )
 
     # ---- Medicare Advantage: rules built for this service area from the reference file
-    if is_recipe(standards) or any(r.provider_type == CMS_PROVIDER_TYPE for r in standards.rules):
+    if cms:
         codes, code_notes = cms_codes(providers, crosswalk=cms_crosswalk)
         providers = providers.assign(cms_code=codes.to_numpy())
         notes += code_notes
@@ -309,22 +321,18 @@ def evaluate(
         )
         notes += built_notes
 
-    # ---- which rules: high-volume specialists from claims, period filter
-    in_network = providers[providers["in_network"]]
-    specialties = in_network.loc[in_network["provider_type"] == "specialist", "specialty"]
-    hv_table = _high_volume_table(claims_table, specialties, standards)
-    hv_list = hv_table.loc[hv_table["selected"], "specialty"].tolist()
-    if claims_table is None and any(r.specialty == "high_volume" for r in standards.rules):
-        notes.append("High-volume specialist rules were not evaluated: no claims were given.")
-    expanded = standards.expand(hv_list, specialties[specialties != ""].unique())
-    expanded = expanded.for_period(settings.quarter)
+    if cms:  # the rules of the reference file, now built
+        expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
 
     # ---- snapping, once for everyone
-    member_snap = provider_snap = None
+    member_snap = None
     if not extract:
         tick("snapping to roads", 0, 1)
         member_snap = _snap(graph, members, "members", "member_id", settings, notes)
-        provider_snap = _snap(graph, providers, "providers", "provider_id", settings, notes)
+        if provider_snap is None:
+            provider_snap = _snap(graph, providers, "providers", "provider_id", settings, notes)
+        else:  # snapped before the searches ahead: recorded now, in the same order
+            _record_snap(providers, provider_snap, "providers", settings, notes)
 
     # ---- languages
     prevalent = prevalent_languages(
@@ -370,7 +378,10 @@ def evaluate(
             results_path=results_path,
             workers=workers or os.cpu_count() or 1,
             progress=tick,
+            ahead=ahead,
         )
+    if ahead is not None:
+        ahead.close()
     served = judged.served
     county_rules = [r for r in expanded.rules if r.counties]
     if judged.unrouted:
@@ -441,15 +452,33 @@ def evaluate(
 
 def _snap(graph, table: pd.DataFrame, what: str, id_column: str, settings: Settings, notes):
     """Snap a table's points, record ``snap_meters``/``off_road`` on it, note off-road rows."""
-    snap = snap_points(
+    snap = _snap_points(graph, table, what, id_column, settings)
+    _record_snap(table, snap, what, settings, notes)
+    return snap
+
+
+def _snap_points(graph, table: pd.DataFrame, what: str, id_column: str, settings: Settings):
+    """A table's points snapped to the graph (nothing recorded)."""
+    return snap_points(
         graph,
         table[["lon", "lat"]].to_numpy(),
         what=what,
         ids=table[id_column].to_numpy(),
         max_snap_meters=settings.max_snap_meters,
     )
-    _record_snap(table, snap, what, settings, notes)
-    return snap
+
+
+def _which_rules(providers, claims, standards: StandardsSet, settings: Settings, notes):
+    """The rules evaluated: high-volume specialists chosen from the claims, those in
+    force in the settings' quarter. Returns them and the high-volume table."""
+    in_network = providers[providers["in_network"]]
+    specialties = in_network.loc[in_network["provider_type"] == "specialist", "specialty"]
+    hv_table = _high_volume_table(claims, specialties, standards)
+    hv_list = hv_table.loc[hv_table["selected"], "specialty"].tolist()
+    if claims is None and any(r.specialty == "high_volume" for r in standards.rules):
+        notes.append("High-volume specialist rules were not evaluated: no claims were given.")
+    expanded = standards.expand(hv_list, specialties[specialties != ""].unique())
+    return expanded.for_period(settings.quarter), hv_table
 
 
 def _record_snap(table: pd.DataFrame, snap: Snap, what: str, settings: Settings, notes) -> None:

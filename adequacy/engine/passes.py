@@ -110,6 +110,7 @@ def judge_members(
     progress: Progress | None = None,
     n_groups: dict | None = None,
     min_width: dict | None = None,
+    ahead=None,
 ) -> MemberPass:
     """Search once, then judge every member chunk by chunk (see the module docstring).
 
@@ -120,7 +121,8 @@ def judge_members(
     per (rule, language) in the variants' order, each block's members in row
     order, as :func:`~adequacy.engine.summaries.member_results_table` makes it for
     all members at once. ``n_groups`` and ``min_width`` are for a
-    partition of a larger run (see :class:`~adequacy.engine.engine.Engine`).
+    partition of a larger run (see :class:`~adequacy.engine.engine.Engine`);
+    ``ahead`` the searches begun before (:class:`~adequacy.engine.ahead.SearchesAhead`).
     """
     tick = progress or (lambda step, done, total: None)
     variants = rule_variants(standards, languages)
@@ -131,7 +133,7 @@ def judge_members(
     width = max([r.count for r in standards.rules], default=1)  # nearest_1..width everywhere
     searches: dict = {}
     pass_ = _Pass(graph, members, providers, member_snap, provider_snap, settings, variants,
-                  bounds, searches, workers, n_groups, min_width)  # fmt: skip
+                  bounds, searches, workers, n_groups, min_width, ahead)  # fmt: skip
     tally, written, digests = Tally(), {}, {}
     file = ResultsFile(results_path) if results_path is not None else None
     table = placed = None
@@ -258,8 +260,9 @@ class _Pass:
     blocks judged again where a search widened after they were judged."""
 
     def __init__(self, graph, members, providers, member_snap, provider_snap, settings,
-                 variants, bounds, searches, workers, n_groups, min_width):  # fmt: skip
+                 variants, bounds, searches, workers, n_groups, min_width, ahead):  # fmt: skip
         self.args = (graph, members, providers, member_snap, provider_snap, settings)
+        self.ahead = ahead  # taken by the first chunk's engine, which runs the searches
         self.variants, self.bounds, self.searches = variants, bounds, searches
         self.workers, self.n_groups, self.min_width = workers, n_groups, min_width
         self.engines: dict[int, Engine] = {}
@@ -277,6 +280,7 @@ class _Pass:
                 graph, members.iloc[a:b], providers, _part(member_snap, a, b), provider_snap,
                 settings, workers=self.workers, progress=progress, searches=self.searches,
                 n_groups=self.n_groups, min_width=self.min_width,
+                ahead=self.ahead if i == 0 else None,
             )  # fmt: skip
         return self.engines[i]
 
