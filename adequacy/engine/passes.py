@@ -144,14 +144,16 @@ def judge_members(
         table = ResultTable(ResultColumns(members, providers, width), layout)
         placed = _Placed(table, bounds)
 
-    def write(i: int, sub: pd.DataFrame, blocks: list[Block]) -> None:
-        """A chunk's blocks to the file, a block at a time: a row group each."""
+    def count_and_write(i: int, sub: pd.DataFrame, blocks: list[Block]) -> None:
+        """A chunk's blocks counted (chunks in order: the i-th added is chunk i), then
+        written to the file a block at a time: a row group each."""
+        tally.add_blocks(blocks, sub)
         columns = ResultColumns(sub, providers, width)
         for j, block in enumerate(blocks):
             digests[(i, j)] = _digest(block)  # before the table takes its arrays
             written[(i, j)] = file.write(columns.table([block], own_ids=True), [block])[0]
 
-    # one chunk is written while the next is judged (the writes, in chunk order, on
+    # one chunk is counted and written while the next is judged (in chunk order, on
     # one thread; pyarrow and the searches release the GIL)
     with ThreadPoolExecutor(1) as writer:
         pending = None
@@ -168,12 +170,12 @@ def judge_members(
                     if placed is not None:
                         placed.fill(i, j, block)
             sub = members.iloc[a:b]
-            tally.add_blocks(blocks, sub)
-            if file is not None:
+            if file is not None:  # counted and written while the next chunk is judged
                 if pending is not None:
                     pending.result()  # at most one chunk's results waiting
-                pending = writer.submit(write, i, sub, blocks)
+                pending = writer.submit(count_and_write, i, sub, blocks)
             else:
+                tally.add_blocks(blocks, sub)
                 for block in blocks:  # counted: the table holds the rest
                     block.meets = None
         if pending is not None:
