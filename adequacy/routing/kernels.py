@@ -4,13 +4,20 @@ Every kernel works on arrays its caller made (the heap included, sized by the
 bound k·E + sources): nothing is allocated inside a loop, and every kernel
 releases the GIL so searches run on worker threads.
 
-Owns: the numba kernels. Uses: numpy only.
+The k-nearest search is bound by memory latency (its frontier spans the whole
+graph): it keeps each node's tentative labels in one record block and asks the
+CPU ahead of time for what the next steps will read (:func:`_prefetch`).
+
+Owns: the numba kernels. Uses: numpy, numba (llvmlite for the prefetch hint).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -63,40 +70,126 @@ def heap_pop(hc, hn, hs, size):
     return size
 
 
+#: One slot of a node's tentative labels (k slots per node, contiguous: one cache line
+#: or two per relaxed edge). ``group`` is -1 while the slot is empty and ``-2 - group``
+#: once the label is settled (groups are >= 0); ``rank`` is the source index.
+TENTATIVE = np.dtype([("cost", np.float64), ("rank", np.int32), ("group", np.int32)])
+#: One entry of the k-nearest search's heap (1-based: the root is entry 1).
+LABEL_HEAP = np.dtype([("cost", np.float64), ("source", np.int32), ("node", np.int32)])
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Ask the CPU to bring ``arr[idx]`` into its caches: a hint, with no effect on
+    results (it never faults, even past the array's end). The search is bound by
+    memory latency: it asks for what the next steps will read while doing this one."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty, idxty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], idxty, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        # unsuffixed: LLVM names it for its pointer type (p0i8 or p0) as it reads it
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch")
+        # read access, keep in all cache levels, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True, inline="always")
-def offer(tent_cost, tent_group, tent_rank, base, k, c, g, r):
+def _label_push(heap, size, c, node, src):
+    """:func:`heap_push` on a 1-based :data:`LABEL_HEAP` (the same sift, so equal
+    (cost, source) pop in the same order)."""
+    i = size + 1
+    while i > 1:
+        parent = i >> 1
+        if not _before(c, src, heap[parent].cost, heap[parent].source):
+            break
+        heap[i] = heap[parent]
+        i = parent
+    heap[i].cost = c
+    heap[i].source = src
+    heap[i].node = node
+    return size + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _label_pop(heap, size):
+    """:func:`heap_pop` on a 1-based :data:`LABEL_HEAP`: the same sift (equal
+    (cost, source) pop in the same order). The freed last entry becomes a sentinel
+    that never comes first, so a lone child needs no bounds check; each level asks
+    for its grandchildren (64 bytes, one cache line when the heap is aligned)."""
+    last = size
+    size -= 1
+    c = heap[last].cost
+    src = heap[last].source
+    node = heap[last].node
+    heap[last].cost = np.inf
+    heap[last].source = 2147483647
+    i = 1
+    while True:
+        child = 2 * i
+        if child > size:
+            break
+        _prefetch(heap, 4 * i)
+        rc = heap[child + 1].cost
+        lc = heap[child].cost
+        # the right child when it comes first (no branch: this is a coin toss)
+        child += np.int64((rc < lc) | ((rc == lc) & (heap[child + 1].source < heap[child].source)))
+        if not _before(heap[child].cost, heap[child].source, c, src):
+            break
+        heap[i] = heap[child]
+        i = child
+    heap[i].cost = c
+    heap[i].source = src
+    heap[i].node = node
+    return size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def offer(tent, base, k, c, g, r):
     """Record a tentative label (c, group g, rank r) at a node; False if it cannot matter.
 
-    The node's tentative list holds its ``k`` best (cost, rank) from distinct groups
-    seen so far. A label that does not come before ``k`` other groups' can never be
-    among the node's ``k`` nearest, so it is not pushed. Equal costs are ordered by
-    rank (the source's place in the roster), so the labels kept never depend on the
-    order the search met them in.
+    The node's tentative list (``tent[base:base + k]``) holds its ``k`` best (cost,
+    rank) from distinct groups seen so far, settled ones included. A label that does
+    not come before ``k`` other groups' can never be among the node's ``k`` nearest,
+    so it is not pushed; nor is one of a group already settled there (every label
+    offered after a settle comes after it). Equal costs are ordered by rank (the
+    source's place in the roster), so the labels kept never depend on the order the
+    search met them in.
     """
     worst = -1
     worst_cost = -1.0
     worst_rank = -1
     for j in range(k):
-        tg = tent_group[base + j]
+        tg = tent[base + j].group
         if tg == g:
-            if not _before(c, r, tent_cost[base + j], tent_rank[base + j]):
+            if not _before(c, r, tent[base + j].cost, tent[base + j].rank):
                 return False
-            tent_cost[base + j] = c
-            tent_rank[base + j] = r
+            tent[base + j].cost = c
+            tent[base + j].rank = r
             return True
         if tg == -1:
-            tent_cost[base + j] = c
-            tent_group[base + j] = g
-            tent_rank[base + j] = r
+            tent[base + j].cost = c
+            tent[base + j].group = g
+            tent[base + j].rank = r
             return True
-        if _before(worst_cost, worst_rank, tent_cost[base + j], tent_rank[base + j]):
-            worst_cost = tent_cost[base + j]
-            worst_rank = tent_rank[base + j]
+        if tg == -2 - g:
+            return False
+        if _before(worst_cost, worst_rank, tent[base + j].cost, tent[base + j].rank):
+            worst_cost = tent[base + j].cost
+            worst_rank = tent[base + j].rank
             worst = j
     if _before(c, r, worst_cost, worst_rank):
-        tent_cost[base + worst] = c
-        tent_group[base + worst] = g
-        tent_rank[base + worst] = r
+        tent[base + worst].cost = c
+        tent[base + worst].group = g
+        tent[base + worst].rank = r
         return True
     return False
 
@@ -113,13 +206,8 @@ def k_nearest_kernel(
     cutoff,
     label_cost,
     label_source,
-    n_labels,
-    tent_cost,
-    tent_group,
-    tent_rank,
-    heap_cost,
-    heap_node,
-    heap_source,
+    tent,
+    heap,
     settle_order,
 ):
     """Settle every node's k nearest labels; ``settle_order`` records each label's flat
@@ -129,52 +217,88 @@ def k_nearest_kernel(
     Equal costs are ordered by source index (lower first; the caller lists sources in
     the roster's order): each node's labels are its ``k`` first distinct groups by
     (cost, source), whatever the graph's numbering (a graph clipped around some
-    members keeps the same labels there)."""
-    for i in range(label_cost.shape[0]):  # initialised here, without the GIL
-        label_cost[i] = np.inf
-        label_source[i] = -1
-        tent_cost[i] = np.inf
-        tent_group[i] = -1
-        tent_rank[i] = -1
-    for i in range(n_labels.shape[0]):
-        n_labels[i] = 0
+    members keeps the same labels there).
+
+    ``tent`` (n × k :data:`TENTATIVE`) and ``heap`` (:data:`LABEL_HEAP`, the bound
+    k·E + sources + 2 entries, best 64-byte aligned) are scratch; ``source_group``
+    holds groups >= 0 and there are fewer than 2**31 sources.
+
+    A popped entry is settled when it is still its node's tentative label of its
+    group: a label replaced by a better one of its group comes after it, and one
+    pushed out of the list comes after ``k`` other groups, so either way the node
+    settles its group or its ``k`` labels first. Once settled, a label stays in the
+    list, so at the end the list holds exactly the node's labels; they are written
+    out in (cost, source) order, the order they were settled in.
+    """
+    n = label_cost.shape[0] // k
+    for i in range(tent.shape[0]):  # initialised here, without the GIL
+        tent[i].cost = np.inf
+        tent[i].group = -1
+        tent[i].rank = -1
     size = 0
     for s in range(source_node.shape[0]):
         c = source_cost[s]
         node = source_node[s]
         g = source_group[s]
-        if c <= cutoff and offer(tent_cost, tent_group, tent_rank, node * k, k, c, g, s):
-            size = heap_push(heap_cost, heap_node, heap_source, size, c, node, s)
+        if c <= cutoff and offer(tent, node * k, k, c, g, s):
+            size = _label_push(heap, size, c, node, s)
     settled = 0
     while size > 0:
-        c = heap_cost[0]
-        node = heap_node[0]
-        s = heap_source[0]
-        size = heap_pop(heap_cost, heap_node, heap_source, size)
-        m = n_labels[node]
-        if m >= k:
-            continue
+        c = heap[1].cost
+        node = heap[1].node
+        s = heap[1].source
+        size = _label_pop(heap, size)
+        for i in range(1, min(size, 3) + 1):  # the next ones settled, most likely:
+            nxt = heap[i].node  # fetch their data now
+            _prefetch(tent, nxt * k)
+            _prefetch(offsets, nxt)
         g = source_group[s]
         base = node * k
-        duplicate = False
-        for j in range(m):
-            if source_group[label_source[base + j]] == g:
-                duplicate = True
-                break
-        if duplicate:
-            continue
-        label_cost[base + m] = c
-        label_source[base + m] = s
-        n_labels[node] = m + 1
+        m = 0  # labels the node has settled
+        live = -1
+        for j in range(k):
+            tg = tent[base + j].group
+            if tg < -1:
+                m += 1
+            elif tg == g and tent[base + j].rank == s and tent[base + j].cost == c:
+                live = j
+        if live < 0:
+            continue  # replaced by a better label, or pushed out of the list
+        tent[base + live].group = -2 - g
         settle_order[settled] = base + m
         settled += 1
-        for e in range(offsets[node], offsets[node + 1]):
+        first = offsets[node]
+        end = offsets[node + 1]
+        for e in range(first, end):
+            _prefetch(tent, targets[e] * k)
+            _prefetch(tent, targets[e] * k + k - 1)
+        for e in range(first, end):
             nxt = targets[e]
             nc = c + weights[e]
-            if nc > cutoff or n_labels[nxt] >= k:
-                continue
-            if offer(tent_cost, tent_group, tent_rank, nxt * k, k, nc, g, s):
-                size = heap_push(heap_cost, heap_node, heap_source, size, nc, nxt, s)
+            if nc <= cutoff and offer(tent, nxt * k, k, nc, g, s):
+                size = _label_push(heap, size, nc, nxt, s)
+        if size > 0:
+            first = offsets[heap[1].node]
+            _prefetch(targets, first)
+            _prefetch(weights, first)
+    for node in range(n):  # the settled labels, sorted by (cost, source)
+        base = node * k
+        m = 0
+        for j in range(k):
+            if tent[base + j].group < -1:
+                c = tent[base + j].cost
+                r = tent[base + j].rank
+                i = base + m
+                while i > base and _before(c, r, label_cost[i - 1], label_source[i - 1]):
+                    label_cost[i] = label_cost[i - 1]
+                    label_source[i] = label_source[i - 1]
+                    i -= 1
+                label_cost[i] = c
+                label_source[i] = r
+                m += 1
+        for j in range(m, k):
+            label_cost[base + j] = np.inf
+            label_source[base + j] = -1
     return settled
 
 

@@ -34,7 +34,13 @@ from adequacy.errors import InputError
 from adequacy.network import RoadGraph
 from adequacy.network.chain_labels import ChainPlaces, affected_nodes, expand, seeds
 from adequacy.network.chains import chains_of
-from adequacy.routing.kernels import k_nearest_kernel, merge_kernel, reach_kernel
+from adequacy.routing.kernels import (
+    LABEL_HEAP,
+    TENTATIVE,
+    k_nearest_kernel,
+    merge_kernel,
+    reach_kernel,
+)
 from adequacy.routing.snap import DEFAULT_SNAP_SPEED_MPH, Snap
 
 METRICS = ("distance", "time")
@@ -322,14 +328,11 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
     weights = graph.rev_meters if metric == "distance" else graph.rev_seconds
     label_cost = np.empty(n * k)
     label_source = np.empty(n * k, dtype=np.int32)
-    n_labels = np.empty(n, dtype=np.int32)
-    tent_cost = np.empty(n * k)
-    tent_group = np.empty(n * k, dtype=np.int32)
-    tent_rank = np.empty(n * k, dtype=np.int64)
-    capacity = k * graph.n_edges + n_sources + 1
-    heap_cost = np.empty(capacity)
-    heap_node = np.empty(capacity, dtype=np.int32)
-    heap_source = np.empty(capacity, dtype=np.int32)
+    tent = np.empty(n * k, dtype=TENTATIVE)  # each node's k slots side by side
+    capacity = k * graph.n_edges + n_sources + 2  # 1-based, and a sentinel past the end
+    raw = np.empty(capacity + 4, dtype=LABEL_HEAP)  # 16-byte entries, 64-byte aligned:
+    start = (-raw.ctypes.data % 64) // LABEL_HEAP.itemsize  # an entry's 4 grandchildren
+    heap = raw[start : start + capacity]  # fill one cache line
     settle_order = np.empty(n * k, dtype=np.int64)
     settled = 0
     if not n_sources:
@@ -347,13 +350,8 @@ def _search(graph, source_nodes, source_cost, group_index, k, metric, cutoff):
             cutoff,
             label_cost,
             label_source,
-            n_labels,
-            tent_cost,
-            tent_group,
-            tent_rank,
-            heap_cost,
-            heap_node,
-            heap_source,
+            tent,
+            heap,
             settle_order,
         )
     order = settle_order[:settled]
