@@ -108,6 +108,18 @@ class ResultColumns:
             name: members[name].to_numpy() for name in ("in_service_area", "off_road", "synthetic")
         }
         self.snap_meters = members["snap_meters"].to_numpy()
+        # categories checked once (pandas checks that they are distinct): every table
+        # and block reuses them
+        self.pid_dtype = pd.CategoricalDtype(self.pid_uniques)
+        self.county_dtype = pd.CategoricalDtype(self.county_uniques)
+        self._own_ids: tuple[np.ndarray, pd.CategoricalDtype] | None = None
+
+    def own_ids(self, rows: np.ndarray) -> pd.CategoricalDtype:
+        """The ids of members ``rows`` as categories (the last rows' kept: a chunk's
+        rules share their members)."""
+        if self._own_ids is None or not np.array_equal(self._own_ids[0], rows):
+            self._own_ids = (rows.copy(), pd.CategoricalDtype(self.member_ids[rows]))
+        return self._own_ids[1]
 
     def table(self, blocks: list[Block], *, own_ids: bool = False) -> pd.DataFrame:
         """The blocks' rows (see :func:`member_results_table`). ``own_ids``: the
@@ -181,7 +193,7 @@ class ResultTable:
         rule_cats = list(dict.fromkeys(rule.id for rule, _, _ in self.layout))
         lang_cats = [""] + sorted({lang for _, lang, _ in self.layout if lang})
         if own_ids:
-            ids = pd.Categorical.from_codes(np.arange(n), categories=c.member_ids[rows])
+            ids = pd.Categorical.from_codes(np.arange(n), dtype=c.own_ids(rows))
         else:
             ids = pd.Categorical.from_codes(rows, categories=c.member_ids)
         out = {
@@ -194,7 +206,7 @@ class ResultTable:
                 per_block([lang_cats.index(lang or "") for _, lang, _ in self.layout], np.int16),
                 lang_cats,
             ),
-            "county_fips": pd.Categorical.from_codes(self.county, categories=c.county_uniques),
+            "county_fips": pd.Categorical.from_codes(self.county, dtype=c.county_dtype),
             "region_class": pd.Categorical.from_codes(self.region, c.region.categories),
             "in_service_area": self.flags["in_service_area"],
             "count_required": per_block([rule.count for rule, _, _ in self.layout], np.int16),
@@ -204,9 +216,7 @@ class ResultTable:
             "meets": self.meets,
         }
         for j in range(c.width):
-            out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(
-                self.nearest[j], categories=c.pid_uniques
-            )
+            out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(self.nearest[j], dtype=c.pid_dtype)
         self.nearest = None
         out["snap_meters"] = self.snap_meters
         out["off_road"] = self.flags["off_road"]
@@ -407,6 +417,16 @@ def provider_count(
     return float(len(pids)), pd.Series(by, index=counties)
 
 
+def _medians_ahead(values: Values, todo: list, threads: int):
+    """The medians of each (rule, language, ...) in ``todo``, in order, computed ahead
+    on ``threads`` threads while the caller uses those before. They group each
+    block's values (read back from a results file, or sliced from the table in
+    memory), which release the GIL; a block's values are held while its medians are
+    computed."""
+    with ThreadPoolExecutor(max(1, min(len(todo), threads))) as pool:
+        yield from pool.map(lambda item: medians(values(item[0].id, item[1])), todo)
+
+
 def _summaries(tally: Tally, values: Values, providers, standards, regions, *, language,
                served=None, threads=1):  # fmt: skip
     """County, service-area and outside-area tables for base rules or all languages."""
@@ -425,10 +445,7 @@ def _summaries(tally: Tally, values: Values, providers, standards, regions, *, l
             counts = tally.county_counts((rule.id, lang))
             if counts["members"].sum():
                 todo.append((rule, lang, counts))
-    # the medians group each block's values (read back from a results file, or sliced
-    # from the table in memory): on threads, which both release the GIL for
-    with ThreadPoolExecutor(max(1, min(len(todo), threads))) as pool:
-        meds = list(pool.map(lambda item: medians(values(item[0].id, item[1])), todo))
+    meds = _medians_ahead(values, todo, threads)  # each block's rows made as they come
     for (rule, lang, counts), med in zip(todo, meds, strict=True):
         key = SearchKey(rule.provider_type, rule.specialty, lang or None)
         rows = provider_rows(providers, key)
