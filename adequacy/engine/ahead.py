@@ -11,7 +11,7 @@ no core waits on a queue. Each search is the one the engine would have run
 (the same rules, widths and cutoffs: an :class:`~adequacy.engine.engine.Engine`
 over no members runs it), so results are unchanged.
 
-Owns: ``SearchesAhead``. Uses: the engine.
+Owns: ``SearchesAhead``. Uses: the engine and the chain contraction.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from adequacy.engine.engine import Engine, MemberState, Search, SearchKey, rule_
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
 from adequacy.network import RoadGraph
+from adequacy.network.chains import chains_of
 from adequacy.routing import Snap
 
 
@@ -45,6 +46,7 @@ class SearchesAhead:
         settings: Settings,
         standards: StandardsSet,
     ):
+        chains_of(graph)  # built here, once: not by two threads at a time
         none = np.zeros(0, dtype=np.int64)
         engine = Engine(
             graph, providers.iloc[:0], providers, provider_snap, provider_snap, settings,
@@ -67,5 +69,6 @@ class SearchesAhead:
         return future.result()[1]
 
     def close(self) -> None:
+        """Drop the searches not begun, and those not taken (one running finishes)."""
         self._futures.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,12 +30,15 @@ from adequacy.engine.settings import Settings
 from adequacy.engine.standards import Rule, StandardsSet
 from adequacy.inputs.languages import speaks
 from adequacy.network import RoadGraph
-from adequacy.network.chain_labels import places_of
+from adequacy.network.chain_labels import ChainPlaces, places_of
 from adequacy.network.chains import chains_of
 from adequacy.routing import NodeLabels, Snap, fastest_route_counts, k_nearest_labels, label_ids
 from adequacy.routing.labels import contracted
 from adequacy.routing.routes import StraightLabels, route_at, route_meters
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
+
+if TYPE_CHECKING:  # ahead imports this module
+    from adequacy.engine.ahead import SearchesAhead
 
 Progress = Callable[[str, int, int], None]
 
@@ -87,7 +90,7 @@ class MemberState:
     legs: dict[str, np.ndarray] = field(default_factory=dict)
     nodes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: where those nodes sit on the contracted graph (``network.chain_labels.places_of``)
-    places: dict[str, Any] = field(default_factory=dict)
+    places: dict[str, ChainPlaces] = field(default_factory=dict)
     by_node: tuple[np.ndarray, np.ndarray] | None = None
     delta_base: pd.DataFrame | None = None
     site_reach: Any = None  # the searches from candidate sites (engine.reach.SiteReach)
@@ -225,7 +228,7 @@ class Engine:
         searches: dict | None = None,
         n_groups: dict[SearchKey, int] | None = None,
         min_width: dict[tuple[SearchKey, str], int] | None = None,
-        ahead=None,
+        ahead: SearchesAhead | None = None,
     ):
         self.graph = graph
         self.members = members

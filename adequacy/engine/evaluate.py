@@ -291,97 +291,99 @@ def evaluate(
     # Advantage, whose rules are built from the members' counties)
     cms = is_recipe(standards) or any(r.provider_type == CMS_PROVIDER_TYPE for r in standards.rules)
     ahead = provider_snap = None
-    if not cms:
-        expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
-        if cluster is None and settings.distance_basis != "straight_line":
-            provider_snap = _snap_points(graph, providers, "providers", "provider_id", settings)
-            ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
+    try:
+        if not cms:
+            expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
+            if cluster is None and settings.distance_basis != "straight_line":
+                provider_snap = _snap_points(graph, providers, "providers", "provider_id", settings)
+                ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
 
-    # ---- regions: county and class of every member and provider
-    region_table = read_regions(regions) if regions is not None else None
-    members, providers = _place(members, providers, region_table, standards)
-    if (members["county_fips"] == OUTSIDE).all():
-        raise InputError(
-            "no member is inside the service area: give regions (county polygons) "
-            "or a county_fips column on the members"
-        )
+        # ---- regions: county and class of every member and provider
+        region_table = read_regions(regions) if regions is not None else None
+        members, providers = _place(members, providers, region_table, standards)
+        if (members["county_fips"] == OUTSIDE).all():
+            raise InputError(
+                "no member is inside the service area: give regions (county polygons) "
+                "or a county_fips column on the members"
+            )
 
-    # ---- Medicare Advantage: rules built for this service area from the reference file
-    if cms:
-        codes, code_notes = cms_codes(providers, crosswalk=cms_crosswalk)
-        providers = providers.assign(cms_code=codes.to_numpy())
-        notes += code_notes
-    if is_recipe(standards):
-        standards, built_notes = cms_ma_standards(
-            standards,
-            regions=region_table,
-            members=members,
-            providers=providers,
-            hsd_reference=hsd_reference,
-        )
-        notes += built_notes
+        # ---- Medicare Advantage: rules built for this service area from the reference file
+        if cms:
+            codes, code_notes = cms_codes(providers, crosswalk=cms_crosswalk)
+            providers = providers.assign(cms_code=codes.to_numpy())
+            notes += code_notes
+        if is_recipe(standards):
+            standards, built_notes = cms_ma_standards(
+                standards,
+                regions=region_table,
+                members=members,
+                providers=providers,
+                hsd_reference=hsd_reference,
+            )
+            notes += built_notes
 
-    if cms:  # the rules of the reference file, now built
-        expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
+        if cms:  # the rules of the reference file, now built
+            expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
 
-    # ---- snapping, once for everyone
-    member_snap = None
-    if not extract:
-        tick("snapping to roads", 0, 1)
-        member_snap = _snap(graph, members, "members", "member_id", settings, notes)
-        if provider_snap is None:
-            provider_snap = _snap(graph, providers, "providers", "provider_id", settings, notes)
-        else:  # snapped before the searches ahead: recorded now, in the same order
-            _record_snap(providers, provider_snap, "providers", settings, notes)
+        # ---- snapping, once for everyone
+        member_snap = None
+        if not extract:
+            tick("snapping to roads", 0, 1)
+            member_snap = _snap(graph, members, "members", "member_id", settings, notes)
+            if provider_snap is None:
+                provider_snap = _snap(graph, providers, "providers", "provider_id", settings, notes)
+            else:  # snapped before the searches ahead: recorded now, in the same order
+                _record_snap(providers, provider_snap, "providers", settings, notes)
 
-    # ---- languages
-    prevalent = prevalent_languages(
-        members,
-        census=census,
-        counties=list(region_table["fips"]) if region_table is not None else None,
-        min_speakers=settings.min_census_speakers,
-        min_members=settings.min_language_members,
-    )
-    languages = sorted(prevalent["language"].unique())
-
-    if cluster is not None:  # partitions judged on Dask workers (adequacy.distributed)
-        from adequacy.distributed.run import judge_partitions
-
-        judged = judge_partitions(
-            graph, members, providers, member_snap, provider_snap,
-            settings, expanded, languages, cluster, results_path=results_path, progress=tick,
-            source=extract_meta["path"] if extract else None, profile=cluster.profile,
-            source_sha256=extract_meta["source_sha256"] if extract else None,
-        )  # fmt: skip
-        if extract:  # the legs the partitions snapped, as a single run records them
-            member_snap, provider_snap = judged.snaps
-            _record_snap(members, member_snap, "members", settings, notes)
-            _record_snap(providers, provider_snap, "providers", settings, notes)
-            unplaced = int(np.isnan(provider_snap.meters).sum())
-            if unplaced:  # a one-machine run snaps them, to no effect on any result
-                notes.append(
-                    f"{unplaced} provider location(s) lie beyond the reach of every "
-                    "partition's members and were not snapped (snap_meters empty); they "
-                    "change no result, and no off-road count includes them."
-                )
-    else:
-        judged = judge_members(
-            graph,
+        # ---- languages
+        prevalent = prevalent_languages(
             members,
-            providers,
-            member_snap,
-            provider_snap,
-            settings,
-            expanded,
-            languages,
-            chunk_members=settings.chunk_members,
-            results_path=results_path,
-            workers=workers or os.cpu_count() or 1,
-            progress=tick,
-            ahead=ahead,
+            census=census,
+            counties=list(region_table["fips"]) if region_table is not None else None,
+            min_speakers=settings.min_census_speakers,
+            min_members=settings.min_language_members,
         )
-    if ahead is not None:
-        ahead.close()
+        languages = sorted(prevalent["language"].unique())
+
+        if cluster is not None:  # partitions judged on Dask workers (adequacy.distributed)
+            from adequacy.distributed.run import judge_partitions
+
+            judged = judge_partitions(
+                graph, members, providers, member_snap, provider_snap,
+                settings, expanded, languages, cluster, results_path=results_path, progress=tick,
+                source=extract_meta["path"] if extract else None, profile=cluster.profile,
+                source_sha256=extract_meta["source_sha256"] if extract else None,
+            )  # fmt: skip
+            if extract:  # the legs the partitions snapped, as a single run records them
+                member_snap, provider_snap = judged.snaps
+                _record_snap(members, member_snap, "members", settings, notes)
+                _record_snap(providers, provider_snap, "providers", settings, notes)
+                unplaced = int(np.isnan(provider_snap.meters).sum())
+                if unplaced:  # a one-machine run snaps them, to no effect on any result
+                    notes.append(
+                        f"{unplaced} provider location(s) lie beyond the reach of every "
+                        "partition's members and were not snapped (snap_meters empty); they "
+                        "change no result, and no off-road count includes them."
+                    )
+        else:
+            judged = judge_members(
+                graph,
+                members,
+                providers,
+                member_snap,
+                provider_snap,
+                settings,
+                expanded,
+                languages,
+                chunk_members=settings.chunk_members,
+                results_path=results_path,
+                workers=workers or os.cpu_count() or 1,
+                progress=tick,
+                ahead=ahead,
+            )
+    finally:  # whatever happened: searches not begun are dropped
+        if ahead is not None:
+            ahead.close()
     served = judged.served
     county_rules = [r for r in expanded.rules if r.counties]
     if judged.unrouted:

@@ -32,6 +32,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,9 @@ from adequacy.engine.summaries import ResultColumns, ResultTable, values_of
 from adequacy.engine.tally import Tally
 from adequacy.network import RoadGraph
 from adequacy.routing import Snap
+
+if TYPE_CHECKING:  # ahead imports the engine, as this module does
+    from adequacy.engine.ahead import SearchesAhead
 
 #: Members judged at once when a run streams its results and gives no chunk size:
 #: bounds the member-side arrays (labels read, the judge's work, the results) to a
@@ -110,7 +114,7 @@ def judge_members(
     progress: Progress | None = None,
     n_groups: dict | None = None,
     min_width: dict | None = None,
-    ahead=None,
+    ahead: SearchesAhead | None = None,
 ) -> MemberPass:
     """Search once, then judge every member chunk by chunk (see the module docstring).
 
@@ -206,6 +210,7 @@ def judge_members(
                        workers=workers, searches=searches)  # fmt: skip
         served_table = served_union([served_counties(whole, county_rules)])
     state = MemberState.of(members) if len(bounds) > 1 else pass_.engine(0).state
+    state.places.clear()  # where the nodes sit on the chains: judging's alone
     out = MemberPass(
         tally=tally,
         served=served_table,

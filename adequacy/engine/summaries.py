@@ -14,6 +14,7 @@ judge and the rule model.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import replace
 from typing import Any
 
@@ -423,8 +424,11 @@ def _medians_ahead(values: Values, todo: list, threads: int):
     block's values (read back from a results file, or sliced from the table in
     memory), which release the GIL; a block's values are held while its medians are
     computed."""
-    with ThreadPoolExecutor(max(1, min(len(todo), threads))) as pool:
+    pool = ThreadPoolExecutor(max(1, min(len(todo), threads)))
+    try:
         yield from pool.map(lambda item: medians(values(item[0].id, item[1])), todo)
+    finally:  # closed early: the blocks not begun are dropped
+        pool.shutdown(cancel_futures=True)
 
 
 def _summaries(tally: Tally, values: Values, providers, standards, regions, *, language,
@@ -446,77 +450,79 @@ def _summaries(tally: Tally, values: Values, providers, standards, regions, *, l
             if counts["members"].sum():
                 todo.append((rule, lang, counts))
     meds = _medians_ahead(values, todo, threads)  # each block's rows made as they come
-    for (rule, lang, counts), med in zip(todo, meds, strict=True):
-        key = SearchKey(rule.provider_type, rule.specialty, lang or None)
-        rows = provider_rows(providers, key)
-        total_providers, by_county = provider_count(providers, rows, rule)
-        if rule.counties and served is not None and rule.id in served:
-            heads = served[rule.id]  # providers within reach of the county's members
-        elif rule.min_providers is not None:
-            heads = provider_count(providers, rows, replace(rule, ratio=None))[1]
-        else:
-            heads = by_county
-        base = {
-            "rule": rule.id,
-            "label": rule.label,
-            "language": lang,
-            "provider_type": rule.provider_type,
-            "specialty": rule.specialty or "",
-            "standard": rule.describe(),
-            "cadence": rule.cadence,
-            "threshold": rule.threshold,
-        }
-        inside = counts[counts.index != OUTSIDE]
-        for fips, g in inside.iterrows():
-            county_rows.append(
-                {
-                    **base,
-                    **({"standard": _standard(rule, fips)} if rule.counties else {}),
-                    "county_fips": fips,
-                    "county": names.get(fips, ""),
-                    **row_figures(
-                        g["members"],
-                        g["meeting"],
-                        rule,
-                        by_county.get(fips, 0.0),
-                        "county",
-                        heads.get(fips, 0.0),
-                        county=fips,
-                    ),
-                    "off_road_members": int(g["off_road"]),
-                    "median_miles": med.at[fips, "miles"],
-                    "median_minutes": med.at[fips, "minutes"],
-                }
-            )
-        n_in = int(inside["members"].sum())
-        if n_in:
-            area_rows.append(
-                {
-                    **base,
-                    **row_figures(
-                        n_in,
-                        int(inside["meeting"].sum()),
-                        rule,
-                        total_providers,
-                        "service_area",
-                    ),  # fmt: skip
-                    "counties": int(inside.shape[0]),
-                    "counties_failing": 0,  # counted once the county verdicts are known
-                    "off_road_members": int(inside["off_road"].sum()),
-                }
-            )
-        if OUTSIDE in counts.index:
-            out = counts.loc[OUTSIDE]
-            outside_rows.append(
-                {
-                    **base,
-                    "members": int(out["members"]),
-                    "meeting": int(out["meeting"]),
-                    "share_meeting": float(out["meeting"] / out["members"]),
-                    "median_miles": float(med.at[OUTSIDE, "miles"]),
-                    "median_minutes": float(med.at[OUTSIDE, "minutes"]),
-                }
-            )
+    with closing(meds):  # its threads stopped at once should a row fail
+        for (rule, lang, counts), med in zip(todo, meds, strict=True):
+            key = SearchKey(rule.provider_type, rule.specialty, lang or None)
+            rows = provider_rows(providers, key)
+            total_providers, by_county = provider_count(providers, rows, rule)
+            if rule.counties and served is not None and rule.id in served:
+                heads = served[rule.id]  # providers within reach of the county's members
+            elif rule.min_providers is not None:
+                heads = provider_count(providers, rows, replace(rule, ratio=None))[1]
+            else:
+                heads = by_county
+            base = {
+                "rule": rule.id,
+                "label": rule.label,
+                "language": lang,
+                "provider_type": rule.provider_type,
+                "specialty": rule.specialty or "",
+                "standard": rule.describe(),
+                "cadence": rule.cadence,
+                "threshold": rule.threshold,
+            }
+            inside = counts[counts.index != OUTSIDE]
+            for fips, g in inside.iterrows():
+                county_rows.append(
+                    {
+                        **base,
+                        **({"standard": _standard(rule, fips)} if rule.counties else {}),
+                        "county_fips": fips,
+                        "county": names.get(fips, ""),
+                        **row_figures(
+                            g["members"],
+                            g["meeting"],
+                            rule,
+                            by_county.get(fips, 0.0),
+                            "county",
+                            heads.get(fips, 0.0),
+                            county=fips,
+                        ),
+                        "off_road_members": int(g["off_road"]),
+                        "median_miles": med.at[fips, "miles"],
+                        "median_minutes": med.at[fips, "minutes"],
+                    }
+                )
+            n_in = int(inside["members"].sum())
+            if n_in:
+                area_rows.append(
+                    {
+                        **base,
+                        **row_figures(
+                            n_in,
+                            int(inside["meeting"].sum()),
+                            rule,
+                            total_providers,
+                            "service_area",
+                        ),  # fmt: skip
+                        "counties": int(inside.shape[0]),
+                        "counties_failing": 0,  # counted once the county verdicts are known
+                        "off_road_members": int(inside["off_road"].sum()),
+                    }
+                )
+            if OUTSIDE in counts.index:
+                out = counts.loc[OUTSIDE]
+                outside_rows.append(
+                    {
+                        **base,
+                        "members": int(out["members"]),
+                        "meeting": int(out["meeting"]),
+                        "share_meeting": float(out["meeting"] / out["members"]),
+                        "median_miles": float(med.at[OUTSIDE, "miles"]),
+                        "median_minutes": float(med.at[OUTSIDE, "minutes"]),
+                    }
+                )
+
     county = pd.DataFrame(county_rows, columns=[*COUNTY_COLUMNS, "_components"])
     area = pd.DataFrame(area_rows, columns=[*SERVICE_AREA_COLUMNS, "_components"])
     outside = pd.DataFrame(outside_rows, columns=OUTSIDE_COLUMNS)

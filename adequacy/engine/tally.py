@@ -11,7 +11,8 @@ exactly: summaries are never averages of shares.
 Medians are not additive; the summaries read them from the member results
 themselves (:func:`medians`), one rule at a time.
 
-Owns: ``Tally``, ``medians``. Uses: the engine's blocks.
+Owns: ``Tally``, ``medians``. Uses: the engine's blocks and its compiled medians
+(:mod:`adequacy.engine.kernels`).
 """
 
 from __future__ import annotations

@@ -135,46 +135,27 @@ def expand(
         route_core, route_source, out_route, with_route = no, no[0], no, False
     else:
         (route_core, route_source, out_route), with_route = route, True
-    if places is None:
+    if places is not None:
+        slices = [(0, len(places), places)]
+    else:  # placed a slice at a time
         n = len(chains.core_of) if nodes is None else len(nodes)
-        for a in range(0, n, EXPAND_ROWS):  # placed a slice at a time
-            b = min(a + EXPAND_ROWS, n)
-            at = np.arange(a, b, dtype=np.int64) if nodes is None else nodes[a:b]
-            expand(
-                chains, core_cost, core_source, source_nodes, source_cost, group_index,
-                metric, cutoff, out_cost[a:b], out_source[a:b], places=places_of(chains, at),
-                route=None if route is None else (route_core, route_source, out_route[a:b]),
-            )  # fmt: skip
-        return
-    _expand_kernel(
-        places.core,
-        places.chain,
-        places.entry,
-        places.end_a,
-        places.end_b,
-        places.to_a[metric],
-        places.to_b[metric],
-        places.to_a[2],
-        places.to_b[2],
-        chains.from_a[metric],
-        chains.to_a[metric],
-        core_cost,
-        core_source,
-        group_index,
-        order,
-        by_chain_ptr,
-        src_entry,
-        source_cost,
-        cutoff,
-        out_cost,
-        out_source,
-        chains.from_a[2],
-        chains.to_a[2],
-        route_core,
-        route_source,
-        out_route,
-        with_route,
-    )
+        slices = [
+            (a, min(a + EXPAND_ROWS, n),
+             np.arange(a, min(a + EXPAND_ROWS, n)) if nodes is None else nodes[a:a + EXPAND_ROWS])
+            for a in range(0, n, EXPAND_ROWS)
+        ]  # fmt: skip
+    if slices and slices[-1][1] != out_cost.shape[0]:  # the kernel checks no bound
+        raise ValueError(f"{slices[-1][1]} nodes placed for {out_cost.shape[0]} rows of labels")
+    for a, b, at in slices:
+        at = at if isinstance(at, ChainPlaces) else places_of(chains, at)
+        _expand_kernel(
+            at.core, at.chain, at.entry, at.end_a, at.end_b, at.to_a[metric],
+            at.to_b[metric], at.to_a[2], at.to_b[2], chains.from_a[metric],
+            chains.to_a[metric], core_cost, core_source, group_index, order, by_chain_ptr,
+            src_entry, source_cost, cutoff, out_cost[a:b], out_source[a:b],
+            chains.from_a[2], chains.to_a[2], route_core, route_source,
+            out_route[a:b] if with_route else out_route, with_route,
+        )  # fmt: skip
 
 
 @njit(cache=True, inline="always")

@@ -25,7 +25,11 @@ Exactness (the routing tests compare with networkx on the full graph):
   reached directly along it, distinct providers kept once at their cheapest.
 
 Any path from a shape point leaves the chain through one of its ends, or
-stays on the chain, so nothing is missed.
+stays on the chain, so nothing is missed. Seeding a search and expanding its
+labels live in :mod:`adequacy.network.chain_labels`.
+
+Owns: ``Chains``, ``chains_of`` and the contraction saved with a graph. Uses:
+:class:`~adequacy.network.RoadGraph`.
 """
 
 from __future__ import annotations
