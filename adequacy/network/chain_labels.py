@@ -92,8 +92,9 @@ def places_of(chains: Chains, nodes: np.ndarray) -> ChainPlaces:
     return ChainPlaces(core, chain, entry, end_a, end_b, to_a, to_b)
 
 
-#: Nodes placed at once when every node's labels are expanded (bounds the places).
-EXPAND_ROWS = 1 << 20
+_NONE_I, _NONE_F = np.full(1, -1, dtype=np.int32), np.full((3, 1), np.inf)
+#: No places given: the kernel works them out from the chains
+_NO_PLACES = ChainPlaces(_NONE_I, _NONE_I, _NONE_I, _NONE_I, _NONE_I, _NONE_F, _NONE_F)
 
 
 def expand(
@@ -135,27 +136,22 @@ def expand(
         route_core, route_source, out_route, with_route = no, no[0], no, False
     else:
         (route_core, route_source, out_route), with_route = route, True
-    if places is not None:
-        slices = [(0, len(places), places)]
-    else:  # placed a slice at a time
-        n = len(chains.core_of) if nodes is None else len(nodes)
-        slices = [
-            (a, min(a + EXPAND_ROWS, n),
-             np.arange(a, min(a + EXPAND_ROWS, n)) if nodes is None else nodes[a:a + EXPAND_ROWS])
-            for a in range(0, n, EXPAND_ROWS)
-        ]  # fmt: skip
-    if slices and slices[-1][1] != out_cost.shape[0]:  # the kernel checks no bound
-        raise ValueError(f"{slices[-1][1]} nodes placed for {out_cost.shape[0]} rows of labels")
-    for a, b, at in slices:
-        at = at if isinstance(at, ChainPlaces) else places_of(chains, at)
-        _expand_kernel(
-            at.core, at.chain, at.entry, at.end_a, at.end_b, at.to_a[metric],
-            at.to_b[metric], at.to_a[2], at.to_b[2], chains.from_a[metric],
-            chains.to_a[metric], core_cost, core_source, group_index, order, by_chain_ptr,
-            src_entry, source_cost, cutoff, out_cost[a:b], out_source[a:b],
-            chains.from_a[2], chains.to_a[2], route_core, route_source,
-            out_route[a:b] if with_route else out_route, with_route,
-        )  # fmt: skip
+    if places is None:  # the nodes' places worked out as the kernel goes
+        nodes = np.arange(len(chains.core_of)) if nodes is None else nodes
+        rows, at = len(nodes), _NO_PLACES
+    else:
+        nodes, rows, at = np.zeros(1, dtype=np.int64), len(places), places
+    if rows != out_cost.shape[0]:  # the kernel checks no bound
+        raise ValueError(f"{rows} nodes to expand for {out_cost.shape[0]} rows of labels")
+    _expand_kernel(
+        rows, places is not None, at.core, at.chain, at.entry, at.end_a, at.end_b,
+        at.to_a[metric], at.to_b[metric], at.to_a[2], at.to_b[2],
+        np.asarray(nodes, dtype=np.int64), chains.core_of, chains.chain_of, chains.pos_of,
+        chains.chain_ptr, chains.chain_nodes, chains.from_a[metric], chains.to_a[metric],
+        chains.to_b[metric], core_cost, core_source, group_index, order, by_chain_ptr,
+        src_entry, source_cost, cutoff, out_cost, out_source, chains.from_a[2],
+        chains.to_a[2], chains.to_b[2], route_core, route_source, out_route, with_route,
+    )  # fmt: skip
 
 
 @njit(cache=True, inline="always")
@@ -205,6 +201,8 @@ def _offer_label(best_cost, best_src, best_grp, best_aux, k, c, s, g, aux):
 
 @njit(cache=True, nogil=True)
 def _expand_kernel(
+    rows,
+    use_places,
     core,
     chain,
     entry,
@@ -214,8 +212,15 @@ def _expand_kernel(
     walk_b,
     r_walk_a,
     r_walk_b,
+    nodes,
+    core_of,
+    chain_of,
+    pos_of,
+    chain_ptr,
+    chain_nodes,
     from_a,
     to_a,
+    to_b,
     core_cost,
     core_source,
     group_index,
@@ -228,19 +233,24 @@ def _expand_kernel(
     out_source,
     r_from_a,
     r_to_a,
+    r_to_b,
     route_core,
     route_source,
     out_route,
     with_route,
 ):
+    """Labels of ``rows`` nodes: where each sits is read from its places
+    (``use_places``: ``core`` .. ``r_walk_b``, one per row) or worked out from the
+    chains for ``nodes`` (cheaper when every node is expanded, once)."""
     k = out_cost.shape[1]
     best_cost = np.empty(k)
     best_src = np.empty(k, dtype=np.int64)
     best_grp = np.empty(k, dtype=np.int64)
     best_aux = np.zeros(k)
     aux = 0.0
-    for row in range(core.shape[0]):
-        cx = core[row]
+    for row in range(rows):
+        x = -1 if use_places else nodes[row]
+        cx = core[row] if use_places else core_of[x]
         if cx >= 0:
             for j in range(k):
                 out_cost[row, j] = core_cost[cx, j]
@@ -253,11 +263,17 @@ def _expand_kernel(
             best_src[j] = -1
             best_grp[j] = -1
             best_aux[j] = np.inf
-        ch = chain[row]
-        i = entry[row]
+        if use_places:
+            ch, i, a, b = chain[row], entry[row], end_a[row], end_b[row]
+            wa, wb, rwa, rwb = walk_a[row], walk_b[row], r_walk_a[row], r_walk_b[row]
+        else:
+            ch = chain_of[x]
+            first, last = chain_ptr[ch], chain_ptr[ch + 1] - 1
+            i = first + pos_of[x]
+            a, b = core_of[chain_nodes[first]], core_of[chain_nodes[last]]
+            wa, wb, rwa, rwb = to_a[i], to_b[i], r_to_a[i], r_to_b[i]
         # the node -> each end along the chain (inf when one-way the other way)
-        for end, walk, r_walk in ((end_a[row], walk_a[row], r_walk_a[row]),
-                                  (end_b[row], walk_b[row], r_walk_b[row])):  # fmt: skip
+        for end, walk, r_walk in ((a, wa, rwa), (b, wb, rwb)):
             if walk == np.inf:
                 continue  # one-way: this end cannot be reached from the node
             for j in range(k):
