@@ -132,6 +132,9 @@ def test_searches_begun_ahead_are_the_engines_own(idaho_demo):
     assert taken >= 1  # the first job is waited for: it has begun
     assert ahead.take((SearchKey("pcp", None, "Spanish"), "time")) is None  # not ahead
     ahead.close()
+    # a run on one thread begins nothing ahead; it equals the run that does, row for row
+    one_thread = evaluate(sc.members, sc.providers, sc.graph, workers=1, **_inputs(sc))
+    assert_same_run(ev, one_thread)
     # and the run itself: its searches are those of the engine
     for job, search in ev.searches.items():
         if job in jobs:

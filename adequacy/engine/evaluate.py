@@ -294,7 +294,8 @@ def evaluate(
     try:
         if not cms:
             expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
-            if cluster is None and settings.distance_basis != "straight_line":
+            threads = workers or os.cpu_count() or 1  # one asked for: no thread beside it
+            if cluster is None and settings.distance_basis != "straight_line" and threads > 1:
                 provider_snap = _snap_points(graph, providers, "providers", "provider_id", settings)
                 ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
 
