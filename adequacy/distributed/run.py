@@ -60,6 +60,7 @@ from adequacy.engine.reach import served_union
 from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
+from adequacy.engine.summaries import member_counties
 from adequacy.engine.tally import Tally
 from adequacy.errors import InputError
 from adequacy.network import RoadGraph
@@ -413,6 +414,7 @@ def _merged(results, tasks, parts: list[Partition], members, standards, language
         unrouted=unrouted,
         blocks=blocks,
         results_file=file,
+        county=member_counties(members),
         chunks=len(parts),
         partitions=results,
     )

@@ -402,8 +402,9 @@ def evaluate(
         region_table,
         prevalent,
         served=served_counts(served, providers, county_rules) if served is not None else None,
-        # results streamed to a file bound the memory: one block read back at a time
-        threads=1 if judged.results_file is not None else (workers or os.cpu_count() or 1),
+        # a block's medians hold its counties, miles and minutes (20 bytes a member)
+        # while they are computed: one block per thread
+        threads=workers or os.cpu_count() or 1,
     )
     panel = panel_findings(providers, members)
     plans = plan_summary_tally(judged.tally, expanded, area)

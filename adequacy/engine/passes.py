@@ -29,6 +29,8 @@ reach rule and the results file.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +44,7 @@ from adequacy.engine.reach import served_counties, served_union
 from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
-from adequacy.engine.summaries import ResultColumns, ResultTable, values_of
+from adequacy.engine.summaries import ResultColumns, ResultTable, member_counties, values_of
 from adequacy.engine.tally import Tally
 from adequacy.network import RoadGraph
 from adequacy.routing import Snap
@@ -72,6 +74,8 @@ class MemberPass:
     results: pd.DataFrame | None = None
     results_file: ResultsFile | None = None
     chunks: int = 1
+    #: the members' county codes and their categories (the results' ``county_fips``)
+    county: tuple[np.ndarray, pd.CategoricalDtype] | None = None
     #: a partitioned run's partitions (:class:`adequacy.distributed.worker.PartitionResult`)
     partitions: list = field(default_factory=list)
     #: a run whose partitions snapped their own points (``graphs="extract"``): the
@@ -84,11 +88,23 @@ class MemberPass:
         return {job: s.labels.k for job, s in self.searches.items()}
 
     def values(self):
-        """``values(rule, language)``: a block's county, miles and minutes (medians)."""
-        columns = ["county_fips", "miles", "minutes"]
-        if self.results_file is not None:
+        """``values(rule, language)``: a block's county, miles and minutes (medians).
+        From a results file only the miles and minutes are read back: a block's
+        counties are its members' (``county``), as the file holds them."""
+        if self.results_file is None:
+            return values_of(self.results, self.blocks)
+        if self.county is None:
+            columns = ["county_fips", "miles", "minutes"]
             return lambda rule_id, lang: self.results_file.read(rule_id, lang, columns)
-        return values_of(self.results, self.blocks)
+        codes, dtype = self.county
+
+        def values(rule_id: str, lang: str) -> pd.DataFrame:
+            out = self.results_file.arrays(rule_id, lang, ["miles", "minutes"])
+            rows = self.blocks[(rule_id, lang)][1]
+            county = pd.Categorical.from_codes(codes[rows], dtype=dtype)
+            return pd.DataFrame({"county_fips": county, **out}, copy=False)
+
+        return values
 
 
 def chunk_bounds(n: int, chunk_members: int | None) -> list[tuple[int, int]]:
@@ -139,6 +155,9 @@ def judge_members(
     pass_ = _Pass(graph, members, providers, member_snap, provider_snap, settings, variants,
                   bounds, searches, workers, n_groups, min_width, ahead)  # fmt: skip
     tally, written, digests = Tally(), {}, {}
+    # only a rule within both limits ('and') widens a search: a block written before
+    # is then compared with itself judged again (a block without a digest is rewritten)
+    may_widen = any(lim.combine == "and" for rule, _ in variants for lim in rule.all_limits())
     file = ResultsFile(results_path) if results_path is not None else None
     table = placed = None
     if file is None:  # in memory: each block copied into its rows as it is judged
@@ -148,24 +167,39 @@ def judge_members(
         table = ResultTable(ResultColumns(members, providers, width), layout)
         placed = _Placed(table, bounds)
 
-    def count_and_write(i: int, sub: pd.DataFrame, blocks: list[Block]) -> None:
-        """A chunk's blocks counted (chunks in order: the i-th added is chunk i), then
-        written to the file a block at a time: a row group each."""
-        tally.add_blocks(blocks, sub)
-        columns = ResultColumns(sub, providers, width)
-        for j, block in enumerate(blocks):
-            digests[(i, j)] = _digest(block)  # before the table takes its arrays
-            written[(i, j)] = file.write(columns.table([block], own_ids=True), [block])[0]
+    def writes(i: int, sub: pd.DataFrame) -> _InOrder:
+        """Chunk ``i``'s blocks written to the file a block at a time (a row group
+        each), in the variants' order, as they are judged."""
+        columns: list[ResultColumns] = []  # made on the writer thread, once
 
-    # one chunk is counted and written while the next is judged (in chunk order, on
-    # one thread; pyarrow and the searches release the GIL)
+        def write(j: int, block: Block) -> None:
+            if not columns:
+                columns.append(ResultColumns(sub, providers, width))
+            if may_widen:  # before the table takes its arrays
+                digests[(i, j)] = _digest(block)
+            table = columns[0].table([block], own_ids=True, keep_meets=True)
+            written[(i, j)] = file.write(table, [block])[0]
+
+        return _InOrder(writer, write, len(variants))
+
+    def count(sub: pd.DataFrame, blocks: list[Block]) -> None:
+        """A chunk's blocks counted (chunks in order: the i-th added is chunk i)."""
+        tally.add_blocks(blocks, sub)
+        for block in blocks:  # counted: the file or the table holds the rest
+            block.meets = None
+
+    # a chunk's blocks are written while the rest of it and the next chunk are judged
+    # (in order, on one thread; pyarrow and the searches release the GIL)
     with ThreadPoolExecutor(1) as writer:
-        pending = None
+        previous = None
         for i, (a, b) in enumerate(bounds):
             if len(bounds) > 1:
                 tick("judging members", i, len(bounds))
+            sub = members.iloc[a:b]
             engine = pass_.engine(i, progress=tick if i == 0 else None)
-            on_block = placed.filler(i) if placed is not None else None
+            chunk = writes(i, sub) if file is not None else None
+            # (the first chunk is settled before it is written: below)
+            on_block = placed.filler(i) if placed is not None else (chunk.judged if i else None)
             blocks = engine.evaluate_variants(variants, on_block)
             pass_.record(i, blocks)
             if i == 0:  # most widening happens here: settle the first chunk before writing
@@ -173,21 +207,22 @@ def judge_members(
                     blocks[j] = block
                     if placed is not None:
                         placed.fill(i, j, block)
-            sub = members.iloc[a:b]
-            if file is not None:  # counted and written while the next chunk is judged
-                if pending is not None:
-                    pending.result()  # at most one chunk's results waiting
-                pending = writer.submit(count_and_write, i, sub, blocks)
-            else:
-                tally.add_blocks(blocks, sub)
-                for block in blocks:  # counted: the table holds the rest
-                    block.meets = None
-        if pending is not None:
-            pending.result()
+                if chunk is not None:
+                    for j, block in enumerate(blocks):
+                        chunk.judged(j, block)
+            if chunk is None:
+                count(sub, blocks)
+                continue
+            chunk.then(count, sub, blocks)
+            if previous is not None:
+                previous.wait()  # at most one chunk's results waiting
+            previous = chunk
+        if previous is not None:
+            previous.wait()
     # a search that widened after some chunks were judged: those blocks read narrower
     # labels; judge them again (their counts and rows replaced)
     for i, j, block in pass_.stale_blocks():
-        if file is not None and _digest(block) == digests[(i, j)]:
+        if file is not None and digests.get((i, j)) == _digest(block):
             file.judged_again["same"] += 1  # the file holds it already: nothing to rewrite
             continue
         a, b = bounds[i]
@@ -223,6 +258,7 @@ def judge_members(
     if file is not None:
         file.close()
         out.results_file = file
+        out.county = member_counties(members)
         out.blocks = {(rule.id, lang or ""): (None, rows_of(lang)) for rule, lang in variants}
         return out
     placed.check()
@@ -231,6 +267,45 @@ def judge_members(
         out.blocks[(rule.id, lang or "")] = (int(a), table.rows[a:b].astype(np.int64))
     out.results = table.frame()
     return out
+
+
+class _InOrder:
+    """One chunk's blocks handed to ``write(j, block)`` in the variants' order, each as
+    soon as it and every block before it are judged. :meth:`judged` is called on the
+    engine's threads in any order; the writing runs on the one ``writer`` thread."""
+
+    def __init__(self, writer: ThreadPoolExecutor, write: Callable[[int, Block], None], n: int):
+        self._writer, self._write, self._n = writer, write, n
+        self._ready: dict[int, Block] = {}
+        self._next = 0  # the first block not written (read and moved on the writer only)
+        self._lock = threading.Lock()
+        self._futures: list = []
+
+    def judged(self, j: int, block: Block) -> None:
+        with self._lock:
+            self._ready[j] = block
+            self._futures.append(self._writer.submit(self._flush))
+
+    def _flush(self) -> None:
+        while True:
+            with self._lock:
+                block = self._ready.pop(self._next, None)
+            if block is None:
+                return
+            self._write(self._next, block)
+            self._next += 1
+
+    def then(self, task: Callable, *args) -> None:
+        """Run ``task(*args)`` on the writer once the blocks judged so far are written."""
+        with self._lock:
+            self._futures.append(self._writer.submit(task, *args))
+
+    def wait(self) -> None:
+        """Wait for every write (raising what one raised); all blocks must be written."""
+        for future in self._futures:
+            future.result()
+        if self._next != self._n:
+            raise RuntimeError(f"{self._n - self._next} judged blocks were never written")
 
 
 class _Placed:

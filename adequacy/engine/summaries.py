@@ -93,6 +93,12 @@ def member_results_table(
     return ResultColumns(members, providers, width).table(blocks)
 
 
+def member_counties(members: pd.DataFrame) -> tuple[np.ndarray, pd.CategoricalDtype]:
+    """The members' county codes (int32, -1: none) and categories, as results hold them."""
+    codes, uniques = pd.factorize(members["county_fips"])
+    return codes.astype(np.int32), pd.CategoricalDtype(uniques)
+
+
 class ResultColumns:
     """What every member-results table of one set of members shares (their ids,
     counties, classes, flags; the providers' ids), made once; ``width`` nearest
@@ -102,8 +108,8 @@ class ResultColumns:
         self.width = width
         _, self.pid_uniques = pd.factorize(providers["provider_id"])
         self.member_ids = pd.Index(members["member_id"])  # no round trip through str
-        self.county_codes, self.county_uniques = pd.factorize(members["county_fips"])
-        self.county_codes = self.county_codes.astype(np.int32)
+        self.county_codes, self.county_dtype = member_counties(members)
+        self.county_uniques = self.county_dtype.categories
         self.region = pd.Categorical(members["region_class"])
         self.flags = {
             name: members[name].to_numpy() for name in ("in_service_area", "off_road", "synthetic")
@@ -112,7 +118,6 @@ class ResultColumns:
         # categories checked once (pandas checks that they are distinct): every table
         # and block reuses them
         self.pid_dtype = pd.CategoricalDtype(self.pid_uniques)
-        self.county_dtype = pd.CategoricalDtype(self.county_uniques)
         self._own_ids: tuple[np.ndarray, pd.CategoricalDtype] | None = None
 
     def own_ids(self, rows: np.ndarray) -> pd.CategoricalDtype:
@@ -122,13 +127,15 @@ class ResultColumns:
             self._own_ids = (rows.copy(), pd.CategoricalDtype(self.member_ids[rows]))
         return self._own_ids[1]
 
-    def table(self, blocks: list[Block], *, own_ids: bool = False) -> pd.DataFrame:
+    def table(self, blocks: list[Block], *, own_ids: bool = False, keep_meets: bool = False
+              ) -> pd.DataFrame:  # fmt: skip
         """The blocks' rows (see :func:`member_results_table`). ``own_ids``: the
         member-id column's categories are the table's own members only (one block:
-        a row group of a results file then stores only its own ids)."""
+        a row group of a results file then stores only its own ids). The blocks'
+        arrays are released (``meets`` kept if ``keep_meets``: a tally reads it)."""
         table = ResultTable(self, [(b.rule, b.language, len(b.member_rows)) for b in blocks])
         for j, block in enumerate(blocks):
-            table.fill(j, block, keep_meets=False)
+            table.fill(j, block, keep_meets=keep_meets)
         return table.frame(own_ids=own_ids)
 
 
@@ -472,25 +479,26 @@ def _summaries(tally: Tally, values: Values, providers, standards, regions, *, l
                 "threshold": rule.threshold,
             }
             inside = counts[counts.index != OUTSIDE]
-            for fips, g in inside.iterrows():
+            # plain values, read once (a lookup per county into pandas costs more)
+            of_county = dict(zip(by_county.index, by_county.to_numpy(), strict=True))
+            heads_of = dict(zip(heads.index, heads.to_numpy(), strict=True))
+            at = med.reindex(inside.index)
+            for fips, n, meeting, off_road, miles, minutes in zip(
+                inside.index, *(inside[c].to_numpy() for c in ("members", "meeting", "off_road")),
+                at["miles"].to_numpy(), at["minutes"].to_numpy(), strict=True,
+            ):  # fmt: skip
+                figures = row_figures(n, meeting, rule, of_county.get(fips, 0.0), "county",
+                                      heads_of.get(fips, 0.0), county=fips)  # fmt: skip
                 county_rows.append(
                     {
                         **base,
                         **({"standard": _standard(rule, fips)} if rule.counties else {}),
                         "county_fips": fips,
                         "county": names.get(fips, ""),
-                        **row_figures(
-                            g["members"],
-                            g["meeting"],
-                            rule,
-                            by_county.get(fips, 0.0),
-                            "county",
-                            heads.get(fips, 0.0),
-                            county=fips,
-                        ),
-                        "off_road_members": int(g["off_road"]),
-                        "median_miles": med.at[fips, "miles"],
-                        "median_minutes": med.at[fips, "minutes"],
+                        **figures,
+                        "off_road_members": int(off_road),
+                        "median_miles": miles,
+                        "median_minutes": minutes,
                     }
                 )
             n_in = int(inside["members"].sum())
