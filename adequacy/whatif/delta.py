@@ -9,7 +9,8 @@ The 'before' half depends on the base alone and is made once per base
 (:mod:`adequacy.whatif.cache`), with the row of each (rule, language, county) and
 the roster's county and provider ids as integer codes: a scenario then counts
 members and providers per row with arrays, and judges again only the rules whose
-figures moved.
+figures moved. The provider counts are kept too, by the rows they are counted from
+(a site added where one was added before is counted once).
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ class _Before:
     per_provider: np.ndarray
     county_code: np.ndarray  # per base roster row, its county's code
     county_names: list[str]
+    county_index: dict[str, int]  # county -> its code
     pid_code: np.ndarray  # per base roster row, its provider id's code
     pid_index: dict[str, int]
     figures: dict  # row_figures' components, by their arguments (the same every time)
+    counts: dict  # provider_count's answers, by what they are counted from (see _count)
 
 
 def _provider_figures(providers: pd.DataFrame, rule, lang: str) -> tuple[float, pd.Series]:
@@ -127,7 +130,7 @@ def delta_table(
             counts = served_counts(served, providers, [rule])[rule.id]
             heads_after[at] = pd.Series(counts, dtype=float).reindex(fips, fill_value=0.0)
         elif rule.min_providers is not None:
-            _, counts = _count(before, roster, rows, replace(rule, ratio=None))
+            _, counts = _count(before, roster, rows, rule, heads=True)
             heads_after[at] = [counts.get(f, 0.0) for f in fips]
 
     meeting_after = before.meeting + gains - losses
@@ -244,9 +247,11 @@ def _before(base: Evaluation) -> _Before:
         per_provider=per,
         county_code=county_code.astype(np.int64),
         county_names=list(county_names),
+        county_index={c: i for i, c in enumerate(county_names)},
         pid_code=pid_code.astype(np.int64),
         pid_index={p: i for i, p in enumerate(pid_names)},
         figures={},
+        counts={},
     )
     return found
 
@@ -290,16 +295,15 @@ def _coded_roster(before: _Before, providers: pd.DataFrame) -> pd.DataFrame:
     codes (the base's, then new ones for the scenario's appended rows); the county of
     each code is in ``attrs["county_names"]``."""
     n_base = len(before.county_code)
-    county_names = list(before.county_names)
+    county_names = before.county_names
     county, pid = before.county_code, before.pid_code
     if len(providers) > n_base:
-        county_index = {c: i for i, c in enumerate(county_names)}
-        pid_index = dict(before.pid_index)
+        new_counties: dict = {}
         tail_county = providers["county_fips"].iloc[n_base:].to_numpy()
         tail_pid = providers["provider_id"].iloc[n_base:].to_numpy()
-        county = np.concatenate([county, _codes(tail_county, county_index)])
-        pid = np.concatenate([pid, _codes(tail_pid, pid_index)])
-        county_names += list(county_index)[len(county_names) :]
+        county = np.concatenate([county, _codes(tail_county, before.county_index, new_counties)])
+        pid = np.concatenate([pid, _codes(tail_pid, before.pid_index, {})])
+        county_names = county_names + list(new_counties)
     frame = pd.DataFrame(
         {
             "county_fips": county,
@@ -308,23 +312,45 @@ def _coded_roster(before: _Before, providers: pd.DataFrame) -> pd.DataFrame:
             "panel_open": providers["panel_open"].to_numpy(),
         }
     )
-    frame.attrs["county_names"] = county_names
+    frame.attrs["county_names"] = list(county_names)
     return frame
 
 
-def _codes(values, index: dict) -> np.ndarray:
-    """Each value's code in ``index``; a value not there gets the next code (added)."""
+def _codes(values, index: dict, new: dict) -> np.ndarray:
+    """Each value's code in ``index`` (the base's, left as it is); a value not there
+    gets the next code, kept in ``new`` (added)."""
     out = np.empty(len(values), dtype=np.int64)
     for i, v in enumerate(values):
-        if v not in index:
-            index[v] = len(index)
-        out[i] = index[v]
+        code = index.get(v)
+        if code is None:
+            code = new.get(v)
+            if code is None:
+                code = new[v] = len(index) + len(new)
+        out[i] = code
     return out
 
 
-def _count(before: _Before, roster: pd.DataFrame, rows, rule) -> tuple[float, dict]:
-    """``provider_count`` on the coded roster: the total, and per county (text)."""
-    total, by_county = provider_count(roster, rows, rule)
+def _count(
+    before: _Before, roster: pd.DataFrame, rows, rule, *, heads: bool = False
+) -> tuple[float, dict]:
+    """``provider_count`` on the coded roster (by headcount, the rule without its ratio,
+    with ``heads``): the total, and per county (text).
+
+    Kept per base (``before.counts``) by what it is counted from: the coded roster's
+    base rows are the same in every scenario, so the answer is an earlier scenario's
+    when the rows, and the codes, FTE and open panels of the appended rows among them,
+    are the same (a site added in a county counted before)."""
+    rows = np.asarray(rows)
+    tail = rows[rows >= len(before.county_code)]
+    key = (id(rule), heads, rows.dtype.str, rows.tobytes())
+    key += tuple(roster[c].to_numpy()[tail].tobytes() for c in roster.columns)
+    found = before.counts.get(key)
+    if found is None or found[0] is not rule:
+        if len(before.counts) >= 64:
+            before.counts.clear()
+        counted = provider_count(roster, rows, replace(rule, ratio=None) if heads else rule)
+        found = before.counts[key] = (rule, *counted)
+    _, total, by_county = found
     names = roster.attrs["county_names"]
     return total, {names[c]: float(v) for c, v in by_county.items()}
 
@@ -399,17 +425,22 @@ def _verdicts(
             "_components": pd.Series(comps, dtype=object),
         }
     )
+    # plain (object) column names too: quicker to look up, row by row
+    frame.columns = pd.Index(list(frame.columns), dtype=object)
     is_all, is_language = fips == "ALL", language != ""
-    judged = pd.concat(
-        judge_levels(
-            frame[~is_all & ~is_language],
-            frame[is_all & ~is_language],
-            frame[~is_all & is_language],
-            frame[is_all & is_language],
-            standards,
-        )
-    ).reindex(frame.index)
-    out = {c: judged[c].to_numpy() for c in ("verdict", "verdict_reasons", "findings")}
+    levels = [
+        np.flatnonzero(~is_all & ~is_language),
+        np.flatnonzero(is_all & ~is_language),
+        np.flatnonzero(~is_all & is_language),
+        np.flatnonzero(is_all & is_language),
+    ]
+    frames = [frame.take(at) for at in levels]  # each level's rows, as judge_levels takes them
+    out = {
+        c: np.empty(len(comps), dtype=object) for c in ("verdict", "verdict_reasons", "findings")
+    }
+    for at, judged in zip(levels, judge_levels(*frames, standards), strict=True):
+        for c, values in out.items():
+            values[at] = judged[c].to_numpy()
     out["share_passes"] = np.array([c[0].passes for c in comps], dtype=object)
     out["ratio_passes"] = np.array([c[1].passes for c in comps], dtype=object)
     return out

@@ -73,7 +73,7 @@ def merged_route(
     k_old = old_cost.shape[1]
     if old_cost.shape[0] != n or k_old > k or old_route.shape != old_cost.shape:
         return None
-    if not len(walk.seconds) or walk.seconds.min() <= 2 * TIE_TOLERANCE * max(
+    if not len(walk.seconds) or _least(walk.seconds, cache) <= 2 * TIE_TOLERANCE * max(
         1.0, new_labels.cutoff
     ):
         return None  # labels a zero-time edge apart: the visiting order decides
@@ -111,6 +111,18 @@ def merged_route(
 #: a merge that changed more than one node's labels in this many: route meters made
 #: again in full (a label worked out here costs a few times one of a full sweep)
 _WHOLE = 4
+
+
+def _least(seconds: np.ndarray, cache) -> float:
+    """The least edge time of a graph, kept in ``cache`` (when given) with the array
+    it is of: every update on the same graph would otherwise read every edge again."""
+    if cache is None:
+        return seconds.min()
+    key = ("least", id(seconds))
+    found = cache.get(key)
+    if found is None or found[0] is not seconds:
+        found = cache[key] = (seconds, seconds.min())
+    return found[1]
 
 
 def _seeds(chains, old_labels, nodes, seconds, meters, cache):

@@ -158,7 +158,7 @@ def _scenario_providers(base: Evaluation, scenario: Scenario):
             lat.append(added["lat"].to_numpy())
         try:
             note = check_extent(
-                base.graph,
+                _extent(base),
                 np.concatenate(lon),
                 np.concatenate(lat),
                 what="providers added or joined",
@@ -233,6 +233,21 @@ def _roster_with_status(base: Evaluation) -> pd.DataFrame:
         roster["status"] = ""
         cache["roster"] = roster
     return cache["roster"]
+
+
+def _extent(base: Evaluation) -> tuple[float, float, float, float]:
+    """The road network's (west, south, east, north) box, as ``check_extent`` takes it
+    (made once per base: the graph's own would be worked out from every node)."""
+    cache = base_cache(base)
+    if "extent" not in cache:
+        graph = base.graph
+        cache["extent"] = (
+            float(graph.lon.min()),
+            float(graph.lat.min()),
+            float(graph.lon.max()),
+            float(graph.lat.max()),
+        )
+    return cache["extent"]
 
 
 def _roster_ids(base: Evaluation) -> np.ndarray:
