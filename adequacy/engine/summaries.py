@@ -115,8 +115,7 @@ class ResultColumns:
             name: members[name].to_numpy() for name in ("in_service_area", "off_road", "synthetic")
         }
         self.snap_meters = members["snap_meters"].to_numpy()
-        # categories checked once (pandas checks that they are distinct): every table
-        # and block reuses them
+        # categories checked (as distinct) once: every table and block reuses them
         self.pid_dtype = pd.CategoricalDtype(self.pid_uniques)
         self._own_ids: tuple[np.ndarray, pd.CategoricalDtype] | None = None
 
@@ -503,16 +502,12 @@ def _summaries(tally: Tally, values: Values, providers, standards, regions, *, l
                 )
             n_in = int(inside["members"].sum())
             if n_in:
+                figures = row_figures(n_in, int(inside["meeting"].sum()), rule, total_providers,
+                                      "service_area")  # fmt: skip
                 area_rows.append(
                     {
                         **base,
-                        **row_figures(
-                            n_in,
-                            int(inside["meeting"].sum()),
-                            rule,
-                            total_providers,
-                            "service_area",
-                        ),  # fmt: skip
+                        **figures,
                         "counties": int(inside.shape[0]),
                         "counties_failing": 0,  # counted once the county verdicts are known
                         "off_road_members": int(inside["off_road"].sum()),
@@ -613,17 +608,22 @@ def judge_rows(table: pd.DataFrame, standards: StandardsSet, language_rows=None)
         rows = language_rows
         if "prevalent" in rows.columns:
             rows = rows[rows["prevalent"].astype(bool)]
-        for r in rows.itertuples(index=False):
-            key = (r.rule, r.county_fips) if by_county else (r.rule,)
+        lists = [rows[c].tolist() for c in ("rule", "verdict", "language", "verdict_reasons")]
+        where = rows["county_fips"].tolist() if by_county else [None] * len(rows)
+        for rule_id, v, lang, reasons, fips in zip(*lists, where, strict=True):
+            key = (rule_id, fips) if by_county else (rule_id,)
             evaluated.add(key)
-            if r.verdict == FAIL:
-                failing_languages.setdefault(key, []).append(f"{r.language}: {r.verdict_reasons}")
+            if v == FAIL:
+                failing_languages.setdefault(key, []).append(f"{lang}: {reasons}")
     out = {c: [] for c in VERDICT_COLUMNS}
-    for i, r in enumerate(table.itertuples(index=False)):
-        rule = rules[r.rule]
-        components = list(table["_components"].iat[i])
+    has_county = "county_fips" in table.columns
+    where = table["county_fips"].tolist() if has_county else [None] * len(table)
+    for rule_id, fips, found in zip(table["rule"].tolist(), where, table["_components"].tolist(),
+                                    strict=True):  # fmt: skip
+        rule = rules[rule_id]
+        components = list(found)
         if language_rows is not None and rule.languages:
-            key = (r.rule, r.county_fips) if "county_fips" in table.columns else (r.rule,)
+            key = (rule_id, fips) if has_county else (rule_id,)
             if key in evaluated:
                 fails = failing_languages.get(key, [])
                 components.append(
