@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 
 from adequacy.engine.judge import LIMIT_TOLERANCE, member_limits, search_cutoff, within
-from adequacy.engine.kernels import count_distinct, distinct_nodes, member_labels
+from adequacy.engine.kernels import (
+    count_distinct,
+    distinct_nodes,
+    member_labels,
+    member_route_meters,
+)
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import Rule, StandardsSet
 from adequacy.inputs.languages import speaks
@@ -462,8 +467,10 @@ class Engine:
             self.pid_codes[rows].astype(np.int64),
             search.labels.cutoff,
         )
-        meters = route_u[inverse] + self.leg("distance")[member_rows][:, None]
-        meters[time[1] < 0] = np.inf
+        meters = member_route_meters(
+            route_u, inverse.astype(np.int64, copy=False), self.leg("distance"),
+            np.asarray(member_rows, dtype=np.int64), time[1],
+        )  # fmt: skip
         return time, (meters, time[1])
 
     def _distinct_nodes(self, member_rows: np.ndarray, cache_key: str | None):

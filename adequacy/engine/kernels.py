@@ -4,7 +4,8 @@ Compiled loops over the members of a block (no arrays made but the outputs and
 one scratch copy), and the distinct road nodes of a block's members, at which
 labels are read once.
 
-Owns: ``member_labels``, ``count_distinct``, ``distinct_nodes``, ``group_medians``.
+Owns: ``member_labels``, ``member_route_meters``, ``count_distinct``, ``distinct_nodes``,
+``group_medians``.
 Uses: numba.
 """
 
@@ -45,6 +46,21 @@ def member_labels(cost_u, source_u, inverse, legs, code_of_source, cutoff):
                 cost[i, j] = c
                 code[i, j] = code_of_source[s]
     return cost, code
+
+
+@njit(cache=True, nogil=True)
+def member_route_meters(route_u, inverse, legs, rows, code):
+    """Each member's route meters per time label: its node's (``route_u``) plus its
+    own leg (``legs[rows[i]]``); infinite where the label holds no provider."""
+    m = inverse.shape[0]
+    k = route_u.shape[1]
+    out = np.empty((m, k))
+    for i in range(m):
+        r = inverse[i]
+        leg = legs[rows[i]]
+        for j in range(k):
+            out[i, j] = np.inf if code[i, j] < 0 else route_u[r, j] + leg
+    return out
 
 
 @njit(cache=True, nogil=True)
