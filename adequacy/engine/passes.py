@@ -8,7 +8,8 @@ each chunk gets its own :class:`~adequacy.engine.engine.Engine` over the shared
 searches, its blocks are counted into a :class:`~adequacy.engine.tally.Tally`
 (exact integers) and its results either go to a Parquet file
 (:class:`~adequacy.engine.results_file.ResultsFile`, one row group per chunk
-and rule) and are dropped, or are copied into their rows of one table
+and rule, each written on a thread of its own as soon as it and the blocks
+before it are judged) and are dropped, or are copied into their rows of one table
 (:class:`~adequacy.engine.summaries.ResultTable`) on the engine's threads as
 each block is judged.
 
