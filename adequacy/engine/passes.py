@@ -94,10 +94,7 @@ class MemberPass:
         counties are its members' (``county``), as the file holds them."""
         if self.results_file is None:
             return values_of(self.results, self.blocks)
-        if self.county is None:
-            columns = ["county_fips", "miles", "minutes"]
-            return lambda rule_id, lang: self.results_file.read(rule_id, lang, columns)
-        codes, dtype = self.county
+        codes, dtype = self.county  # set wherever a pass writes a results file
 
         def values(rule_id: str, lang: str) -> pd.DataFrame:
             out = self.results_file.arrays(rule_id, lang, ["miles", "minutes"])

@@ -169,24 +169,21 @@ class ResultsFile:
 
     def read(self, rule_id: str, language: str, columns: list[str] | None = None) -> pd.DataFrame:
         """One (rule, language)'s rows, in member order (columns as pandas reads them)."""
-        groups = self.row_groups.get((rule_id, language), [])
-        file = pq.ParquetFile(self.path)
-        if not groups:
-            return file.schema_arrow.empty_table().select(columns or file.schema_arrow.names
-                                                          ).to_pandas()  # fmt: skip
-        return file.read_row_groups(groups, columns=columns).to_pandas()
+        return self._rows(rule_id, language, columns).to_pandas()
 
     def arrays(self, rule_id: str, language: str, columns: list[str]) -> dict[str, np.ndarray]:
         """One (rule, language)'s values of plain (not dictionary) columns, in member
         order, as numpy arrays: no pandas frame is made (the medians' miles and
         minutes)."""
+        table = self._rows(rule_id, language, columns)
+        return {c: table.column(c).to_numpy() for c in columns}
+
+    def _rows(self, rule_id: str, language: str, columns: list[str] | None) -> pa.Table:
         groups = self.row_groups.get((rule_id, language), [])
         file = pq.ParquetFile(self.path)
         if not groups:
-            table = file.schema_arrow.empty_table().select(columns)
-        else:
-            table = file.read_row_groups(groups, columns=columns)
-        return {c: table.column(c).to_numpy() for c in columns}
+            return file.schema_arrow.empty_table().select(columns or file.schema_arrow.names)
+        return file.read_row_groups(groups, columns=columns)
 
 
 def _key_and_size(block) -> tuple[tuple[str, str], int]:
