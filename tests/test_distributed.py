@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from support import IDAHO_ROADS, run_cli
 
@@ -90,7 +91,21 @@ def test_chunked_runs_equal_one_pass(idaho_demo, tmp_path):
         results_path=tmp_path / "members.parquet", **_inputs(sc),
     )  # fmt: skip
     assert streamed.member_results is None
-    assert_same_run(one, streamed, pd.read_parquet(tmp_path / "members.parquet"))
+    back = pd.read_parquet(tmp_path / "members.parquet")
+    assert_same_run(one, streamed, back)
+    # the file reads back as the table held in memory: the same columns, categories
+    # where it has them, the same types elsewhere, and its missing values missing
+    held_types = one.member_results.dtypes
+    assert list(back.columns) == list(held_types.index)
+    for column, dtype in held_types.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            assert isinstance(back[column].dtype, pd.CategoricalDtype), column
+        else:
+            assert back[column].dtype == dtype, column
+    assert back["nearest_2"].isna().sum() == one.member_results["nearest_2"].isna().sum() > 0
+    file = pq.read_table(tmp_path / "members.parquet")
+    for column in ("miles", "minutes", "nearest_1", "nearest_2", "county_fips"):
+        assert file.column(column).null_count == one.member_results[column].isna().sum(), column
     # held in memory: a later chunk's blocks judged again replace their rows in the table
     held = evaluate(sc.members, sc.providers, sc.graph, both, chunk_members=1500, **_inputs(sc))
     assert_same_run(one, held)

@@ -57,10 +57,10 @@ from adequacy.distributed.worker import NODE, PartitionResult, PartitionTask, ru
 from adequacy.engine.engine import Engine, MemberState, Progress, group_counts, rule_variants
 from adequacy.engine.passes import MemberPass
 from adequacy.engine.reach import served_union
+from adequacy.engine.result_table import member_counties
 from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
-from adequacy.engine.summaries import member_counties
 from adequacy.engine.tally import Tally
 from adequacy.errors import InputError
 from adequacy.network import RoadGraph

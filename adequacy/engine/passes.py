@@ -10,7 +10,7 @@ searches, its blocks are counted into a :class:`~adequacy.engine.tally.Tally`
 (:class:`~adequacy.engine.results_file.ResultsFile`, one row group per chunk
 and rule, each written on a thread of its own as soon as it and the blocks
 before it are judged) and are dropped, or are copied into their rows of one table
-(:class:`~adequacy.engine.summaries.ResultTable`) on the engine's threads as
+(:class:`~adequacy.engine.result_table.ResultTable`) on the engine's threads as
 each block is judged.
 
 Exactness. A chunk's members are judged exactly as they would be in one pass,
@@ -42,10 +42,11 @@ import pandas as pd
 
 from adequacy.engine.engine import Block, Engine, MemberState, Progress, rule_variants
 from adequacy.engine.reach import served_counties, served_union
+from adequacy.engine.result_table import ResultColumns, ResultTable, member_counties
 from adequacy.engine.results_file import ResultsFile
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
-from adequacy.engine.summaries import ResultColumns, ResultTable, member_counties, values_of
+from adequacy.engine.summaries import values_of
 from adequacy.engine.tally import Tally
 from adequacy.network import RoadGraph
 from adequacy.routing import Snap
@@ -137,9 +138,8 @@ def judge_members(
     ``results_path`` the member results go to that Parquet file as they are made
     (and ``MemberPass.results`` is None); otherwise they make one table, a block
     per (rule, language) in the variants' order, each block's members in row
-    order, as :func:`~adequacy.engine.summaries.member_results_table` makes it for
-    all members at once. ``n_groups`` and ``min_width`` are for a
-    partition of a larger run (see :class:`~adequacy.engine.engine.Engine`);
+    order. ``n_groups`` and ``min_width`` are for a partition of a larger run
+    (see :class:`~adequacy.engine.engine.Engine`);
     ``ahead`` the searches begun before (:class:`~adequacy.engine.ahead.SearchesAhead`).
     """
     tick = progress or (lambda step, done, total: None)
@@ -175,7 +175,7 @@ def judge_members(
                 columns.append(ResultColumns(sub, providers, width))
             if may_widen:  # before the table takes its arrays
                 digests[(i, j)] = _digest(block)
-            table = columns[0].table([block], own_ids=True, keep_meets=True)
+            table = columns[0].rows([block], keep_meets=True)
             written[(i, j)] = file.write(table, [block])[0]
 
         return _InOrder(writer, write, len(variants))
@@ -227,7 +227,7 @@ def judge_members(
         sub = members.iloc[a:b]
         tally.add_blocks([block], sub, at=i)
         if file is not None:
-            rows = ResultColumns(sub, providers, width).table([block], own_ids=True)
+            rows = ResultColumns(sub, providers, width).rows([block])
             written[(i, j)] = file.replace(written[(i, j)], rows, block)
             file.judged_again["replaced"] += 1
         else:

@@ -43,11 +43,14 @@ class ResultsFile:
         #: the same as written (kept), or different (replaced)
         self.judged_again = {"same": 0, "replaced": 0}
 
-    def write(self, table: pd.DataFrame, blocks: list) -> list[list[int]]:
-        """Append one chunk's table, whose rows are ``blocks`` (engine blocks, or
-        ``(rule id, language, rows)`` triples) one after the other; returns the row
-        groups written for each block."""
-        arrow = self._conform(pa.Table.from_pandas(table, preserve_index=False))
+    def write(self, table: pd.DataFrame | pa.Table, blocks: list) -> list[list[int]]:
+        """Append one chunk's table (pandas, or pyarrow as
+        :meth:`~adequacy.engine.result_table.ResultTable.arrow` makes it), whose rows
+        are ``blocks`` (engine blocks, or ``(rule id, language, rows)`` triples) one
+        after the other; returns the row groups written for each block."""
+        if isinstance(table, pd.DataFrame):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        arrow = self._conform(table)
         if self._writer is None:
             self._writer = self._new_writer(self.path)
         offset, written = 0, []
@@ -68,7 +71,7 @@ class ResultsFile:
         self.rows += offset
         return written
 
-    def replace(self, old: list[int], table: pd.DataFrame, block) -> list[int]:
+    def replace(self, old: list[int], table: pd.DataFrame | pa.Table, block) -> list[int]:
         """Write a block judged again in place of its row groups ``old`` (they are
         dropped when the file is closed); returns the new row groups."""
         key, _ = _key_and_size(block)
@@ -95,6 +98,8 @@ class ResultsFile:
             ]
             self._schema = pa.schema(fields, metadata=arrow.schema.metadata)
             self._empty = arrow.slice(0, 0).cast(self._schema)
+        if arrow.schema.equals(self._schema):
+            return arrow
         return arrow.cast(self._schema)
 
     def _new_writer(self, path: Path) -> pq.ParquetWriter:

@@ -1,7 +1,7 @@
 """Summaries of member results: per county, service area, language, plan; outside the area.
 
-``member_results_table`` assembles the engine's blocks into one row per
-member, rule and language. ``summarise`` counts, per rule (and language), the
+``summarise`` counts, from the member results (one row per member, rule and
+language: :mod:`adequacy.engine.result_table`), per rule (and language), the
 members and those meeting it in each county and in the whole service area,
 with the provider counts and access ratios; members outside every county are
 summarised apart. Counts are exact integers; every pass/fail comes from the
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adequacy.engine.engine import Block, SearchKey, provider_rows
+from adequacy.engine.engine import SearchKey, provider_rows
 from adequacy.engine.judge import (
     FAIL,
     OUTSIDE,
@@ -77,166 +77,6 @@ OUTSIDE_COLUMNS = [*RULE_COLUMNS, "members", "meeting", "share_meeting", "median
 PLAN_COLUMNS = ["plan", "rule", "label", "members", "meeting", "share_meeting", "threshold",
                 "share_passes", "providers", "members_per_provider", "ratio_limit",
                 "ratio_passes", "verdict", "verdict_reasons", "findings"]  # fmt: skip
-
-
-def member_results_table(
-    blocks: list[Block], members: pd.DataFrame, providers: pd.DataFrame
-) -> pd.DataFrame:
-    """One row per member, rule and language: miles and minutes to the k-th nearest,
-    providers qualifying, meets, the nearest providers' ids, county and flags.
-
-    The blocks are consumed: each result array is released once it is copied into
-    the table (their ``member_rows`` stay), so that a run never holds its results
-    twice. Columns are handed to pandas as they are (no consolidating copy).
-    """
-    width = max([b.rule.count for b in blocks], default=1)
-    return ResultColumns(members, providers, width).table(blocks)
-
-
-def member_counties(members: pd.DataFrame) -> tuple[np.ndarray, pd.CategoricalDtype]:
-    """The members' county codes (int32, -1: none) and categories, as results hold them."""
-    codes, uniques = pd.factorize(members["county_fips"])
-    return codes.astype(np.int32), pd.CategoricalDtype(uniques)
-
-
-class ResultColumns:
-    """What every member-results table of one set of members shares (their ids,
-    counties, classes, flags; the providers' ids), made once; ``width`` nearest
-    provider columns in every table."""
-
-    def __init__(self, members: pd.DataFrame, providers: pd.DataFrame, width: int):
-        self.width = width
-        _, self.pid_uniques = pd.factorize(providers["provider_id"])
-        self.member_ids = pd.Index(members["member_id"])  # no round trip through str
-        self.county_codes, self.county_dtype = member_counties(members)
-        self.county_uniques = self.county_dtype.categories
-        self.region = pd.Categorical(members["region_class"])
-        self.flags = {
-            name: members[name].to_numpy() for name in ("in_service_area", "off_road", "synthetic")
-        }
-        self.snap_meters = members["snap_meters"].to_numpy()
-        # categories checked (as distinct) once: every table and block reuses them
-        self.pid_dtype = pd.CategoricalDtype(self.pid_uniques)
-        self._own_ids: tuple[np.ndarray, pd.CategoricalDtype] | None = None
-
-    def own_ids(self, rows: np.ndarray) -> pd.CategoricalDtype:
-        """The ids of members ``rows`` as categories (the last rows' kept: a chunk's
-        rules share their members)."""
-        if self._own_ids is None or not np.array_equal(self._own_ids[0], rows):
-            self._own_ids = (rows.copy(), pd.CategoricalDtype(self.member_ids[rows]))
-        return self._own_ids[1]
-
-    def table(self, blocks: list[Block], *, own_ids: bool = False, keep_meets: bool = False
-              ) -> pd.DataFrame:  # fmt: skip
-        """The blocks' rows (see :func:`member_results_table`). ``own_ids``: the
-        member-id column's categories are the table's own members only (one block:
-        a row group of a results file then stores only its own ids). The blocks'
-        arrays are released (``meets`` kept if ``keep_meets``: a tally reads it)."""
-        table = ResultTable(self, [(b.rule, b.language, len(b.member_rows)) for b in blocks])
-        for j, block in enumerate(blocks):
-            table.fill(j, block, keep_meets=keep_meets)
-        return table.frame(own_ids=own_ids)
-
-
-class ResultTable:
-    """A member-results table made block by block: its columns are allocated
-    once for the blocks to come, ``(rule, language, members)`` each, and every
-    block is copied into its own rows as soon as it is judged (:meth:`fill`,
-    from any thread: blocks write disjoint rows), so that no serial assembly
-    follows the searches. :meth:`frame` hands the columns to pandas uncopied."""
-
-    def __init__(self, columns: ResultColumns, layout: list[tuple]):
-        self.columns = columns
-        self.layout = layout
-        sizes = np.asarray([size for _, _, size in layout], dtype=np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(sizes)])
-        n = int(self.starts[-1])
-        self.rows = np.zeros(n, dtype=np.int32)
-        self.miles, self.minutes = np.zeros(n), np.zeros(n)
-        self.n_qualifying = np.zeros(n, dtype=np.int16)
-        self.meets = np.zeros(n, dtype=bool)
-        # category codes in the width pandas gives them (no copy when the frame is made)
-        self.nearest = np.empty((columns.width, n), dtype=_code_dtype(len(columns.pid_uniques)))
-        self.county = np.empty(n, dtype=_code_dtype(len(columns.county_uniques)))
-        self.region = np.empty(n, dtype=columns.region.codes.dtype)
-        self.flags = {name: np.empty(n, dtype=bool) for name in columns.flags}
-        self.snap_meters = np.empty(n, dtype=np.float32)
-
-    def fill(
-        self, j: int, block: Block, *, at: int = 0, row_base: int = 0, keep_meets: bool = True
-    ) -> None:
-        """Copy block ``j`` into its rows, from its ``at``-th on (a chunk's part of the
-        block; its member rows offset by ``row_base``), and release its arrays
-        (``member_rows`` stay, and ``meets`` unless ``keep_meets`` is False: what a
-        tally reads)."""
-        a = self.starts[j] + at
-        b = a + len(block.member_rows)
-        if b > self.starts[j + 1]:  # the layout promised fewer rows: never write past them
-            raise RuntimeError(f"block {j} has more rows than its place in the table")
-        c, rows = self.columns, block.member_rows + row_base
-        self.rows[a:b] = rows
-        for name in ("miles", "minutes", "n_qualifying", "meets"):
-            getattr(self, name)[a:b] = getattr(block, name)
-        self.county[a:b] = c.county_codes[rows]
-        self.region[a:b] = c.region.codes[rows]
-        for name, values in c.flags.items():
-            self.flags[name][a:b] = values[rows]
-        self.snap_meters[a:b] = c.snap_meters[rows]
-        width = min(block.nearest.shape[1], self.columns.width)
-        self.nearest[:width, a:b] = block.nearest[:, :width].T
-        self.nearest[width:, a:b] = -1
-        block.miles = block.minutes = block.n_qualifying = block.nearest = None
-        if not keep_meets:
-            block.meets = None
-
-    def frame(self, *, own_ids: bool = False) -> pd.DataFrame:
-        """The table (see :meth:`ResultColumns.table`); the builder is spent."""
-        c, rows, n = self.columns, self.rows, len(self.rows)
-        sizes = np.diff(self.starts)
-
-        def per_block(values: list, dtype) -> np.ndarray:
-            return np.repeat(np.asarray(values, dtype=dtype), sizes) if n else np.zeros(0, dtype)
-
-        rule_cats = list(dict.fromkeys(rule.id for rule, _, _ in self.layout))
-        lang_cats = [""] + sorted({lang for _, lang, _ in self.layout if lang})
-        if own_ids:
-            ids = pd.Categorical.from_codes(np.arange(n), dtype=c.own_ids(rows))
-        else:
-            ids = pd.Categorical.from_codes(rows, categories=c.member_ids)
-        out = {
-            "member_id": ids,
-            "rule": pd.Categorical.from_codes(
-                per_block([rule_cats.index(rule.id) for rule, _, _ in self.layout], np.int16),
-                rule_cats,
-            ),
-            "language": pd.Categorical.from_codes(
-                per_block([lang_cats.index(lang or "") for _, lang, _ in self.layout], np.int16),
-                lang_cats,
-            ),
-            "county_fips": pd.Categorical.from_codes(self.county, dtype=c.county_dtype),
-            "region_class": pd.Categorical.from_codes(self.region, c.region.categories),
-            "in_service_area": self.flags["in_service_area"],
-            "count_required": per_block([rule.count for rule, _, _ in self.layout], np.int16),
-            "miles": self.miles,
-            "minutes": self.minutes,
-            "n_qualifying": self.n_qualifying,
-            "meets": self.meets,
-        }
-        for j in range(c.width):
-            out[f"nearest_{j + 1}"] = pd.Categorical.from_codes(self.nearest[j], dtype=c.pid_dtype)
-        self.nearest = None
-        out["snap_meters"] = self.snap_meters
-        out["off_road"] = self.flags["off_road"]
-        out["synthetic"] = self.flags["synthetic"]
-        return pd.DataFrame(out, copy=False)
-
-
-def _code_dtype(n_categories: int) -> np.dtype:
-    """The integer type pandas keeps a categorical's codes in (and -1 for missing)."""
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_categories < np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
 
 
 def summarise(results, members, providers, standards, regions, prevalent, blocks=None, served=None):
