@@ -16,6 +16,7 @@ member-side arrays an evaluation and its what-if updates share). Uses:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -256,6 +257,8 @@ class Engine:
         #: the other partitions' searches reached; :mod:`adequacy.distributed`)
         self.n_groups = n_groups or {}
         self.min_width = min_width or {}
+        #: each engine thread's scratch for searches from members (made once per thread)
+        self._counts_scratch = threading.local()
         #: searches begun before the members were placed (:mod:`adequacy.engine.ahead`)
         self.ahead = ahead
 
@@ -610,7 +613,7 @@ class Engine:
             snap.leg_cost("time", self.settings.snap_speed_mph)[src], snap.meters[src],
             self.pid_codes[src], max_seconds=limit_seconds * (1 + LIMIT_TOLERANCE),
             max_meters=limit_meters * (1 + LIMIT_TOLERANCE), cutoff_seconds=search.labels.cutoff,
-            **bounds,
+            scratch=self._counts_scratch, **bounds,
         )  # fmt: skip
 
     @staticmethod

@@ -92,6 +92,7 @@ class NodeLabels:
         self.order = order
         self.metric = metric
         self.cutoff = cutoff
+        self._nearest: np.ndarray | None = None  # nearest_bound, made once
 
     @property
     def k(self) -> int:
@@ -123,10 +124,15 @@ class NodeLabels:
         """Per node the search settled (the core's when contracted, else every
         node), the cost to its nearest source, or the cutoff where none is within
         it: no source is nearer (in the metric's unit), the lower bound
-        :func:`~adequacy.routing.fastest_route_counts` prunes with."""
-        cost = self._lazy.cost if self._lazy is not None else self._cost
-        first = cost[:, 0] if cost.shape[1] else np.full(cost.shape[0], np.inf)
-        return np.minimum(first, self.cutoff)
+        :func:`~adequacy.routing.fastest_route_counts` prunes with. Made once (labels
+        are never changed in place: an update makes new ones); read-only."""
+        if self._nearest is None:
+            cost = self._lazy.cost if self._lazy is not None else self._cost
+            first = cost[:, 0] if cost.shape[1] else np.full(cost.shape[0], np.inf)
+            nearest = np.minimum(first, self.cutoff)
+            nearest.flags.writeable = False
+            self._nearest = nearest
+        return self._nearest
 
     def at_nodes(
         self, nodes: np.ndarray, places: ChainPlaces | None = None

@@ -34,6 +34,8 @@ chains) and ``routing.kernels``/``labels``/``routes``.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit
 
@@ -60,6 +62,7 @@ def fastest_route_counts(
     cutoff_seconds: float,
     lower_seconds: np.ndarray | None = None,
     lower_meters: np.ndarray | None = None,
+    scratch: threading.local | None = None,
 ) -> np.ndarray:
     """Distinct providers each member reaches within ``max_seconds`` or along a
     fastest route of at most ``max_meters``.
@@ -86,6 +89,10 @@ def fastest_route_counts(
         cutoff where none; :meth:`~adequacy.routing.NodeLabels.nearest_bound`).
         The search then leaves alone nodes from which no provider can be within
         either limit. Default: zero (no such knowledge).
+    scratch
+        Optional, a ``threading.local()`` the caller keeps for calls on one graph:
+        each thread's search scratch (some 60 bytes per node) is made in it once and
+        reused, not filled anew per call. Default: made for this call alone.
 
     Returns the count per member (int64).
     """
@@ -147,12 +154,30 @@ def fastest_route_counts(
         src_chain.astype(np.int64), src_entry.astype(np.int64), source_seconds, source_meters,
         group.astype(np.int64).ravel(), len(group_values),
         _lower(lower_seconds, n, "lower_seconds"), _lower(lower_meters, n, "lower_meters"),
-        np.full(n, np.inf), np.full(n, np.inf), np.zeros(n, dtype=np.bool_),
-        np.empty(n, dtype=np.int64), np.empty(walk.n_edges + 3),
-        np.empty(walk.n_edges + 3, np.int32),
-        out,
+        *_scratch(scratch, n, walk.n_edges), out,
     )  # fmt: skip
     return out
+
+
+def _scratch(kept: threading.local | None, n: int, n_edges: int) -> tuple[np.ndarray, ...]:
+    """The search's scratch for a walk of ``n`` nodes and ``n_edges`` edges: best
+    seconds and meters (infinity), settled (False), touched nodes, heap. The kernel
+    leaves it as it found it (it resets the nodes it touched), so a caller that
+    keeps it (``kept``, per thread) reuses it instead of filling it anew."""
+    key = (n, n_edges)
+    found = getattr(kept, "arrays", None)
+    if found is None or found[0] != key:
+        found = (
+            key,
+            (
+                np.full(n, np.inf), np.full(n, np.inf), np.zeros(n, dtype=np.bool_),
+                np.empty(n, dtype=np.int64), np.empty(n_edges + 3),
+                np.empty(n_edges + 3, np.int32),
+            ),
+        )  # fmt: skip
+        if kept is not None:
+            kept.arrays = found
+    return found[1]
 
 
 #: Bounds and sums compared 1e-9 smaller (relative): rounding of different summation
@@ -161,14 +186,14 @@ _SHRINK = 1.0 - 1e-9
 
 
 def _lower(values: np.ndarray | None, n: int, name: str) -> np.ndarray:
-    """A lower bound per node, made slightly smaller still against the rounding of
-    another summation order (see :func:`_live`)."""
+    """A lower bound per node (zero when not given), checked; :func:`_live` takes it
+    slightly smaller still, against the rounding of another summation order."""
     if values is None:
         return np.zeros(n)
     values = np.asarray(values, dtype=np.float64)
     if values.shape != (n,):
         raise ValueError(f"{name} must have one value per node searched ({n}), not {values.shape}")
-    return np.maximum(values * _SHRINK - 1e-6, 0.0)
+    return values
 
 
 @njit(cache=True, nogil=True)
@@ -228,11 +253,12 @@ def _search_until(
 def _live(node, t, m, lower_m, lower_s, meters_bound, seconds_bound):
     """Whether a route reaching ``node`` in ``t`` seconds and ``m`` meters may still
     lead to a provider within either bound (``lower_*``: no provider is nearer). The
-    sums are taken 1e-9 smaller: the route's own float sum may lose what a bound
-    summed the other way kept (a long route of many edges below its rounding step)."""
-    return (m + lower_m[node]) * _SHRINK <= meters_bound or (
-        t + lower_s[node]
-    ) * _SHRINK <= seconds_bound
+    bounds and sums are taken 1e-9 smaller (the bounds a micrometer or microsecond
+    more): the route's own float sum may lose what a bound summed the other way kept
+    (a long route of many edges below its rounding step)."""
+    lm = max(lower_m[node] * _SHRINK - 1e-6, 0.0)
+    ls = max(lower_s[node] * _SHRINK - 1e-6, 0.0)
+    return (m + lm) * _SHRINK <= meters_bound or (t + ls) * _SHRINK <= seconds_bound
 
 
 @njit(cache=True, nogil=True, inline="always")
