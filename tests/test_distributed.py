@@ -118,6 +118,27 @@ def test_chunked_runs_equal_one_pass(idaho_demo, tmp_path):
     assert list(back["member_id"].astype(str)) == list(sc.members["member_id"].iloc[rows])
 
 
+def test_a_failed_streamed_run_leaves_the_results_path_as_it_was(idaho_demo, tmp_path):
+    sc = idaho_demo
+    path = tmp_path / "members.parquet"
+    path.write_bytes(b"the previous run's results")
+
+    def cancel(step, done, total):  # as a front end's cancel button would
+        if step == "judging members" and done == 2:
+            raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        evaluate(sc.members, sc.providers, sc.graph, chunk_members=1000, results_path=path,
+                 progress=cancel, **_inputs(sc))  # fmt: skip
+    # two chunks were written when it failed: neither they nor any hidden file remain
+    assert path.read_bytes() == b"the previous run's results"
+    assert [p.name for p in tmp_path.iterdir()] == ["members.parquet"]
+    done = evaluate(sc.members, sc.providers, sc.graph, chunk_members=1000, results_path=path,
+                    **_inputs(sc))  # fmt: skip
+    assert pq.read_metadata(path).num_rows == done.results_file.rows > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["members.parquet"]
+
+
 def test_searches_begun_ahead_are_the_engines_own(idaho_demo):
     """The searches a run begins while members are placed (on a background thread)
     equal, label for label, those an engine runs when the members are judged; a

@@ -58,7 +58,7 @@ from adequacy.engine.engine import Engine, MemberState, Progress, group_counts, 
 from adequacy.engine.passes import MemberPass
 from adequacy.engine.reach import served_union
 from adequacy.engine.result_table import member_counties
-from adequacy.engine.results_file import ResultsFile
+from adequacy.engine.results_file import ResultsFile, discarded_on_error
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
 from adequacy.engine.tally import Tally
@@ -396,14 +396,15 @@ def _merged(results, tasks, parts: list[Partition], members, standards, language
     out_path = Path(results_path) if results_path is not None else work / "members.parquet"
     file = ResultsFile(out_path)
     rows: dict[tuple[str, str], list[np.ndarray]] = {}
-    for result, task, part in zip(results, tasks, parts, strict=True):
-        file.append(ResultsFile.opened(task.path("results.parquet"), result.row_groups))
-        local = MemberState.of(members.iloc[part.member_rows])
-        for rule, lang in variants:
-            key = (rule.id, lang or "")
-            local_rows = local.rows_of(lang, len(part.member_rows))
-            rows.setdefault(key, []).append(part.member_rows[local_rows])
-    file.close()
+    with discarded_on_error(file):  # a merge that fails leaves no results file
+        for result, task, part in zip(results, tasks, parts, strict=True):
+            file.append(ResultsFile.opened(task.path("results.parquet"), result.row_groups))
+            local = MemberState.of(members.iloc[part.member_rows])
+            for rule, lang in variants:
+                key = (rule.id, lang or "")
+                local_rows = local.rows_of(lang, len(part.member_rows))
+                rows.setdefault(key, []).append(part.member_rows[local_rows])
+        file.close()
     blocks = {key: (None, np.concatenate(parts_) if parts_ else np.zeros(0, np.int64))
               for key, parts_ in rows.items()}  # fmt: skip
     judged = MemberPass(

@@ -43,7 +43,7 @@ import pandas as pd
 from adequacy.engine.engine import Block, Engine, MemberState, Progress, rule_variants
 from adequacy.engine.reach import served_counties, served_union
 from adequacy.engine.result_table import ResultColumns, ResultTable, member_counties
-from adequacy.engine.results_file import ResultsFile
+from adequacy.engine.results_file import ResultsFile, discarded_on_error
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
 from adequacy.engine.summaries import values_of
@@ -186,85 +186,88 @@ def judge_members(
         for block in blocks:  # counted: the file or the table holds the rest
             block.meets = None
 
-    # a chunk's blocks are written while the rest of it and the next chunk are judged
-    # (in order, on one thread; pyarrow and the searches release the GIL)
-    with ThreadPoolExecutor(1) as writer:
-        previous = None
-        for i, (a, b) in enumerate(bounds):
-            if len(bounds) > 1:
-                tick("judging members", i, len(bounds))
-            sub = members.iloc[a:b]
-            engine = pass_.engine(i, progress=tick if i == 0 else None)
-            chunk = writes(i, sub) if file is not None else None
-            # (the first chunk is settled before it is written: below)
-            on_block = placed.filler(i) if placed is not None else (chunk.judged if i else None)
-            blocks = engine.evaluate_variants(variants, on_block)
-            pass_.record(i, blocks)
-            if i == 0:  # most widening happens here: settle the first chunk before writing
-                for _, j, block in pass_.stale_blocks(only=0):
-                    blocks[j] = block
-                    if placed is not None:
-                        placed.fill(i, j, block)
-                if chunk is not None:
-                    for j, block in enumerate(blocks):
-                        chunk.judged(j, block)
-            if chunk is None:
-                count(sub, blocks)
-                continue
-            chunk.then(count, sub, blocks)
+    with discarded_on_error(file):  # a run that fails leaves no results file
+        # a chunk's blocks are written while the rest of it and the next chunk are judged
+        # (in order, on one thread; pyarrow and the searches release the GIL)
+        with ThreadPoolExecutor(1) as writer:
+            previous = None
+            for i, (a, b) in enumerate(bounds):
+                if len(bounds) > 1:
+                    tick("judging members", i, len(bounds))
+                sub = members.iloc[a:b]
+                engine = pass_.engine(i, progress=tick if i == 0 else None)
+                chunk = writes(i, sub) if file is not None else None
+                # (the first chunk is settled before it is written: below)
+                on_block = placed.filler(i) if placed is not None else (chunk.judged if i else None)
+                blocks = engine.evaluate_variants(variants, on_block)
+                pass_.record(i, blocks)
+                if i == 0:  # most widening happens here: settle the first chunk before writing
+                    for _, j, block in pass_.stale_blocks(only=0):
+                        blocks[j] = block
+                        if placed is not None:
+                            placed.fill(i, j, block)
+                    if chunk is not None:
+                        for j, block in enumerate(blocks):
+                            chunk.judged(j, block)
+                if chunk is None:
+                    count(sub, blocks)
+                    continue
+                chunk.then(count, sub, blocks)
+                if previous is not None:
+                    previous.wait()  # at most one chunk's results waiting
+                previous = chunk
+            # every chunk judged: what needs no results is made while the writer finishes
+            state = MemberState.of(members) if len(bounds) > 1 else pass_.engine(0).state
+            county = member_counties(members) if file is not None else None
+            served_table = None
+            if county_rules:  # providers within reach of the county's members: once, for all
+                # of them (one forward search per county; it needs no labels, so no chunks)
+                whole = Engine(graph, members, providers, member_snap, provider_snap, settings,
+                               workers=workers, searches=searches)  # fmt: skip
+                served_table = served_union([served_counties(whole, county_rules)])
             if previous is not None:
-                previous.wait()  # at most one chunk's results waiting
-            previous = chunk
-        if previous is not None:
-            previous.wait()
-    # a search that widened after some chunks were judged: those blocks read narrower
-    # labels; judge them again (their counts and rows replaced)
-    for i, j, block in pass_.stale_blocks():
-        if file is not None and digests.get((i, j)) == _digest(block):
-            file.judged_again["same"] += 1  # the file holds it already: nothing to rewrite
-            continue
-        a, b = bounds[i]
-        sub = members.iloc[a:b]
-        tally.add_blocks([block], sub, at=i)
+                previous.wait()
+        # a search that widened after some chunks were judged: those blocks read narrower
+        # labels; judge them again (their counts and rows replaced)
+        for i, j, block in pass_.stale_blocks():
+            if file is not None and digests.get((i, j)) == _digest(block):
+                file.judged_again["same"] += 1  # the file holds it already: nothing to rewrite
+                continue
+            a, b = bounds[i]
+            sub = members.iloc[a:b]
+            tally.add_blocks([block], sub, at=i)
+            if file is not None:
+                rows = ResultColumns(sub, providers, width).rows([block])
+                written[(i, j)] = file.replace(written[(i, j)], rows, block)
+                file.judged_again["replaced"] += 1
+            else:
+                placed.fill(i, j, block)
+                block.meets = None
+        unrouted = pass_.unrouted
+        if len(bounds) > 1:
+            tick("judging members", len(bounds), len(bounds))
+        state.places.clear()  # where the nodes sit on the chains: judging's alone
+        out = MemberPass(
+            tally=tally,
+            served=served_table,
+            searches=searches,
+            state=state,
+            unrouted=unrouted,
+            chunks=len(bounds),
+        )
+        rows_of = _rows_by_language(state, len(members))
         if file is not None:
-            rows = ResultColumns(sub, providers, width).rows([block])
-            written[(i, j)] = file.replace(written[(i, j)], rows, block)
-            file.judged_again["replaced"] += 1
-        else:
-            placed.fill(i, j, block)
-            block.meets = None
-    unrouted = pass_.unrouted
-    if len(bounds) > 1:
-        tick("judging members", len(bounds), len(bounds))
-    served_table = None
-    if county_rules:  # providers within reach of the county's members: once, for all of
-        # them (one forward search per county; it needs no labels, so no chunks)
-        whole = Engine(graph, members, providers, member_snap, provider_snap, settings,
-                       workers=workers, searches=searches)  # fmt: skip
-        served_table = served_union([served_counties(whole, county_rules)])
-    state = MemberState.of(members) if len(bounds) > 1 else pass_.engine(0).state
-    state.places.clear()  # where the nodes sit on the chains: judging's alone
-    out = MemberPass(
-        tally=tally,
-        served=served_table,
-        searches=searches,
-        state=state,
-        unrouted=unrouted,
-        chunks=len(bounds),
-    )
-    rows_of = _rows_by_language(state, len(members))
-    if file is not None:
-        file.close()
-        out.results_file = file
-        out.county = member_counties(members)
-        out.blocks = {(rule.id, lang or ""): (None, rows_of(lang)) for rule, lang in variants}
+            file.close()
+            out.results_file = file
+            out.county = county
+            out.blocks = {(rule.id, lang or ""): (None, rows_of(lang)) for rule, lang in variants}
+            return out
+        placed.check()
+        for j, (rule, lang) in enumerate(variants):
+            a, b = table.starts[j], table.starts[j + 1]
+            out.blocks[(rule.id, lang or "")] = (int(a), table.rows[a:b].astype(np.int64))
+        out.results = table.frame()
         return out
-    placed.check()
-    for j, (rule, lang) in enumerate(variants):
-        a, b = table.starts[j], table.starts[j + 1]
-        out.blocks[(rule.id, lang or "")] = (int(a), table.rows[a:b].astype(np.int64))
-    out.results = table.frame()
-    return out
 
 
 class _InOrder:

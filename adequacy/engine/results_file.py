@@ -10,11 +10,21 @@ stored as a dictionary with 32-bit indices whatever its chunk's categories, so
 all row groups share one schema; pandas reads the file back with the
 categories unified.
 
-Owns: ``ResultsFile``. Uses: pyarrow.
+The file is written beside its path under a hidden name and moved into place
+when it is closed: a run that fails leaves whatever was at the path untouched
+(:func:`discarded_on_error` removes the unfinished file), and a reader never sees
+a file half written. (Writing over the old file would also cost a pause at
+close on ext4, which writes a truncated and rewritten file back at once.)
+
+Owns: ``ResultsFile``, ``discarded_on_error``. Uses: pyarrow.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +41,8 @@ class ResultsFile:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        #: where the file is written until it is closed (then moved to ``path``)
+        self.part = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
         self.row_groups: dict[tuple[str, str], list[int]] = {}
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
@@ -52,7 +64,7 @@ class ResultsFile:
             table = pa.Table.from_pandas(table, preserve_index=False)
         arrow = self._conform(table)
         if self._writer is None:
-            self._writer = self._new_writer(self.path)
+            self._writer = self._new_writer(self.part)
         offset, written = 0, []
         for b in blocks:
             key, n = _key_and_size(b)
@@ -136,28 +148,37 @@ class ResultsFile:
             if key_of.get(g) is None or not part.num_rows:
                 continue
             if self._writer is None:
-                self._writer = self._new_writer(self.path)
+                self._writer = self._new_writer(self.part)
             self._writer.write_table(part, row_group_size=max(part.num_rows, 1))
             self.row_groups.setdefault(key_of[g], []).append(self._groups)
             self._groups += 1
             self.rows += part.num_rows
 
     def close(self) -> None:
-        """Finish the file (an empty table when nothing was written)."""
+        """Finish the file (an empty table when nothing was written) and move it to
+        ``path``."""
         if self._writer is None:
             if self._empty is None:
                 raise ValueError("no member results were written")
-            self._writer = self._new_writer(self.path)
+            self._writer = self._new_writer(self.part)
             self._writer.write_table(self._empty)
         self._writer.close()
         if self._dead:
             self._compact()
+        os.replace(self.part, self.path)
+
+    def discard(self) -> None:
+        """Drop an unfinished file (its run failed): nothing is written to ``path``."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        self.part.unlink(missing_ok=True)
 
     def _compact(self) -> None:
         """Rewrite the file without its replaced row groups (a search widened after
         some blocks were written: rare), one row group at a time."""
-        source = pq.ParquetFile(self.path)
-        tmp = self.path.with_name(self.path.name + ".compact")
+        source = pq.ParquetFile(self.part)
+        tmp = self.part.with_name(self.part.name + ".compact")
         renumber, n = {}, 0
         with self._new_writer(tmp) as writer:
             for g in range(source.num_row_groups):
@@ -167,7 +188,7 @@ class ResultsFile:
                 renumber[g] = n
                 n += 1
         source.close()
-        tmp.replace(self.path)
+        tmp.replace(self.part)
         self.row_groups = {k: [renumber[g] for g in v] for k, v in self.row_groups.items()}
         self._sizes = {renumber[g]: s for g, s in self._sizes.items() if g in renumber}
         self._dead, self._groups = set(), n
@@ -189,6 +210,17 @@ class ResultsFile:
         if not groups:
             return file.schema_arrow.empty_table().select(columns or file.schema_arrow.names)
         return file.read_row_groups(groups, columns=columns)
+
+
+@contextlib.contextmanager
+def discarded_on_error(file: ResultsFile | None) -> Iterator[None]:
+    """Within: should anything fail, ``file`` (if any) is discarded, unfinished."""
+    try:
+        yield
+    except BaseException:
+        if file is not None:
+            file.discard()
+        raise
 
 
 def _key_and_size(block) -> tuple[tuple[str, str], int]:
