@@ -32,7 +32,14 @@ import numpy as np
 
 from adequacy.errors import InputError
 from adequacy.network import RoadGraph
-from adequacy.network.chain_labels import ChainPlaces, affected_nodes, expand, seeds
+from adequacy.network.chain_labels import (
+    ChainPlaces,
+    SourcePlaces,
+    affected_nodes,
+    expand,
+    seeds,
+    source_places,
+)
 from adequacy.network.chains import chains_of
 from adequacy.routing.kernels import (
     LABEL_HEAP,
@@ -232,6 +239,15 @@ class CoreLabels:
             self.groups = label_ids(self.source, self.group_index)
         return self.groups
 
+    def sources(self) -> SourcePlaces:
+        """Where the sources sit on the chains, made once for these sources (a copy
+        with other sources, as an update makes, makes its own)."""
+        kept = self.__dict__.get("_sources")
+        if kept is None or kept[0] is not self.source_nodes:
+            kept = (self.source_nodes, source_places(self.chains, self.source_nodes))
+            self.__dict__["_sources"] = kept
+        return kept[1]
+
     @property
     def k(self) -> int:
         return self.cost.shape[1]
@@ -245,7 +261,7 @@ class CoreLabels:
         expand(
             self.chains, self.cost, self.source, self.source_nodes, self.source_cost,
             self.group_index, self.metric_index, self.cutoff, cost, source, nodes=nodes,
-            places=places,
+            places=places, sources=self.sources(),
         )  # fmt: skip
         return cost, source
 
