@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+from numba import njit
 from scipy.spatial import cKDTree
 
 from adequacy.errors import InputError
@@ -82,6 +82,21 @@ def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return np.column_stack([cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r)])
 
 
+def _xyz_meters(lon: np.ndarray, lat: np.ndarray, threads: int = 2) -> np.ndarray:
+    """:func:`_unit_xyz` times the earth's radius, in ``threads`` slices at once (numpy
+    releases the GIL; every value is computed as in one piece)."""
+    n = len(lon)
+    out = np.empty((n, 3))
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+
+    def part(a: int, b: int) -> None:
+        out[a:b] = _unit_xyz(lon[a:b], lat[a:b]) * EARTH_RADIUS_METERS
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(part, bounds[:-1], bounds[1:]))
+    return out
+
+
 def prepare_snapping(graph: RoadGraph) -> None:
     """Start building the graph's snapping index on a background thread, so that it is
     ready by the time the first points are snapped (an evaluation reads and places
@@ -123,7 +138,7 @@ def _build_tree(graph: RoadGraph) -> tuple[cKDTree, np.ndarray | None]:
     if later.any():
         nodes = np.flatnonzero(~later)
         lon, lat = lon[nodes], lat[nodes]
-    xyz = _unit_xyz(lon, lat) * EARTH_RADIUS_METERS
+    xyz = _xyz_meters(lon, lat)
     return cKDTree(xyz, balanced_tree=False), nodes  # builds faster, queries as fast
 
 
@@ -134,13 +149,43 @@ def _same_place_later(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     bits = [(np.asarray(x, dtype=np.float64) + 0.0).view(np.int64) for x in (lon, lat)]  # -0 is 0
     key = bits[0] * np.int64(1_000_003) + bits[1]  # wraps: a hash
     later = np.zeros(len(lon), dtype=bool)
-    maybe = np.flatnonzero(pd.Series(key).duplicated(keep=False).to_numpy())
+    maybe = np.flatnonzero(_repeated(key))
     if not len(maybe):
         return later
     order = maybe[np.lexsort((lat[maybe], lon[maybe]))]  # stable: a place's nodes in order
     same = (lon[order][1:] == lon[order][:-1]) & (lat[order][1:] == lat[order][:-1])
     later[order[1:][same]] = True
     return later
+
+
+@njit(cache=True, nogil=True)
+def _repeated(key: np.ndarray) -> np.ndarray:
+    """Whether each key occurs more than once (``duplicated(keep=False)``), by one
+    open-addressing hash table (Fibonacci hashing, linear probing): keys compared
+    whole, so the answer is exact."""
+    n = key.shape[0]
+    bits = 1
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    table = np.empty(size, dtype=np.int64)
+    used = np.zeros(size, dtype=np.bool_)
+    count = np.zeros(size, dtype=np.int32)
+    slot = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        k = key[i]
+        s = np.int64((np.uint64(k) * np.uint64(11400714819323198485)) >> np.uint64(64 - bits))
+        while used[s] and table[s] != k:
+            s = (s + 1) & (size - 1)
+        if not used[s]:
+            used[s] = True
+            table[s] = k
+        count[s] += 1
+        slot[i] = s
+    out = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        out[i] = count[slot[i]] > 1
+    return out
 
 
 def as_lonlat(points, *, what: str = "points", ids=None) -> np.ndarray:
