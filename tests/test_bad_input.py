@@ -53,6 +53,25 @@ def test_swapped_latitude_and_longitude_are_named():
     assert "latitude and longitude look swapped" in message and "swap the lat and lon" in message
 
 
+def test_members_problems_come_first_though_providers_are_read_first(toy):
+    """With a loaded graph and threads to spare, providers are read (and their searches
+    begun) before members; a run with bad members and bad providers still reports the
+    members' problems, as it always has, and bad providers alone are reported."""
+    bad_members = _members([lat_of(1), lat_of(2)]).astype({"lat": object})
+    bad_members.loc[1, "lat"] = "north"
+    bad_providers = PROVIDERS.assign(provider_type=["pcp", ""])
+    both = _error(evaluate, bad_members, bad_providers, toy, STANDARDS, workers=2)
+    assert "lat is not a number at row 2" in both and "provider_type" not in both
+    alone = _error(evaluate, _members([lat_of(1)]), bad_providers, toy, STANDARDS, workers=2)
+    assert "provider_type" in alone and "row 2" in alone, alone
+    # high-volume rules without claims: the note comes after the inputs' own notes
+    good = evaluate(_members([lat_of(1), 0.0], [LON, 0.0]), PROVIDERS, toy,
+                    regions=counties(), workers=2)  # fmt: skip
+    off_map = next(i for i, n in enumerate(good.notes) if "outside the road network" in n)
+    no_claims = next(i for i, n in enumerate(good.notes) if "no claims were given" in n)
+    assert off_map < no_claims
+
+
 def test_a_file_mostly_off_the_map_is_refused_and_a_few_are_named(toy):
     at_sea = _members([0.0] * 4 + [lat_of(1)], [0.0] * 4 + [LON])
     message = _error(evaluate, at_sea, PROVIDERS, toy, STANDARDS, regions=counties())

@@ -249,52 +249,80 @@ def evaluate(
     if settings.distance_basis is None:  # the standards' basis, recorded with the run
         settings = settings.replace(distance_basis=standards.distance_basis)
     tick("reading inputs", 0, 1)
-    members = read_members(members)
-    providers = read_providers(providers, extra_types=standards.provider_types)
-    claims_table = read_claims(claims) if claims is not None else None
-    survey_table = read_survey(survey) if survey is not None else None
-    appointment_std = load_appointment_standards(appointment_standards)
-    census = read_census_languages(census_languages) if census_languages is not None else None
-    extract = cluster is not None and cluster.graphs == "extract"
-    extract_meta = None
-    if extract:  # no graph: each partition cuts its own from the file
-        extract_meta = _extract_source(graph, cluster, settings, standards)
-        graph = None
-    elif not isinstance(graph, RoadGraph):
-        tick("loading road graph", 0, 1)
-        graph = load_road_graph(graph)
-        prepare_snapping(graph)
-    notes: list[str] = []
-    warnings: list[str] = []
-    # without a graph, the file header's box (members far from every road fail later)
-    extent = graph if not extract else file_box(extract_meta["path"])
-    for table, what, id_column in ((members, "members", "member_id"),
-                                   (providers, "providers", "provider_id")):  # fmt: skip
-        if extent is None:
-            break
-        label = str(table.attrs.get("source") or what)
-        note = check_extent(
-            extent,
-            table["lon"].to_numpy(),
-            table["lat"].to_numpy(),
-            what=what,
-            label=label,
-            names=lambda rows, t=table, c=id_column: row_names(t, c, rows),
-            refuse_most=what == "members",
-        )
-        if note:  # the run's notes count them, by the file's name (the manifest, the report)
-            notes.append(Path(label).name + note[0].removeprefix(label))
-            warnings.append(note[1])  # named by ID and line: for the terminal only
-
-    # ---- the searches of the rules over all members need no member: begun now, on a
-    # background thread, while members are placed and snapped (not for Medicare
-    # Advantage, whose rules are built from the members' counties)
+    # the searches of the rules over all members need no member: with the road graph at
+    # hand they begin on a background thread as soon as the providers are read, while
+    # the members are read, placed and snapped (not for Medicare Advantage, whose rules
+    # are built from the members' counties). Problems are still reported members first.
     cms = is_recipe(standards) or any(r.provider_type == CMS_PROVIDER_TYPE for r in standards.rules)
-    ahead = provider_snap = None
+    threads = workers or os.cpu_count() or 1  # one asked for: no thread beside it
+    early = (isinstance(graph, RoadGraph) and cluster is None and not cms
+             and settings.distance_basis != "straight_line" and threads > 1)  # fmt: skip
+    ahead = provider_snap = expanded = None
+    rule_notes: list[str] = []  # the rules' notes, kept in their place after the inputs'
     try:
-        if not cms:
+        # a problem found early is raised where it would have been, after the members'
+        failed: dict[str, InputError] = {}
+        if early:
+            try:
+                providers = read_providers(providers, extra_types=standards.provider_types)
+                claims_table = read_claims(claims) if claims is not None else None
+            except InputError as error:
+                failed["reading"] = error
+            else:
+                try:
+                    expanded, hv_table = _which_rules(
+                        providers, claims_table, standards, settings, rule_notes
+                    )
+                    provider_snap = _snap_points(
+                        graph, providers, "providers", "provider_id", settings
+                    )
+                    ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
+                except InputError as error:
+                    failed["rules"] = error
+        members = read_members(members)
+        if "reading" in failed:
+            raise failed["reading"]
+        if not early:
+            providers = read_providers(providers, extra_types=standards.provider_types)
+            claims_table = read_claims(claims) if claims is not None else None
+        survey_table = read_survey(survey) if survey is not None else None
+        appointment_std = load_appointment_standards(appointment_standards)
+        census = read_census_languages(census_languages) if census_languages is not None else None
+        extract = cluster is not None and cluster.graphs == "extract"
+        extract_meta = None
+        if extract:  # no graph: each partition cuts its own from the file
+            extract_meta = _extract_source(graph, cluster, settings, standards)
+            graph = None
+        elif not isinstance(graph, RoadGraph):
+            tick("loading road graph", 0, 1)
+            graph = load_road_graph(graph)
+            prepare_snapping(graph)
+        notes: list[str] = []
+        warnings: list[str] = []
+        # without a graph, the file header's box (members far from every road fail later)
+        extent = graph if not extract else file_box(extract_meta["path"])
+        for table, what, id_column in ((members, "members", "member_id"),
+                                       (providers, "providers", "provider_id")):  # fmt: skip
+            if extent is None:
+                break
+            label = str(table.attrs.get("source") or what)
+            note = check_extent(
+                extent,
+                table["lon"].to_numpy(),
+                table["lat"].to_numpy(),
+                what=what,
+                label=label,
+                names=lambda rows, t=table, c=id_column: row_names(t, c, rows),
+                refuse_most=what == "members",
+            )
+            if note:  # the run's notes count them, by the file's name (the manifest, report)
+                notes.append(Path(label).name + note[0].removeprefix(label))
+                warnings.append(note[1])  # named by ID and line: for the terminal only
+        if "rules" in failed:
+            raise failed["rules"]
+        notes += rule_notes
+        if not cms and expanded is None:
             expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
-            threads = workers or os.cpu_count() or 1  # one asked for: no thread beside it
             if cluster is None and settings.distance_basis != "straight_line" and threads > 1:
                 provider_snap = _snap_points(graph, providers, "providers", "provider_id", settings)
                 ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
