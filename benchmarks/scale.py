@@ -87,12 +87,16 @@ def one_run(tiles: int, n_members: int, folder: Path, workers: int) -> dict:
     evaluate(members.iloc[:300], providers, graph, claims=claims)  # compiled code warm
     del graph
     cluster = Cluster(workers=workers, partition_by="county") if workers else None
+    # a run writes a new file, as a run folder's is: not over the last run's (on ext4,
+    # a file renamed over another is written back at once, a pause no user's run has)
+    results = folder / f"members-{tiles}-{n_members}-{workers}.parquet"
+    results.unlink(missing_ok=True)
     reset = _reset_peak()
     start = time.perf_counter()
     graph = RoadGraph.load(path)
     ev = evaluate(
         members, providers, graph, claims=claims, cluster=cluster,
-        results_path=folder / f"members-{tiles}-{n_members}-{workers}.parquet",
+        results_path=results,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     return {
