@@ -29,7 +29,9 @@ and validating the tables), :mod:`adequacy.network` and
 
 from __future__ import annotations
 
+import contextlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,7 +259,7 @@ def evaluate(
     threads = workers or os.cpu_count() or 1  # one asked for: no thread beside it
     early = (isinstance(graph, RoadGraph) and cluster is None and not cms
              and settings.distance_basis != "straight_line" and threads > 1)  # fmt: skip
-    ahead = provider_snap = expanded = None
+    ahead = provider_snap = expanded = starting = None
     rule_notes: list[str] = []  # the rules' notes, kept in their place after the inputs'
     try:
         # a problem found early is raised where it would have been, after the members'
@@ -273,15 +275,19 @@ def evaluate(
                     expanded, hv_table = _which_rules(
                         providers, claims_table, standards, settings, rule_notes
                     )
-                    provider_snap = _snap_points(
-                        graph, providers, "providers", "provider_id", settings
-                    )
-                    ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
                 except InputError as error:
                     failed["rules"] = error
+                else:  # snapped (once the snapping index is built) while members are read
+                    starting = _start_ahead(graph, providers, settings, expanded)
         members = read_members(members)
         if "reading" in failed:
             raise failed["reading"]
+        if starting is not None:
+            try:
+                provider_snap, ahead = starting.result()
+            except InputError as error:
+                failed["rules"] = error
+            starting = None
         if not early:
             providers = read_providers(providers, extra_types=standards.provider_types)
             claims_table = read_claims(claims) if claims is not None else None
@@ -411,6 +417,9 @@ def evaluate(
                 ahead=ahead,
             )
     finally:  # whatever happened: searches not begun are dropped
+        if starting is not None:  # stopped while they were being started
+            with contextlib.suppress(Exception):
+                ahead = starting.result()[1]
         if ahead is not None:
             ahead.close()
     served = judged.served
@@ -480,6 +489,23 @@ def evaluate(
         standards_source=standards,
         extract_meta=extract_meta,
     )
+
+
+def _start_ahead(graph: RoadGraph, providers: pd.DataFrame, settings: Settings,
+                 standards: StandardsSet) -> Future:  # fmt: skip
+    """On a thread of its own: the providers snapped (waiting for the snapping index if
+    it is being built) and their searches begun (:class:`SearchesAhead`); the future's
+    result is (provider snap, searches ahead)."""
+
+    def start() -> tuple[Snap, SearchesAhead]:
+        snap = _snap_points(graph, providers, "providers", "provider_id", settings)
+        return snap, SearchesAhead(graph, providers, snap, settings, standards)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="searches-start")
+    try:
+        return pool.submit(start)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _snap(graph, table: pd.DataFrame, what: str, id_column: str, settings: Settings, notes):
