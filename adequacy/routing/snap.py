@@ -161,30 +161,29 @@ def _same_place_later(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def _repeated(key: np.ndarray) -> np.ndarray:
     """Whether each key occurs more than once (``duplicated(keep=False)``), by one
-    open-addressing hash table (Fibonacci hashing, linear probing): keys compared
-    whole, so the answer is exact."""
+    open-addressing hash table of first occurrences (Fibonacci hashing, linear
+    probing; some 10 bytes a key): keys compared whole, so the answer is exact."""
     n = key.shape[0]
     bits = 1
-    while (1 << bits) < 2 * n:
+    while (1 << bits) < n + n // 2 + 1:
         bits += 1
     size = 1 << bits
-    table = np.empty(size, dtype=np.int64)
-    used = np.zeros(size, dtype=np.bool_)
-    count = np.zeros(size, dtype=np.int32)
+    first = np.full(size, -1, dtype=np.int32)  # the first row holding the slot's key
+    again = np.zeros(size, dtype=np.bool_)  # its key seen again
     slot = np.empty(n, dtype=np.int32)
     for i in range(n):
         k = key[i]
         s = np.int64((np.uint64(k) * np.uint64(11400714819323198485)) >> np.uint64(64 - bits))
-        while used[s] and table[s] != k:
+        while first[s] >= 0 and key[first[s]] != k:
             s = (s + 1) & (size - 1)
-        if not used[s]:
-            used[s] = True
-            table[s] = k
-        count[s] += 1
+        if first[s] < 0:
+            first[s] = i
+        else:
+            again[s] = True
         slot[i] = s
     out = np.empty(n, dtype=np.bool_)
     for i in range(n):
-        out[i] = count[slot[i]] > 1
+        out[i] = again[slot[i]]
     return out
 
 
