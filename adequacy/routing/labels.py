@@ -32,14 +32,7 @@ import numpy as np
 
 from adequacy.errors import InputError
 from adequacy.network import RoadGraph
-from adequacy.network.chain_labels import (
-    ChainPlaces,
-    SourcePlaces,
-    affected_nodes,
-    expand,
-    seeds,
-    source_places,
-)
+from adequacy.network.chain_labels import ChainPlaces, affected_nodes, expand, seeds
 from adequacy.network.chains import chains_of
 from adequacy.routing.kernels import (
     LABEL_HEAP,
@@ -99,7 +92,6 @@ class NodeLabels:
         self.order = order
         self.metric = metric
         self.cutoff = cutoff
-        self._nearest: np.ndarray | None = None  # nearest_bound, made once
 
     @property
     def k(self) -> int:
@@ -131,15 +123,10 @@ class NodeLabels:
         """Per node the search settled (the core's when contracted, else every
         node), the cost to its nearest source, or the cutoff where none is within
         it: no source is nearer (in the metric's unit), the lower bound
-        :func:`~adequacy.routing.fastest_route_counts` prunes with. Made once (labels
-        are never changed in place: an update makes new ones); read-only."""
-        if self._nearest is None:
-            cost = self._lazy.cost if self._lazy is not None else self._cost
-            first = cost[:, 0] if cost.shape[1] else np.full(cost.shape[0], np.inf)
-            nearest = np.minimum(first, self.cutoff)
-            nearest.flags.writeable = False
-            self._nearest = nearest
-        return self._nearest
+        :func:`~adequacy.routing.fastest_route_counts` prunes with."""
+        cost = self._lazy.cost if self._lazy is not None else self._cost
+        first = cost[:, 0] if cost.shape[1] else np.full(cost.shape[0], np.inf)
+        return np.minimum(first, self.cutoff)
 
     def at_nodes(
         self, nodes: np.ndarray, places: ChainPlaces | None = None
@@ -239,15 +226,6 @@ class CoreLabels:
             self.groups = label_ids(self.source, self.group_index)
         return self.groups
 
-    def sources(self) -> SourcePlaces:
-        """Where the sources sit on the chains, made once for these sources (a copy
-        with other sources, as an update makes, makes its own)."""
-        kept = self.__dict__.get("_sources")
-        if kept is None or kept[0] is not self.source_nodes:
-            kept = (self.source_nodes, source_places(self.chains, self.source_nodes))
-            self.__dict__["_sources"] = kept
-        return kept[1]
-
     @property
     def k(self) -> int:
         return self.cost.shape[1]
@@ -261,7 +239,7 @@ class CoreLabels:
         expand(
             self.chains, self.cost, self.source, self.source_nodes, self.source_cost,
             self.group_index, self.metric_index, self.cutoff, cost, source, nodes=nodes,
-            places=places, sources=self.sources(),
+            places=places,
         )  # fmt: skip
         return cost, source
 

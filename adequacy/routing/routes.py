@@ -147,7 +147,6 @@ def route_at(
         core.chains, core.cost, core.source, core.source_nodes, core.source_cost,
         core.group_index, core.metric_index, core.cutoff, cost, source, nodes=nodes,
         route=(route, np.asarray(source_meters, dtype=np.float64), meters), places=places,
-        sources=core.sources(),
     )  # fmt: skip
     return cost, source, meters
 
