@@ -97,34 +97,6 @@ _NONE_I, _NONE_F = np.full(1, -1, dtype=np.int32), np.full((3, 1), np.inf)
 _NO_PLACES = ChainPlaces(_NONE_I, _NONE_I, _NONE_I, _NONE_I, _NONE_I, _NONE_F, _NONE_F)
 
 
-@dataclass(frozen=True)
-class SourcePlaces:
-    """Where a search's sources sit on the chains: the sources on chains in chain
-    order (``order``), CSR offsets per chain into it (``by_chain_ptr``) and each
-    source's place in the chains' node list (``entry``; 0 off the chains). What
-    :func:`expand` needs of the sources, the same for every expansion of a search."""
-
-    order: np.ndarray
-    by_chain_ptr: np.ndarray
-    entry: np.ndarray
-
-
-def source_places(chains: Chains, source_nodes: np.ndarray) -> SourcePlaces:
-    """:class:`SourcePlaces` of sources at graph nodes ``source_nodes``."""
-    source_nodes = np.asarray(source_nodes, dtype=np.int64)
-    src_chain = chains.chain_of[source_nodes]
-    on_chain = np.flatnonzero(src_chain >= 0)
-    order = on_chain[np.argsort(src_chain[on_chain], kind="stable")]
-    n_chains = len(chains.chain_ptr) - 1
-    by_chain_ptr = np.zeros(n_chains + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src_chain[order], minlength=n_chains), out=by_chain_ptr[1:])
-    src_entry = np.zeros(len(source_nodes), dtype=np.int64)
-    src_entry[on_chain] = (
-        chains.chain_ptr[src_chain[on_chain]] + chains.pos_of[source_nodes[on_chain]]
-    )
-    return SourcePlaces(order, by_chain_ptr, src_entry)
-
-
 def expand(
     chains: Chains,
     core_cost: np.ndarray,
@@ -140,19 +112,25 @@ def expand(
     nodes: np.ndarray | None = None,
     places: ChainPlaces | None = None,
     route: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    sources: SourcePlaces | None = None,
 ) -> None:
     """Fill labels of ``nodes`` (default: every node; rows in that order) from core labels.
 
     ``places``: the nodes' :func:`places_of`, when the caller keeps them (several
     searches expanded at the same nodes). ``route``: (core labels' route meters,
     each source's leg meters, output array) to also fill each time label's route
-    meters (the fastest route's length). ``sources``: the sources'
-    :func:`source_places`, when the caller keeps them (a search expanded often).
+    meters (the fastest route's length).
     """
-    if sources is None:
-        sources = source_places(chains, source_nodes)
-    order, by_chain_ptr, src_entry = sources.order, sources.by_chain_ptr, sources.entry
+    source_nodes = np.asarray(source_nodes, dtype=np.int64)
+    src_chain = chains.chain_of[source_nodes]
+    on_chain = np.flatnonzero(src_chain >= 0)
+    order = on_chain[np.argsort(src_chain[on_chain], kind="stable")]
+    n_chains = len(chains.chain_ptr) - 1
+    by_chain_ptr = np.zeros(n_chains + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src_chain[order], minlength=n_chains), out=by_chain_ptr[1:])
+    src_entry = np.zeros(len(source_nodes), dtype=np.int64)
+    src_entry[on_chain] = (
+        chains.chain_ptr[src_chain[on_chain]] + chains.pos_of[source_nodes[on_chain]]
+    )
     if route is None:
         no = np.zeros((1, 1))
         route_core, route_source, out_route, with_route = no, no[0], no, False
