@@ -330,8 +330,7 @@ def evaluate(
         if not cms and expanded is None:
             expanded, hv_table = _which_rules(providers, claims_table, standards, settings, notes)
             if cluster is None and settings.distance_basis != "straight_line" and threads > 1:
-                provider_snap = _snap_points(graph, providers, "providers", "provider_id", settings)
-                ahead = SearchesAhead(graph, providers, provider_snap, settings, expanded)
+                provider_snap, ahead = _begin_searches(graph, providers, settings, expanded)
 
         # ---- regions: county and class of every member and provider
         region_table = read_regions(regions) if regions is not None else None
@@ -491,19 +490,21 @@ def evaluate(
     )
 
 
+def _begin_searches(graph: RoadGraph, providers: pd.DataFrame, settings: Settings,
+                    standards: StandardsSet) -> tuple[Snap, SearchesAhead]:  # fmt: skip
+    """The providers snapped (waiting for the snapping index if it is being built) and
+    their searches begun on a background thread (:class:`SearchesAhead`)."""
+    snap = _snap_points(graph, providers, "providers", "provider_id", settings)
+    return snap, SearchesAhead(graph, providers, snap, settings, standards)
+
+
 def _start_ahead(graph: RoadGraph, providers: pd.DataFrame, settings: Settings,
                  standards: StandardsSet) -> Future:  # fmt: skip
-    """On a thread of its own: the providers snapped (waiting for the snapping index if
-    it is being built) and their searches begun (:class:`SearchesAhead`); the future's
-    result is (provider snap, searches ahead)."""
-
-    def start() -> tuple[Snap, SearchesAhead]:
-        snap = _snap_points(graph, providers, "providers", "provider_id", settings)
-        return snap, SearchesAhead(graph, providers, snap, settings, standards)
-
+    """:func:`_begin_searches` on a thread of its own, while the members are read; the
+    future's result is (provider snap, searches ahead)."""
     pool = ThreadPoolExecutor(1, thread_name_prefix="searches-start")
     try:
-        return pool.submit(start)
+        return pool.submit(_begin_searches, graph, providers, settings, standards)
     finally:
         pool.shutdown(wait=False)
 
