@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import geopandas as gpd
@@ -254,6 +255,48 @@ def test_a_contraction_of_another_version_is_built_again(reisterstown, tmp_path,
         back = RoadGraph.load(tmp_path / name)
         assert chains_module.chains_of(back).n_core == chains_module.chains_of(reisterstown).n_core
     assert len(builds) == 2
+
+
+def test_a_cached_graph_of_another_contraction_version_is_saved_again(tmp_path, monkeypatch):
+    """A cache entry written by another version of the contraction is brought up to
+    date at its first load, so later loads read the contraction instead of building it."""
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(chains_module, "CHAINS_VERSION", "0")
+    load_road_graph(BOSTON_PBF, cache_dir=cache)
+    monkeypatch.undo()
+    (entry,) = cache.glob("roadgraph-*.npz")
+    with np.load(entry) as data:
+        assert json.loads(str(data["header"]))["chains_version"] == "0"
+    first = load_road_graph(BOSTON_PBF, cache_dir=cache)
+    with np.load(entry) as data:
+        assert json.loads(str(data["header"]))["chains_version"] == chains_module.CHAINS_VERSION
+    monkeypatch.setattr(chains_module, "_build", lambda graph: pytest.fail("built again"))
+    again = load_road_graph(BOSTON_PBF, cache_dir=cache)
+    assert chains_module.chains_of(again).n_core == chains_module.chains_of(first).n_core
+
+
+def test_hilbert_order_steps_to_a_neighbouring_cell():
+    """Along a Hilbert curve every step moves to an edge-adjacent cell of the grid
+    (the property that makes it a good node numbering), checked cell by cell on a
+    64 x 64 grid, every cell visited once."""
+    side = 64
+    x, y = np.meshgrid(np.arange(side, dtype=float), np.arange(side, dtype=float))
+    keys = chains_module.hilbert_keys(x.ravel(), y.ravel(), bits=6)
+    assert sorted(keys.tolist()) == list(range(side * side))
+    order = np.argsort(keys)
+    steps = np.abs(np.diff(x.ravel()[order])) + np.abs(np.diff(y.ravel()[order]))
+    assert (steps == 1).all()
+
+
+def test_core_nodes_are_numbered_along_the_curve(reisterstown):
+    chains = chains_module.chains_of(reisterstown)
+    core = chains.core
+    keys = chains_module.hilbert_keys(core.lon, core.lat)
+    assert (np.diff(keys) >= 0).all()
+    assert np.array_equal(chains.core_of[chains.core_nodes], np.arange(chains.n_core))
+    # neighbours sit near each other: the median edge spans few core numbers
+    span = np.abs(core.targets.astype(np.int64) - core.edge_sources())
+    assert np.median(span) < chains.n_core / 100
 
 
 def test_summary_counts_two_way_roads_once(boston):

@@ -75,7 +75,7 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 #: Bump when what a contraction holds, or how it is built, changes: a graph file
 #: saved with another version's contraction builds it anew when loaded.
-CHAINS_VERSION = "1"
+CHAINS_VERSION = "2"  # 2: core nodes in Hilbert order
 _SAVED = (
     "core_of", "core_nodes", "chain_of", "pos_of", "chain_ptr", "chain_nodes",
     "from_a", "to_a", "from_b", "to_b", "core_route_meters",
@@ -91,6 +91,11 @@ def chains_of(graph: RoadGraph) -> Chains:
         found = _build(graph)
         _cache[graph] = found
     return found
+
+
+def has_contraction(graph: RoadGraph) -> bool:
+    """Whether ``graph``'s contraction is built or was read with it (of this version)."""
+    return graph in _cache
 
 
 def contraction_arrays(graph: RoadGraph) -> dict[str, np.ndarray]:
@@ -164,8 +169,10 @@ def _build(graph: RoadGraph) -> Chains:
     to_b = np.empty((3, n_entries))
     _prefix(chain_ptr, fwd, bwd, from_a, to_a, from_b, to_b)
 
-    # the core graph: core-core edges, plus one edge per chain direction
+    # the core graph: core-core edges, plus one edge per chain direction; core nodes
+    # numbered along a Hilbert curve, so that nodes near on the map are near in memory
     core_nodes = np.flatnonzero(is_core)
+    core_nodes = core_nodes[np.argsort(hilbert_keys(graph.lon[core_nodes], graph.lat[core_nodes]))]
     core_of = np.full(n, -1, dtype=np.int64)
     core_of[core_nodes] = np.arange(len(core_nodes))
     direct = is_core[u] & is_core[v]
@@ -197,6 +204,46 @@ def _build(graph: RoadGraph) -> Chains:
         core, core_of, core_nodes, chain_of, pos_of, chain_ptr, chain_nodes,
         from_a, to_a, from_b, to_b, cr[order],
     )  # fmt: skip
+
+
+def hilbert_keys(lon: np.ndarray, lat: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Each point's place along a Hilbert curve over the points' bounding box, a
+    ``2**bits`` square grid (degrees, any CRS: only the order matters). Points near
+    each other on the map are mostly near each other in this order, which is what the
+    searches want of node numbers: they are bound by memory latency, and a node's
+    neighbours then share its cache lines and pages."""
+    if not len(lon):
+        return np.zeros(0, dtype=np.int64)
+    side = (1 << bits) - 1
+
+    def grid(v):
+        v = np.asarray(v, dtype=np.float64)
+        span = float(v.max() - v.min())
+        scaled = (v - v.min()) / span * side if span > 0 else np.zeros(len(v))
+        return np.clip(np.nan_to_num(scaled), 0, side).astype(np.int64)
+
+    return _hilbert(grid(lon), grid(lat), bits)
+
+
+@njit(cache=True)
+def _hilbert(x, y, bits):
+    """The classic xy-to-distance conversion on a 2**bits grid, point by point."""
+    out = np.empty(x.shape[0], dtype=np.int64)
+    for i in range(x.shape[0]):
+        xi, yi, d = x[i], y[i], 0
+        s = 1 << (bits - 1)
+        while s > 0:
+            rx = 1 if xi & s else 0
+            ry = 1 if yi & s else 0
+            d += s * s * ((3 * rx) ^ ry)
+            if ry == 0:  # rotate the quadrant
+                if rx == 1:
+                    xi = s - 1 - xi
+                    yi = s - 1 - yi
+                xi, yi = yi, xi
+            s >>= 1
+        out[i] = d
+    return out
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ import numpy as np
 from adequacy import __version__
 from adequacy.errors import InputError
 from adequacy.hashing import file_sha256
+from adequacy.network.chains import has_contraction
 from adequacy.network.graph import RoadGraph
 from adequacy.network.osm import (
     DRIVE_EXCLUDE,
@@ -168,9 +169,13 @@ def load_road_graph(
     cache_file = _cache_root(cache_dir) / f"roadgraph-{key}.npz"
     if cache and cache_file.exists():
         try:
-            return RoadGraph.load(cache_file)
+            graph = RoadGraph.load(cache_file)
         except Exception:  # a damaged cache entry is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)
+        else:
+            if not has_contraction(graph):  # saved by another version of the contraction:
+                graph.save(cache_file)  # built now and kept, not again at every load
+            return graph
 
     meta = {
         "source": path.name,
