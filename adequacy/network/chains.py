@@ -28,7 +28,8 @@ Any path from a shape point leaves the chain through one of its ends, or
 stays on the chain, so nothing is missed. Seeding a search and expanding its
 labels live in :mod:`adequacy.network.chain_labels`.
 
-Owns: ``Chains``, ``chains_of`` and the contraction saved with a graph. Uses:
+Owns: ``Chains``, ``chains_of``, the contraction saved with a graph and the core's
+numbering along a Hilbert curve (``hilbert_keys``). Uses:
 :class:`~adequacy.network.RoadGraph`.
 """
 
@@ -172,7 +173,8 @@ def _build(graph: RoadGraph) -> Chains:
     # the core graph: core-core edges, plus one edge per chain direction; core nodes
     # numbered along a Hilbert curve, so that nodes near on the map are near in memory
     core_nodes = np.flatnonzero(is_core)
-    core_nodes = core_nodes[np.argsort(hilbert_keys(graph.lon[core_nodes], graph.lat[core_nodes]))]
+    curve = hilbert_keys(graph.lon[core_nodes], graph.lat[core_nodes])
+    core_nodes = core_nodes[np.argsort(curve, kind="stable")]  # one cell: graph order
     core_of = np.full(n, -1, dtype=np.int64)
     core_of[core_nodes] = np.arange(len(core_nodes))
     direct = is_core[u] & is_core[v]
