@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import tempfile
 
 import geopandas as gpd
 import numpy as np
@@ -273,6 +274,25 @@ def test_a_cached_graph_of_another_contraction_version_is_saved_again(tmp_path, 
     monkeypatch.setattr(chains_module, "_build", lambda graph: pytest.fail("built again"))
     again = load_road_graph(BOSTON_PBF, cache_dir=cache)
     assert chains_module.chains_of(again).n_core == chains_module.chains_of(first).n_core
+
+
+def test_a_read_only_cache_of_another_contraction_version_still_loads(tmp_path, monkeypatch):
+    """Where the cache cannot be written (a folder shared read-only), a graph whose
+    contraction is of another version loads all the same, its file untouched."""
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(chains_module, "CHAINS_VERSION", "0")
+    built = load_road_graph(BOSTON_PBF, cache_dir=cache)
+    monkeypatch.undo()
+    (entry,) = cache.glob("roadgraph-*.npz")
+    before = entry.read_bytes()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(cache))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # what a read-only folder does
+    graph = load_road_graph(BOSTON_PBF, cache_dir=cache)
+    assert entry.read_bytes() == before
+    assert chains_module.chains_of(graph).n_core == chains_module.chains_of(built).n_core
 
 
 def test_hilbert_order_steps_to_a_neighbouring_cell():

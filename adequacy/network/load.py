@@ -25,6 +25,7 @@ Owns: ``load_road_graph`` and the builders, the on-disk cache. Uses: ``osm``,
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -174,7 +175,10 @@ def load_road_graph(
             cache_file.unlink(missing_ok=True)
         else:
             if not has_contraction(graph):  # saved by another version of the contraction:
-                graph.save(cache_file)  # built now and kept, not again at every load
+                # built now and kept, not again at every load (unless the cache is
+                # shared read-only: then it is built at each load, as before)
+                with contextlib.suppress(OSError):
+                    graph.save(cache_file)
             return graph
 
     meta = {
