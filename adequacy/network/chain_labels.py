@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from adequacy.network.chains import Chains
+from adequacy.prefetch import prefetch
 
 
 def seeds(chains: Chains, source_nodes, source_cost, metric: int):
@@ -91,6 +92,10 @@ def places_of(chains: Chains, nodes: np.ndarray) -> ChainPlaces:
     to_b[:, on] = chains.to_b[:, entry[on]]
     return ChainPlaces(core, chain, entry, end_a, end_b, to_a, to_b)
 
+
+#: How many rows ahead the expansion asks for the core labels it will read (rows
+#: are in graph order, the core's labels in their own: about 1.1x faster)
+_AHEAD = 16
 
 _NONE_I, _NONE_F = np.full(1, -1, dtype=np.int32), np.full((3, 1), np.inf)
 #: No places given: the kernel works them out from the chains
@@ -249,6 +254,18 @@ def _expand_kernel(
     best_aux = np.zeros(k)
     aux = 0.0
     for row in range(rows):
+        if use_places and row + _AHEAD < rows:  # a later row's labels asked for (a hint)
+            ahead = row + _AHEAD
+            if core[ahead] >= 0:
+                prefetch(core_cost, core[ahead])
+                prefetch(core_source, core[ahead])
+            else:
+                for end in (end_a[ahead], end_b[ahead]):
+                    prefetch(core_cost, end)
+                    prefetch(core_source, end)
+                    if with_route:
+                        prefetch(route_core, end)
+                prefetch(by_chain_ptr, chain[ahead])
         x = -1 if use_places else nodes[row]
         cx = core[row] if use_places else core_of[x]
         if cx >= 0:

@@ -6,18 +6,17 @@ releases the GIL so searches run on worker threads.
 
 The k-nearest search is bound by memory latency (its frontier spans the whole
 graph): it keeps each node's tentative labels in one record block and asks the
-CPU ahead of time for what the next steps will read (:func:`_prefetch`).
+CPU ahead of time for what the next steps will read (:func:`~adequacy.prefetch.prefetch`).
 
-Owns: the numba kernels. Uses: numpy, numba (llvmlite for the prefetch hint).
+Owns: the numba kernels. Uses: numpy, numba, :mod:`adequacy.prefetch`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
+
+from adequacy.prefetch import prefetch
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -78,30 +77,6 @@ TENTATIVE = np.dtype([("cost", np.float64), ("rank", np.int32), ("group", np.int
 LABEL_HEAP = np.dtype([("cost", np.float64), ("source", np.int32), ("node", np.int32)])
 
 
-@intrinsic
-def _prefetch(typingctx, arr, idx):
-    """Ask the CPU to bring ``arr[idx]`` into its caches: a hint, with no effect on
-    results (it never faults, even past the array's end). The search is bound by
-    memory latency: it asks for what the next steps will read while doing this one."""
-    sig = types.void(arr, idx)
-
-    def codegen(context, builder, signature, args):
-        aryty, idxty = signature.args
-        ary = context.make_array(aryty)(context, builder, args[0])
-        i = context.cast(builder, args[1], idxty, types.intp)
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i], wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        # unsuffixed: LLVM names it for its pointer type (p0i8 or p0) as it reads it
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch")
-        # read access, keep in all cache levels, data cache
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _label_push(heap, size, c, node, src):
     """:func:`heap_push` on a 1-based :data:`LABEL_HEAP` (the same sift, so equal
@@ -137,7 +112,7 @@ def _label_pop(heap, size):
         child = 2 * i
         if child > size:
             break
-        _prefetch(heap, 4 * i)
+        prefetch(heap, 4 * i)
         rc = heap[child + 1].cost
         lc = heap[child].cost
         # the right child when it comes first (no branch: this is a coin toss)
@@ -250,8 +225,8 @@ def k_nearest_kernel(
         size = _label_pop(heap, size)
         for i in range(1, min(size, 3) + 1):  # the next ones settled, most likely:
             nxt = heap[i].node  # fetch their data now
-            _prefetch(tent, nxt * k)
-            _prefetch(offsets, nxt)
+            prefetch(tent, nxt * k)
+            prefetch(offsets, nxt)
         g = source_group[s]
         base = node * k
         m = 0  # labels the node has settled
@@ -270,8 +245,8 @@ def k_nearest_kernel(
         first = offsets[node]
         end = offsets[node + 1]
         for e in range(first, end):
-            _prefetch(tent, targets[e] * k)
-            _prefetch(tent, targets[e] * k + k - 1)
+            prefetch(tent, targets[e] * k)
+            prefetch(tent, targets[e] * k + k - 1)
         for e in range(first, end):
             nxt = targets[e]
             nc = c + weights[e]
@@ -279,8 +254,8 @@ def k_nearest_kernel(
                 size = _label_push(heap, size, nc, nxt, s)
         if size > 0:
             first = offsets[heap[1].node]
-            _prefetch(targets, first)
-            _prefetch(weights, first)
+            prefetch(targets, first)
+            prefetch(weights, first)
     for node in range(n):  # the settled labels, sorted by (cost, source)
         base = node * k
         m = 0

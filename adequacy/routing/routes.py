@@ -41,6 +41,7 @@ from scipy.spatial import cKDTree
 from adequacy.network import RoadGraph
 from adequacy.network.chain_labels import ChainPlaces, expand, seeds
 from adequacy.network.osm import EARTH_RADIUS_METERS, haversine_meters
+from adequacy.prefetch import prefetch
 from adequacy.routing.kernels import fastest_from_kernel
 from adequacy.routing.labels import NodeLabels
 from adequacy.routing.snap import _unit_xyz
@@ -48,6 +49,10 @@ from adequacy.routing.snap import _unit_xyz
 DISTANCE_BASES = ("shortest", "fastest_route", "straight_line")
 #: Two times within this relative tolerance are the same time (summation order).
 TIE_TOLERANCE = 1e-9
+#: How many labels ahead the route-meters walk asks for the labels it will read (in
+#: settled order, which jumps about the graph: the walk is bound by memory latency;
+#: about 1.4x faster than asking for nothing, the same meters)
+_AHEAD = 8
 
 
 def route_meters(
@@ -241,10 +246,21 @@ def _route_meters_kernel(
     seed_meters, order, out,
 ):  # fmt: skip
     k = cost.shape[1]
+    n = order.shape[0]
     unknown = 0
     for _sweep in range(4):  # a neighbour tied in time may come later in the order
         unknown = 0
-        for t in range(order.shape[0]):
+        for t in range(n):
+            # the order jumps about the graph: ask ahead for the labels of a node
+            # _AHEAD labels on, and for its edges half as far on (a hint only)
+            if t + _AHEAD < n:
+                w = order[t + _AHEAD] // k
+                prefetch(out, w)
+                prefetch(cost, w)
+                prefetch(source, w)
+                prefetch(offsets, w)
+            if t + _AHEAD // 2 < n:
+                prefetch(targets, offsets[order[t + _AHEAD // 2] // k])
             idx = order[t]
             v = idx // k
             j = idx - v * k
