@@ -52,6 +52,9 @@ class ResultColumns:
         self.pid_dtype = pd.CategoricalDtype(self.pid_uniques)
         self._arrow: dict[str, pa.Array] = {}  # dictionaries as pyarrow arrays, made once
         self._schema: pa.Schema | None = None
+        #: language -> (member rows, their member columns): a chunk's blocks of one
+        #: language are the same members, so their columns are made once (:meth:`rows`)
+        self._members: dict[str, tuple[np.ndarray, dict[str, pa.Array]]] = {}
 
     def dictionary(self, name: str, values=None) -> pa.Array:
         """The values of categorical column ``name`` (``member_id``: every member's id;
@@ -91,11 +94,27 @@ class ResultColumns:
         """The blocks' rows as a pyarrow table for a results file (member-id
         categories: the table's own members only, so that a row group stores only
         its own ids). The blocks' arrays are released (``meets`` kept if
-        ``keep_meets``: a tally reads it)."""
-        table = ResultTable(self, [(b.rule, b.language, len(b.member_rows)) for b in blocks])
-        for j, block in enumerate(blocks):
-            table.fill(j, block, keep_meets=keep_meets)
-        return table.arrow()
+        ``keep_meets``: a tally reads it). A table of one block takes its member
+        columns (ids, county, class, flags, snap meters) from the last block of the
+        same language when its members are the same ones."""
+        layout = [(b.rule, b.language, len(b.member_rows)) for b in blocks]
+        if len(blocks) != 1:
+            table = ResultTable(self, layout)
+            for j, block in enumerate(blocks):
+                table.fill(j, block, keep_meets=keep_meets)
+            return table.arrow()
+        table = ResultTable(self, layout, member_columns=False)
+        table.fill(0, blocks[0], keep_meets=keep_meets)
+        language = blocks[0].language or ""
+        kept = self._members.get(language)
+        if kept is None or not np.array_equal(kept[0], table.rows):
+            rows = table.rows
+            kept = (rows, member_arrays(self, rows, self.county_codes[rows],
+                                        self.region.codes[rows],
+                                        {name: v[rows] for name, v in self.flags.items()},
+                                        self.snap_meters[rows].astype(np.float32)))  # fmt: skip
+            self._members[language] = kept
+        return table.arrow(kept[1])
 
 
 class ResultTable:
@@ -105,7 +124,8 @@ class ResultTable:
     from any thread: blocks write disjoint rows), so that no serial assembly
     follows the searches. :meth:`frame` hands the columns to pandas uncopied."""
 
-    def __init__(self, columns: ResultColumns, layout: list[tuple]):
+    def __init__(self, columns: ResultColumns, layout: list[tuple], *,
+                 member_columns: bool = True):  # fmt: skip
         self.columns = columns
         self.layout = layout
         sizes = np.asarray([size for _, _, size in layout], dtype=np.int64)
@@ -117,10 +137,14 @@ class ResultTable:
         self.meets = np.zeros(n, dtype=bool)
         # category codes in the width pandas gives them (no copy when the frame is made)
         self.nearest = np.empty((columns.width, n), dtype=_code_dtype(len(columns.pid_uniques)))
-        self.county = np.empty(n, dtype=_code_dtype(len(columns.county_uniques)))
-        self.region = np.empty(n, dtype=columns.region.codes.dtype)
-        self.flags = {name: np.empty(n, dtype=bool) for name in columns.flags}
-        self.snap_meters = np.empty(n, dtype=np.float32)
+        # the member columns (without them: given to :meth:`arrow`, made once per
+        # chunk and language by :meth:`ResultColumns.rows`)
+        self.members = member_columns
+        m = n if member_columns else 0
+        self.county = np.empty(m, dtype=_code_dtype(len(columns.county_uniques)))
+        self.region = np.empty(m, dtype=columns.region.codes.dtype)
+        self.flags = {name: np.empty(m, dtype=bool) for name in columns.flags}
+        self.snap_meters = np.empty(m, dtype=np.float32)
 
     def fill(
         self, j: int, block: Block, *, at: int = 0, row_base: int = 0, keep_meets: bool = True
@@ -137,11 +161,12 @@ class ResultTable:
         self.rows[a:b] = rows
         for name in ("miles", "minutes", "n_qualifying", "meets"):
             getattr(self, name)[a:b] = getattr(block, name)
-        self.county[a:b] = c.county_codes[rows]
-        self.region[a:b] = c.region.codes[rows]
-        for name, values in c.flags.items():
-            self.flags[name][a:b] = values[rows]
-        self.snap_meters[a:b] = c.snap_meters[rows]
+        if self.members:
+            self.county[a:b] = c.county_codes[rows]
+            self.region[a:b] = c.region.codes[rows]
+            for name, values in c.flags.items():
+                self.flags[name][a:b] = values[rows]
+            self.snap_meters[a:b] = c.snap_meters[rows]
         width = min(block.nearest.shape[1], self.columns.width)
         self.nearest[:width, a:b] = block.nearest[:, :width].T
         self.nearest[width:, a:b] = -1
@@ -149,25 +174,29 @@ class ResultTable:
         if not keep_meets:
             block.meets = None
 
-    def arrow(self) -> pa.Table:
+    def arrow(self, members: dict[str, pa.Array] | None = None) -> pa.Table:
         """The table as :meth:`frame` gives it, converted to pyarrow as
         ``pa.Table.from_pandas`` would (missing floats and codes as nulls, every
         dictionary with int32 indices: :meth:`ResultColumns.schema`), without the
         pandas frame, and with the table's own members alone as the member ids'
         dictionary (a row group of a results file stores only its own ids); the
-        builder is spent."""
-        c, rows, n = self.columns, self.rows, len(self.rows)
+        builder is spent. ``members``: the member columns (:func:`member_arrays`)
+        of a table made without them."""
+        c, n = self.columns, len(self.rows)
         sizes = np.diff(self.starts)
         rule_cats, lang_cats, rule_codes, lang_codes = self._rules_and_languages()
+        if members is None:
+            members = member_arrays(c, self.rows, self.county, self.region, self.flags,
+                                    self.snap_meters)  # fmt: skip
         columns = {
-            "member_id": _dictionary(np.arange(n), c.dictionary("member_id").take(rows)),
+            "member_id": members["member_id"],
             "rule": _dictionary(np.repeat(rule_codes, sizes), c.dictionary("rule", rule_cats)),
             "language": _dictionary(
                 np.repeat(lang_codes, sizes), c.dictionary("language", lang_cats)
             ),
-            "county_fips": _dictionary(self.county, c.dictionary("county_fips")),
-            "region_class": _dictionary(self.region, c.dictionary("region_class")),
-            "in_service_area": pa.array(self.flags["in_service_area"]),
+            "county_fips": members["county_fips"],
+            "region_class": members["region_class"],
+            "in_service_area": members["in_service_area"],
             "count_required": pa.array(
                 np.repeat(np.asarray([r.count for r, _, _ in self.layout], np.int16), sizes)
             ),
@@ -179,9 +208,10 @@ class ResultTable:
         for j in range(c.width):
             columns[f"nearest_{j + 1}"] = _dictionary(self.nearest[j], c.dictionary("nearest"))
         self.nearest = None
-        columns["snap_meters"] = pa.array(self.snap_meters, from_pandas=True)
-        columns["off_road"] = pa.array(self.flags["off_road"])
-        columns["synthetic"] = pa.array(self.flags["synthetic"])
+        for name in ("snap_meters", "off_road", "synthetic"):
+            columns[name] = members[name]
+        if len(columns["member_id"]) != n:  # member columns of other rows: never written
+            raise RuntimeError(f"member columns of {len(columns['member_id'])} rows for {n}")
         return pa.Table.from_arrays(list(columns.values()), schema=c.schema())
 
     def _rules_and_languages(self) -> tuple[list, list, np.ndarray, np.ndarray]:
@@ -228,6 +258,21 @@ class ResultTable:
         out["off_road"] = self.flags["off_road"]
         out["synthetic"] = self.flags["synthetic"]
         return pd.DataFrame(out, copy=False)
+
+
+def member_arrays(columns: ResultColumns, rows: np.ndarray, county: np.ndarray,
+                  region: np.ndarray, flags: dict[str, np.ndarray],
+                  snap_meters: np.ndarray) -> dict[str, pa.Array]:  # fmt: skip
+    """The member columns of a results table as pyarrow arrays: the ids of member
+    ``rows`` (their own dictionary), and their county and class codes, flags and
+    snap meters (float32) as the table holds them."""
+    return {
+        "member_id": _dictionary(np.arange(len(rows)), columns.dictionary("member_id").take(rows)),
+        "county_fips": _dictionary(county, columns.dictionary("county_fips")),
+        "region_class": _dictionary(region, columns.dictionary("region_class")),
+        "snap_meters": pa.array(snap_meters, from_pandas=True),
+        **{name: pa.array(values) for name, values in flags.items()},
+    }
 
 
 def _code_dtype(n_categories: int) -> np.dtype:
