@@ -22,6 +22,8 @@ from adequacy import evaluate
 from adequacy.demo import build_demo
 from adequacy.distributed import Cluster, PartitionFailed, make_partitions
 from adequacy.distributed.partitions import buffer_meters, top_speed_mps
+from adequacy.engine.engine import Block
+from adequacy.engine.result_table import ResultColumns
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import load_standards
 from adequacy.units import METERS_PER_MILE
@@ -116,6 +118,34 @@ def test_chunked_runs_equal_one_pass(idaho_demo, tmp_path):
     rows = streamed.blocks[("obgyn", "")][1]
     back = streamed.block_results("obgyn", "", ["member_id", "miles"])
     assert list(back["member_id"].astype(str)) == list(sc.members["member_id"].iloc[rows])
+
+
+def test_member_columns_are_shared_only_by_blocks_of_the_same_members(idaho_demo):
+    # a results file's blocks of one language in a chunk reuse their member columns;
+    # a block of other members of that language must get its own
+    sc = idaho_demo
+    ev = evaluate(sc.members, sc.providers, sc.graph, **_inputs(sc))
+    columns = ResultColumns(ev.members, ev.providers, 2)
+    rule = ev.standards.rules[0]
+
+    def block(rows):
+        n = len(rows)
+        return Block(rule, None, rows, np.zeros(n), np.zeros(n), np.zeros(n, np.int16),
+                     np.ones(n, bool), np.full((n, 2), -1))  # fmt: skip
+
+    def members_of(table):
+        return [str(x) for x in table.column("member_id").to_pylist()]
+
+    first = columns.rows([block(np.arange(10))])
+    again = columns.rows([block(np.arange(10))])
+    other = columns.rows([block(np.arange(5, 15))])
+    ids = ev.members["member_id"].astype(str).tolist()
+    counties = ev.members["county_fips"].astype(str).tolist()
+    assert members_of(first) == members_of(again) == ids[:10]
+    assert members_of(other) == ids[5:15]
+    assert [str(x) for x in other.column("county_fips").to_pylist()] == counties[5:15]
+    snap = ev.members["snap_meters"].to_numpy()[5:15].astype(np.float32)
+    assert np.allclose(other.column("snap_meters").to_numpy(zero_copy_only=False), snap)
 
 
 def test_a_failed_streamed_run_leaves_the_results_path_as_it_was(idaho_demo, tmp_path):
