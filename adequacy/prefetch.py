@@ -5,6 +5,11 @@ The graph searches and the walks over their labels are bound by memory latency:
 the next node's labels sit anywhere in arrays of hundreds of MB. A kernel that
 knows what it will read next asks for it while it works on what it has.
 
+numba caches each kernel by its own file: after editing this one, remove the
+``__pycache__`` folders of the modules that use it (``routing/kernels.py``,
+``routing/routes.py``, ``network/chain_labels.py``), or their cached kernels keep
+the old hint.
+
 Owns: ``prefetch``. Uses: numba and llvmlite (the ``llvm.prefetch`` intrinsic).
 """
 

@@ -124,8 +124,9 @@ class ResultsFile:
         about 3x faster, in half the space; pandas still reads them as categories).
         No min/max statistics for member ids and provider ids (every value distinct:
         costly, and no reader filters on their range). Values go to the column
-        writers 64k at a time, not pyarrow's 1,024 (pages still close at their
-        size; about 10% less time writing)."""
+        writers 64k at a time, not pyarrow's 1,024 (about 10% less time writing; a
+        page is closed after the batch that fills it, so it may run past
+        ``data_page_size`` by up to a batch)."""
         fields = list(self._schema)
         ids = [f.name for f in fields if f.name == "member_id" or f.name.startswith("nearest_")]
         dictionaries = [f.name for f in fields if pa.types.is_dictionary(f.type)]
