@@ -136,9 +136,9 @@ def test_member_columns_are_shared_only_by_blocks_of_the_same_members(idaho_demo
     def members_of(table):
         return [str(x) for x in table.column("member_id").to_pylist()]
 
-    first = columns.rows([block(np.arange(10))])
-    again = columns.rows([block(np.arange(10))])
-    other = columns.rows([block(np.arange(5, 15))])
+    first = columns.rows(block(np.arange(10)))
+    again = columns.rows(block(np.arange(10)))
+    other = columns.rows(block(np.arange(5, 15)))
     ids = ev.members["member_id"].astype(str).tolist()
     counties = ev.members["county_fips"].astype(str).tolist()
     assert members_of(first) == members_of(again) == ids[:10]

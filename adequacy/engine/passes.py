@@ -175,7 +175,7 @@ def judge_members(
                 columns.append(ResultColumns(sub, providers, width))
             if may_widen:  # before the table takes its arrays
                 digests[(i, j)] = _digest(block)
-            table = columns[0].rows([block], keep_meets=True)
+            table = columns[0].rows(block, keep_meets=True)
             written[(i, j)] = file.write(table, [block])[0]
 
         return _InOrder(writer, write, len(variants))
@@ -237,7 +237,7 @@ def judge_members(
             sub = members.iloc[a:b]
             tally.add_blocks([block], sub, at=i)
             if file is not None:
-                rows = ResultColumns(sub, providers, width).rows([block])
+                rows = ResultColumns(sub, providers, width).rows(block)
                 written[(i, j)] = file.replace(written[(i, j)], rows, block)
                 file.judged_again["replaced"] += 1
             else:

@@ -90,31 +90,34 @@ class ResultColumns:
             self._schema = pa.schema(fields, metadata=empty.metadata)
         return self._schema
 
-    def rows(self, blocks: list[Block], *, keep_meets: bool = False) -> pa.Table:
-        """The blocks' rows as a pyarrow table for a results file (member-id
-        categories: the table's own members only, so that a row group stores only
-        its own ids). The blocks' arrays are released (``meets`` kept if
-        ``keep_meets``: a tally reads it). A table of one block takes its member
-        columns (ids, county, class, flags, snap meters) from the last block of the
-        same language when its members are the same ones."""
-        layout = [(b.rule, b.language, len(b.member_rows)) for b in blocks]
-        if len(blocks) != 1:
-            table = ResultTable(self, layout)
-            for j, block in enumerate(blocks):
-                table.fill(j, block, keep_meets=keep_meets)
-            return table.arrow()
-        table = ResultTable(self, layout, member_columns=False)
-        table.fill(0, blocks[0], keep_meets=keep_meets)
-        language = blocks[0].language or ""
+    def rows(self, block: Block, *, keep_meets: bool = False) -> pa.Table:
+        """A block's rows as a pyarrow table for a results file (a row group), its
+        member-id categories its own members only, so that a row group stores only
+        its own ids. The block's arrays are released (``meets`` kept if
+        ``keep_meets``: a tally reads it). Its member columns (ids, county, class,
+        flags, snap meters) are the last block's of the same language when its
+        members are the same ones."""
+        table = ResultTable(self, [(block.rule, block.language, len(block.member_rows))],
+                            member_columns=False)  # fmt: skip
+        table.fill(0, block, keep_meets=keep_meets)
+        language = block.language or ""
         kept = self._members.get(language)
         if kept is None or not np.array_equal(kept[0], table.rows):
-            rows = table.rows
-            kept = (rows, member_arrays(self, rows, self.county_codes[rows],
-                                        self.region.codes[rows],
-                                        {name: v[rows] for name, v in self.flags.items()},
-                                        self.snap_meters[rows].astype(np.float32)))  # fmt: skip
+            kept = (table.rows, self._member_arrays(table.rows))
             self._members[language] = kept
         return table.arrow(kept[1])
+
+    def _member_arrays(self, rows: np.ndarray) -> dict[str, pa.Array]:
+        """The member columns of member ``rows`` as pyarrow arrays: their ids (their
+        own dictionary), county and class codes, flags and snap meters (float32),
+        converted as ``pa.Table.from_pandas`` converts :meth:`ResultTable.frame`."""
+        return {
+            "member_id": _dictionary(np.arange(len(rows)), self.dictionary("member_id").take(rows)),
+            "county_fips": _dictionary(self.county_codes[rows], self.dictionary("county_fips")),
+            "region_class": _dictionary(self.region.codes[rows], self.dictionary("region_class")),
+            "snap_meters": pa.array(self.snap_meters[rows].astype(np.float32), from_pandas=True),
+            **{name: pa.array(values[rows]) for name, values in self.flags.items()},
+        }
 
 
 class ResultTable:
@@ -137,9 +140,9 @@ class ResultTable:
         self.meets = np.zeros(n, dtype=bool)
         # category codes in the width pandas gives them (no copy when the frame is made)
         self.nearest = np.empty((columns.width, n), dtype=_code_dtype(len(columns.pid_uniques)))
-        # the member columns (without them: given to :meth:`arrow`, made once per
-        # chunk and language by :meth:`ResultColumns.rows`)
-        self.members = member_columns
+        # the member columns, which :meth:`frame` reads (:meth:`arrow` is given
+        # them: made once per chunk and language by :meth:`ResultColumns.rows`)
+        self.with_members = member_columns
         m = n if member_columns else 0
         self.county = np.empty(m, dtype=_code_dtype(len(columns.county_uniques)))
         self.region = np.empty(m, dtype=columns.region.codes.dtype)
@@ -161,7 +164,7 @@ class ResultTable:
         self.rows[a:b] = rows
         for name in ("miles", "minutes", "n_qualifying", "meets"):
             getattr(self, name)[a:b] = getattr(block, name)
-        if self.members:
+        if self.with_members:
             self.county[a:b] = c.county_codes[rows]
             self.region[a:b] = c.region.codes[rows]
             for name, values in c.flags.items():
@@ -174,20 +177,17 @@ class ResultTable:
         if not keep_meets:
             block.meets = None
 
-    def arrow(self, members: dict[str, pa.Array] | None = None) -> pa.Table:
+    def arrow(self, members: dict[str, pa.Array]) -> pa.Table:
         """The table as :meth:`frame` gives it, converted to pyarrow as
         ``pa.Table.from_pandas`` would (missing floats and codes as nulls, every
         dictionary with int32 indices: :meth:`ResultColumns.schema`), without the
         pandas frame, and with the table's own members alone as the member ids'
         dictionary (a row group of a results file stores only its own ids); the
-        builder is spent. ``members``: the member columns (:func:`member_arrays`)
-        of a table made without them."""
+        builder is spent. ``members``: its member columns
+        (:meth:`ResultColumns.rows` makes them)."""
         c, n = self.columns, len(self.rows)
         sizes = np.diff(self.starts)
         rule_cats, lang_cats, rule_codes, lang_codes = self._rules_and_languages()
-        if members is None:
-            members = member_arrays(c, self.rows, self.county, self.region, self.flags,
-                                    self.snap_meters)  # fmt: skip
         columns = {
             "member_id": members["member_id"],
             "rule": _dictionary(np.repeat(rule_codes, sizes), c.dictionary("rule", rule_cats)),
@@ -258,21 +258,6 @@ class ResultTable:
         out["off_road"] = self.flags["off_road"]
         out["synthetic"] = self.flags["synthetic"]
         return pd.DataFrame(out, copy=False)
-
-
-def member_arrays(columns: ResultColumns, rows: np.ndarray, county: np.ndarray,
-                  region: np.ndarray, flags: dict[str, np.ndarray],
-                  snap_meters: np.ndarray) -> dict[str, pa.Array]:  # fmt: skip
-    """The member columns of a results table as pyarrow arrays: the ids of member
-    ``rows`` (their own dictionary), and their county and class codes, flags and
-    snap meters (float32) as the table holds them."""
-    return {
-        "member_id": _dictionary(np.arange(len(rows)), columns.dictionary("member_id").take(rows)),
-        "county_fips": _dictionary(county, columns.dictionary("county_fips")),
-        "region_class": _dictionary(region, columns.dictionary("region_class")),
-        "snap_meters": pa.array(snap_meters, from_pandas=True),
-        **{name: pa.array(values) for name, values in flags.items()},
-    }
 
 
 def _code_dtype(n_categories: int) -> np.dtype:
