@@ -14,12 +14,15 @@ providers stand exactly on nodes, so the snapping legs are zero.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 import pytest
 from support import LON, MILE, counties, lat_of
 
 from adequacy import RoadGraph
+from adequacy.engine.engine import SearchKey
 from adequacy.engine.evaluate import evaluate
 from adequacy.units import MPH_TO_METERS_PER_SECOND
 
@@ -155,6 +158,33 @@ def test_and_finds_a_provider_hidden_behind_full_label_lists():
     assert ev.member_results.iloc[0]["n_qualifying"] == 2  # default cap: count + 1
     ev = evaluate(m, p, star, standards(miles=5, minutes=10, combine="or"), workers=1, count_cap=3)
     assert ev.member_results.iloc[0]["n_qualifying"] == 3  # capped at three
+
+
+def test_a_distance_search_is_made_only_for_members_short_of_providers(toy):
+    """Under fastest_route the shortest road distances only bound which providers a
+    member short of them may still have within the mile limit: a key's distance
+    search is made when the first such member is judged, once, whichever thread
+    asks first, and holds the shortest road distances (not the fastest route's)."""
+    p = providers([("P0", "pcp", 0, {})])
+    key = (SearchKey("pcp"), "distance")
+    ev = run(toy, members([0, 1, 2]), p, standards(miles=5, minutes=5),
+             distance_basis="fastest_route")  # fmt: skip
+    search = ev.searches[key]
+    assert result_of(ev)["meets"].all()  # nobody short: never read
+    assert not search.made and search.k == 1
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: search.labels, range(4)))
+    assert search.made and all(labels is got[0] for labels in got)
+    cost, source = got[0].at_nodes(np.arange(7))
+    # along the street from n0 (n6 is 6 street miles, past the 5-mile limit; the
+    # fastest route there is the 8-mile highway)
+    np.testing.assert_allclose(cost[:6, 0] / MILE, [0, 1, 2, 3, 4, 5])
+    assert cost[6, 0] == np.inf and (source[:6, 0] == 0).all()
+    # n4 is 4 street miles and 8 minutes from P0: short of 3 miles or 3 minutes
+    ev = run(toy, members([0, 4]), p, standards(miles=3, minutes=3),
+             distance_basis="fastest_route")  # fmt: skip
+    assert not result_of(ev).loc["m1", "meets"]
+    assert ev.searches[key].made
 
 
 def test_two_providers_at_one_node_are_two(toy):

@@ -11,6 +11,7 @@ from support import LON, counties, lat_of, run_cli
 
 from adequacy import evaluate
 from adequacy.demo import SPECIALTIES, build_demo
+from adequacy.engine.engine import SearchKey
 from adequacy.routing import NodeLabels, k_nearest_labels, merge_source, snap_points
 from adequacy.whatif import (
     ACTIVE_TREATMENT_DAYS,
@@ -108,10 +109,10 @@ def idaho_base(graph_cache):
     return demo, base
 
 
-def _full(demo, whatif):
+def _full(demo, whatif, members=None):
     providers = whatif.providers.drop(columns=["status"])
     return evaluate(
-        demo.members,
+        demo.members if members is None else members,
         providers[list(demo.providers.columns)].assign(in_network=providers["in_network"]),
         demo.graph,
         claims=demo.claims,
@@ -218,6 +219,41 @@ def test_incremental_equals_full_reevaluation(idaho_base, name):
     assert set(base_r.index[flipped]) <= listed
     if name != "terminate a provider at two sites":
         assert len(whatif.changes) > 0
+
+
+@pytest.mark.parametrize("change", ["terminate", "add"])
+def test_whatif_makes_a_distance_search_the_base_never_needed(idaho_base, change):
+    """Under fastest_route a key's distance search is made only once a member is short
+    of its providers (``adequacy.engine.search``). Members who all have their PCPs
+    never need the PCP one; a what-if that changes the PCPs makes it (terminating
+    the busiest leaves some short) and still equals a full re-evaluation."""
+    demo, base = idaho_base
+    r = _indexed(base.member_results).reset_index()
+    pcp = r[(r["rule"] == "primary_care") & (r["language"] == "")]
+    members = demo.members[
+        demo.members["member_id"].astype(str).isin(pcp.loc[pcp["meets"], "member_id"])
+    ]
+    kept = evaluate(members, demo.providers, demo.graph, claims=demo.claims, regions=demo.regions)
+    search = kept.searches[(SearchKey("pcp"), "distance")]
+    assert kept.settings.distance_basis == "fastest_route" and not search.made
+    if change == "terminate":
+        busiest = pcp.loc[pcp["meets"], "nearest_1"].astype(str).value_counts().index[:4]
+        scenario = {"terminate": list(busiest)}
+    else:
+        m = members.iloc[5]
+        scenario = {"add": [{"provider_id": "NEW-9", "provider_type": "pcp",
+                             "lat": float(m["lat"]), "lon": float(m["lon"])}]}  # fmt: skip
+    whatif = run_whatif(kept, scenario)
+    assert search.made  # the what-if needed the base's labels
+    full = _full(demo, whatif, members)
+    got, want = _indexed(whatif.evaluation.member_results), _indexed(full.member_results)
+    assert got.index.equals(want.index)
+    for col in ("meets", "n_qualifying"):
+        np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
+    np.testing.assert_allclose(got["miles"], want["miles"], rtol=1e-12)
+    pd.testing.assert_frame_equal(whatif.evaluation.county_summary, full.county_summary)
+    short = ~want.xs(("primary_care", ""), level=("rule", "language"), drop_level=False)["meets"]
+    assert short.any() == (change == "terminate")  # members short of PCPs: the doubt read
 
 
 @pytest.mark.slow

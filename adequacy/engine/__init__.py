@@ -11,8 +11,9 @@ provider key, members judged from its labels), ``summaries`` and ``panels``
 """
 
 from adequacy.engine.appointments import appointment_compliance, load_appointment_standards
-from adequacy.engine.engine import Engine, MemberState, Search, SearchKey
+from adequacy.engine.engine import Engine, MemberState, SearchKey
 from adequacy.engine.evaluate import Evaluation, evaluate
+from adequacy.engine.search import Search
 from adequacy.engine.settings import Settings, parse_period
 from adequacy.engine.standards import (
     DEFAULT_STANDARDS,

@@ -22,7 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from adequacy.engine.engine import Engine, MemberState, Search, SearchKey, rule_variants
+from adequacy.engine.engine import Engine, MemberState, SearchKey, rule_variants
+from adequacy.engine.search import Search
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import StandardsSet
 from adequacy.network import RoadGraph

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from adequacy.engine.kernels import (
     member_labels,
     member_route_meters,
 )
+from adequacy.engine.search import Search
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import Rule, StandardsSet
 from adequacy.inputs.languages import speaks
@@ -56,23 +58,6 @@ class SearchKey:
     provider_type: str
     specialty: str | None = None
     language: str | None = None
-
-
-@dataclass
-class Search:
-    """Stored k-nearest labels of one (key, metric), kept for what-if updates."""
-
-    key: SearchKey
-    metric: str
-    rows: np.ndarray  # provider rows (into Evaluation.providers) that are sources
-    labels: NodeLabels | StraightLabels
-    n_providers: int  # distinct provider ids among the sources
-    route: np.ndarray | None = None  # time searches: each label's route meters (made when asked)
-
-    @property
-    def complete(self) -> bool:
-        """Whether every provider fits in the labels (nothing can be hidden)."""
-        return self.labels.k >= self.n_providers
 
 
 @dataclass
@@ -168,6 +153,17 @@ def group_counts(providers: pd.DataFrame, keys) -> dict[SearchKey, int]:
         key: int(providers["provider_id"].iloc[provider_rows(providers, key)].nunique())
         for key in keys
     }
+
+
+def _search_labels(graph, nodes, source_cost, groups, *, k, metric, cutoff, keep_order):
+    """One search's labels (:func:`~adequacy.routing.k_nearest_labels`); the settled
+    order is kept only when routes will be read off them."""
+    labels = k_nearest_labels(
+        graph, nodes, k=k, metric=metric, source_cost=source_cost, groups=groups, cutoff=cutoff
+    )
+    if not keep_order:
+        labels.forget_order()
+    return labels
 
 
 def provider_rows(providers: pd.DataFrame, key: SearchKey) -> np.ndarray:
@@ -299,7 +295,7 @@ class Engine:
     def widths_of(self, key: SearchKey) -> tuple:
         """Labels per node of the key's searches now (distance, time; 0 where none)."""
         return tuple(
-            self.searches[(key, m)].labels.k if (key, m) in self.searches else 0
+            self.searches[(key, m)].k if (key, m) in self.searches else 0
             for m in ("distance", "time")
         )
 
@@ -373,18 +369,21 @@ class Engine:
                 cutoff=self._cutoff(rules, metric),
             )
             return (key, metric), Search(key, metric, rows, labels, n_groups)
-        labels = k_nearest_labels(
+        fastest = self.basis == "fastest_route"
+        make = partial(
+            _search_labels,
             self.graph,
             self.provider_snap.node[rows],
+            self.provider_snap.leg_cost(metric, self.settings.snap_speed_mph)[rows],
+            self.pid_codes[rows],
             k=width,
             metric=metric,
-            source_cost=self.provider_snap.leg_cost(metric, self.settings.snap_speed_mph)[rows],
-            groups=self.pid_codes[rows],
             cutoff=self._cutoff(rules, metric),
-        )
-        if metric != "time" or self.basis != "fastest_route":  # no route will be read
-            labels.forget_order()
-        return (key, metric), Search(key, metric, rows, labels, n_groups)
+            keep_order=metric == "time" and fastest,  # routes are read off the time labels
+        )  # the arrays it needs taken now (not the engine: it holds members)
+        if metric == "distance" and fastest:  # read only for members short of providers
+            return (key, metric), Search(key, metric, rows, None, n_groups, make=make, k=width)
+        return (key, metric), Search(key, metric, rows, make(), n_groups)
 
     def run(self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None) -> None:
         total = len(jobs)
@@ -521,7 +520,7 @@ class Engine:
             # a full label list may hide a qualifying provider further down ('and'
             # rules: all labels within both limits, too few providers within both):
             # search again with twice the labels until none is in doubt.
-            width = max(s.labels.k for s in searches)
+            width = max(s.k for s in searches)
             rerun = {
                 (key, m): self._job_rules.get((key, m), [rule])
                 for m in ("distance", "time")

@@ -48,12 +48,13 @@ from adequacy.engine.appointments import (
 )
 from adequacy.engine.appointments import OUTPUT_COLUMNS as APPOINTMENT_COLUMNS
 from adequacy.engine.cms_ma import CMS_PROVIDER_TYPE, cms_ma_standards, is_recipe
-from adequacy.engine.engine import MemberState, Progress, Search, SearchKey
+from adequacy.engine.engine import MemberState, Progress, SearchKey
 from adequacy.engine.judge import OUTSIDE, county_of
 from adequacy.engine.panels import panel_findings
 from adequacy.engine.passes import judge_members
 from adequacy.engine.reach import served_counts
 from adequacy.engine.results_file import ResultsFile
+from adequacy.engine.search import Search
 from adequacy.engine.settings import Settings
 from adequacy.engine.standards import DEFAULT_STANDARDS, StandardsSet, load_standards
 from adequacy.engine.summaries import plan_summary_tally, summarise_tally

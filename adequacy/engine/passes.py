@@ -87,7 +87,7 @@ class MemberPass:
     @property
     def widths(self) -> dict:
         """Labels per node of each search, (key, metric) -> k."""
-        return {job: s.labels.k for job, s in self.searches.items()}
+        return {job: s.k for job, s in self.searches.items()}
 
     def values(self):
         """``values(rule, language)``: a block's county, miles and minutes (medians).

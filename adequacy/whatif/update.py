@@ -33,11 +33,12 @@ import numpy as np
 import pandas as pd
 
 from adequacy.engine.cms_ma import PRIMARY_CARE
-from adequacy.engine.engine import Block, Engine, Search, SearchKey, provider_rows, rule_variants
+from adequacy.engine.engine import Block, Engine, SearchKey, provider_rows, rule_variants
 from adequacy.engine.evaluate import Evaluation
 from adequacy.engine.judge import OUTSIDE, county_of
 from adequacy.engine.panels import panel_findings
 from adequacy.engine.reach import served_counties, served_counts
+from adequacy.engine.search import Search
 from adequacy.engine.summaries import (
     plan_summary,
     summarise,
