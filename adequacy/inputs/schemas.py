@@ -22,6 +22,7 @@ from adequacy.inputs.cms_specialties import CMS_EXCLUSIONS, cms_code_column
 from adequacy.inputs.tables import (
     Problems,
     booleans,
+    coded_text,
     coordinates,
     fips_codes,
     ids_of,
@@ -231,7 +232,7 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
             else:
                 names.append(parsed[0] if parsed else default_language)
         names.append(default_language)  # code -1: missing
-        language = np.asarray(names, dtype=object)[codes]
+        language = coded_text(names, np.where(codes < 0, len(names) - 1, codes))
         bad = np.flatnonzero(np.isin(codes, bad_codes))
         if len(bad):
             problems.add(
@@ -250,7 +251,7 @@ def read_members(source: Any, *, default_language: str = "English") -> pd.DataFr
     problems.raise_if_any()
     out = pd.DataFrame(
         {
-            "member_id": ids.astype(str),
+            "member_id": pd.array(ids, dtype="str"),  # str already: not through numpy text
             "lat": lat,
             "lon": lon,
             "county_fips": fips_codes(frame["county_fips"])
@@ -590,7 +591,7 @@ def read_census_languages(source: Any) -> pd.DataFrame:
     problems.raise_if_any()
     return pd.DataFrame(
         {
-            "county_fips": fips.astype(str),
+            "county_fips": fips,
             "language": langs,
             "speakers_5plus": np.nan_to_num(speakers),
         }

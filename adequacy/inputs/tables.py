@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from adequacy.errors import InputError
 
@@ -256,7 +257,6 @@ def _read_folder(folder: Path, what: str, wanted: tuple[str, ...]) -> Table:
     """The Parquet files under ``folder`` as one table of the ``wanted`` columns they have
     (hive partition folders ``key=value`` give columns too, as text); rows are named by
     file and row (:class:`PartRows`). Every problem with the files is raised at once."""
-    import pyarrow as pa
     import pyarrow.dataset as ds
 
     label = str(folder)
@@ -564,10 +564,19 @@ def ids_of(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.where(values.isna(), "", text).astype(object)
 
 
-def fips_codes(values: pd.Series) -> np.ndarray:
+def fips_codes(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """County FIPS codes as text (pandas ``str``; empty where missing)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)  # few counties, many rows
     fixed = fips_text(pd.Series(uniques, dtype=object))
-    return np.append(fixed, "").astype(object)[codes]
+    return coded_text(np.append(fixed, ""), np.where(codes < 0, len(fixed), codes))
+
+
+def coded_text(names: np.ndarray, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The text column (pandas ``str``) ``names[codes]``, built in Arrow: for a column
+    of few distinct values and many rows (some 5x quicker than through Python
+    strings). ``codes`` index ``names`` (none negative)."""
+    names = pa.array(np.asarray(names, dtype=object), pa.string())
+    return pd.array(names.take(pa.array(np.asarray(codes, dtype=np.int64))), dtype="str")
 
 
 def fips_text(values: pd.Series) -> np.ndarray:
