@@ -385,22 +385,29 @@ class Engine:
             return (key, metric), Search(key, metric, rows, None, n_groups, make=make, k=width)
         return (key, metric), Search(key, metric, rows, make(), n_groups)
 
-    def run(self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None) -> None:
-        total = len(jobs)
-        done = 0
-        self.tick("searching roads", done, total)
-        if self.workers > 1 and total > 1:
-            with ThreadPoolExecutor(self.workers) as pool:
-                for job, search in pool.map(lambda item: self.search_one(item, k), jobs.items()):
-                    self.searches[job] = search
-                    done += 1
-                    self.tick("searching roads", done, total)
-        else:
-            for item in jobs.items():
-                job, search = self.search_one(item, k)
+    def run(
+        self, jobs: dict[tuple[SearchKey, str], list[Rule]], k: int | None = None, *,
+        made: bool = False,
+    ) -> None:  # fmt: skip
+        """Run ``jobs`` into :attr:`searches` (on the worker threads). ``made``: make
+        the deferred ones too (engine/search.py), when their labels will be read."""
+
+        def one(item):
+            job, search = self.search_one(item, k)
+            if made:
+                search.labels  # noqa: B018 (made here)
+            return job, search
+
+        self.tick("searching roads", 0, len(jobs))
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 and len(jobs) > 1 else None
+        try:
+            found = pool.map(one, jobs.items()) if pool is not None else map(one, jobs.items())
+            for done, (job, search) in enumerate(found, start=1):
                 self.searches[job] = search
-                done += 1
-                self.tick("searching roads", done, total)
+                self.tick("searching roads", done, len(jobs))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     def leg(self, metric: str) -> np.ndarray:
         if metric not in self.state.legs:

@@ -4,12 +4,13 @@ Under the ``fastest_route`` basis a key's shortest-road-distance search serves
 one purpose only: it bounds which providers may lie within a mile limit along
 their fastest route for the members who are short of providers
 (:meth:`~adequacy.engine.engine.Engine._route_doubt`). A key whose members are
-never short of them never reads it, and in a well-served network that is most
-keys. Such a search is *deferred*: everything it depends on is fixed when it is
-asked for (sources, width, cutoff), and the labels are made the first time any
-thread reads :attr:`Search.labels`, by the same call an eager search makes, so
-they are the same labels whenever they are made. Its width (:attr:`Search.k`)
-is known without making them.
+never short of them never reads it (in a well-served network, many keys: 10 of
+31 in the 3M-member benchmark). Such a search is *deferred*: everything it
+depends on is fixed when it is asked for (sources, width, cutoff), and the
+labels are made the first time any thread reads :attr:`Search.labels`, by the
+same call an eager search makes, so they are the same labels whenever they are
+made. Its width (:attr:`Search.k`) is known without making them. A what-if
+makes those of the keys it touches before it reads them.
 
 Owns: ``Search``. Uses: the routing labels (:mod:`adequacy.routing`).
 """

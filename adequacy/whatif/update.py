@@ -318,7 +318,12 @@ def _update_searches(base: Evaluation, engine: Engine, variants, touched):
     rows_of: dict[SearchKey, np.ndarray] = {}
     moves: dict[SearchKey, tuple] = {}  # key -> (rows in, rows out) among the touched
     merges, reruns = [], {}
-    for job, rules in engine.jobs(variants).items():
+    jobs = engine.jobs(variants)
+    # the base's searches of the keys touched are read below: any it deferred (made
+    # when first read, engine/search.py) are made first, together
+    _make([base.searches[j] for j in jobs if j in base.searches and _key_matches(j[0], candidates)],
+          engine.workers)  # fmt: skip
+    for job, rules in jobs.items():
         key, metric = job
         old = base.searches.get(job)
         if old is not None and not _key_matches(key, candidates):
@@ -353,7 +358,7 @@ def _update_searches(base: Evaluation, engine: Engine, variants, touched):
         merges.append((job, old, labels, groups, added.tolist(), n_groups))
 
     if reruns:  # searched again together (on the engine's threads)
-        engine.run({job: rules for job, (rules, _, _) in reruns.items()})
+        engine.run({job: rules for job, (rules, _, _) in reruns.items()}, made=True)  # diffed
         for job, (_, old, straight) in reruns.items():
             new = engine.searches[job]
             rows_of[job[0]] = new.rows
@@ -416,6 +421,15 @@ def _update_searches(base: Evaluation, engine: Engine, variants, touched):
         engine.searches[job] = search
         changed[job] = nodes
     return changed, rows_of
+
+
+def _make(searches: list[Search], workers: int) -> None:
+    """Make the labels of the deferred among ``searches``, on the what-if's threads."""
+    todo = [s for s in searches if not s.made]
+    if len(todo) > 1 and workers > 1:
+        list(_pool(workers).map(lambda search: search.labels, todo))
+    for search in todo:
+        search.labels  # noqa: B018 (made here when not above)
 
 
 def _sorted_union(rows: np.ndarray, added: np.ndarray) -> np.ndarray:
