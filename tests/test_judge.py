@@ -13,6 +13,7 @@ from adequacy import RoadGraph, evaluate
 from adequacy.engine.judge import (
     members_short,
     qualifies,
+    qualifying_counts,
     ratio_passes,
     share_passes,
     within,
@@ -49,6 +50,32 @@ def test_the_edge_sum_really_lands_past_the_limit_in_floating_point():
     assert within(total, 0.3 * METERS_PER_MILE)
     assert not within(0.3 * METERS_PER_MILE * 1.000001, 0.3 * METERS_PER_MILE)
     assert not within(1.0, np.nan)  # no limit set: never within
+
+
+def test_qualifying_counts_are_distinct_providers_within_either_limit():
+    """The compiled count equals a count made row by row with ``within``: distinct
+    providers (a provider in both lists once; -1 no provider), a NaN limit never met,
+    the tolerance at the limit, a metric the rule does not use left out."""
+    rng = np.random.default_rng(5)
+    m, k = 2000, 3
+    limit_m = rng.choice([1000.0, 2000.0, np.nan], m)
+    limit_s = rng.choice([600.0, np.nan], m)
+    miles = (rng.uniform(0, 3000, (m, k)), rng.integers(-1, 6, (m, k)))
+    time = (rng.uniform(0, 1200, (m, k)), rng.integers(-1, 6, (m, k)))
+    miles[0][:50, 0] = limit_m[:50] * (1 + 1e-10)  # on the limit, within the tolerance
+    for use_miles, use_time in ((True, True), (True, False), (False, True)):
+        a, b = miles if use_miles else None, time if use_time else None
+        count, saturated = qualifying_counts(a, limit_m, b, limit_s)
+        for i in range(m):
+            ids, full = set(), False
+            for labels, limit in ((a, limit_m[i]), (b, limit_s[i])):
+                if labels is None:
+                    continue
+                ok = [bool(within(c, limit)) for c in labels[0][i]]
+                ids |= {int(p) for p, o in zip(labels[1][i], ok, strict=True) if o and p >= 0}
+                full |= all(ok)
+            assert count[i] == len(ids) and saturated[i] == full, i
+    assert count.dtype == np.int64 and 0 < count.max() <= 2 * k
 
 
 def test_a_provider_exactly_at_the_limit_qualifies_everywhere(line, tmp_path):

@@ -26,9 +26,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from adequacy.engine.judge import LIMIT_TOLERANCE, member_limits, search_cutoff, within
+from adequacy.engine.judge import (
+    LIMIT_TOLERANCE,
+    member_limits,
+    qualifying_counts,
+    search_cutoff,
+    within,
+)
 from adequacy.engine.kernels import (
-    count_distinct,
     distinct_nodes,
     member_labels,
     member_route_meters,
@@ -551,21 +556,13 @@ class Engine:
         limit_meters, limit_seconds, both = self.state.limits(rule, member_rows)
         k = rule.count
         miles_labels = route if route is not None else dist
-        qualifying = []
-        saturated = np.zeros(m, dtype=bool)
-        for labels, limit in ((miles_labels, limit_meters), (time, limit_seconds)):
-            if labels is None:
-                qualifying.append(None)
-                continue
-            cost, code = labels
-            ok = within(cost, limit[:, None])
-            qualifying.append(np.where(ok, code, -1))
-            saturated |= ok.all(axis=1)
-        present = [q for q in qualifying if q is not None]
-        count = count_distinct(np.concatenate(present, axis=1))  # 'or': either limit
+        # 'or': within either limit
+        count, saturated = qualifying_counts(miles_labels, limit_meters, time, limit_seconds)
         ambiguous = False
-        if both.any() and len(present) == 2:  # 'and': within both limits, per provider
-            qd, qt = present
+        if both.any() and miles_labels is not None and time is not None:
+            # 'and': within both limits, per provider
+            qd = np.where(within(miles_labels[0], limit_meters[:, None]), miles_labels[1], -1)
+            qt = np.where(within(time[0], limit_seconds[:, None]), time[1], -1)
             hit = (qd[:, :, None] == qt[:, None, :]).any(axis=2) & (qd >= 0)
             count = np.where(both, hit.sum(axis=1), count)
             if route is not None:  # every qualifying provider is within the time limit

@@ -4,7 +4,8 @@ Every decision the product reports is made here, with one tolerance each:
 
 - whether a provider **qualifies** for a member: within the mile limit and/or
   the minute limit of the member's county class (:func:`within`,
-  :func:`qualifies`, :func:`member_limits`);
+  :func:`qualifies`, :func:`member_limits`; :func:`qualifying_counts` counts a
+  block's members' qualifying providers in one compiled pass);
 - whether a **share passes** its threshold (:func:`share_passes`), and how many
   more members a county needs to pass (:func:`members_short`);
 - whether an **access ratio** passes (:func:`ratio_passes`);
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from adequacy.engine.standards import Rule
 from adequacy.units import METERS_PER_MILE, SECONDS_PER_MINUTE
@@ -52,6 +54,69 @@ def within(cost, limit):
     """
     with np.errstate(invalid="ignore"):
         return np.asarray(cost) <= np.asarray(limit) * (1 + LIMIT_TOLERANCE)
+
+
+def qualifying_counts(
+    miles: tuple[np.ndarray, np.ndarray] | None,
+    limit_meters: np.ndarray,
+    time: tuple[np.ndarray, np.ndarray] | None,
+    limit_seconds: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per member, the distinct providers within either limit ('or') among its labels,
+    and whether all its labels of either metric are within that limit (the lists may
+    hold no more than the qualifying: *saturated*).
+
+    ``miles``/``time`` are (cost, provider code) per member and label (meters,
+    seconds; code -1 for no provider), None for a metric the rule does not use;
+    ``limit_meters``/``limit_seconds`` each member's limits (NaN: none). The same
+    decision as :func:`within` per label, in one compiled pass: no arrays are made
+    but the answers. Returns (count as int64, saturated as bool).
+    """
+    m = len(limit_meters)
+    none = (np.zeros((m, 0)), np.zeros((m, 0), dtype=np.int64))
+    return _qualifying_counts(
+        *(miles if miles is not None else none), np.asarray(limit_meters, dtype=np.float64),
+        *(time if time is not None else none), np.asarray(limit_seconds, dtype=np.float64),
+        miles is not None, time is not None, 1 + LIMIT_TOLERANCE,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _qualifying_counts(
+    miles_cost, miles_code, limit_meters, time_cost, time_code, limit_seconds,
+    use_miles, use_time, scale,
+):  # fmt: skip
+    m = limit_meters.shape[0]
+    count = np.zeros(m, dtype=np.int64)
+    saturated = np.zeros(m, dtype=np.bool_)
+    seen = np.empty(miles_cost.shape[1] + time_cost.shape[1], dtype=np.int64)
+    for i in range(m):
+        n, full_miles = _qualifying(miles_cost, miles_code, i, limit_meters[i] * scale, seen, 0)
+        n, full_time = _qualifying(time_cost, time_code, i, limit_seconds[i] * scale, seen, n)
+        count[i] = n
+        saturated[i] = (use_miles and full_miles) or (use_time and full_time)
+    return count, saturated
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _qualifying(cost, code, i, limit, seen, n):
+    """Add member ``i``'s providers within ``limit`` (NaN: none) to the ``n`` distinct
+    ones in ``seen``; also whether every label is within it."""
+    every = True
+    for j in range(cost.shape[1]):
+        if not cost[i, j] <= limit:
+            every = False
+            continue
+        c = code[i, j]
+        if c < 0:
+            continue
+        t = 0
+        while t < n and seen[t] != c:
+            t += 1
+        if t == n:
+            seen[n] = c
+            n += 1
+    return n, every
 
 
 def search_cutoff(limit: float) -> float:

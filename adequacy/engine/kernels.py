@@ -4,8 +4,7 @@ Compiled loops over the members of a block (no arrays made but the outputs and
 one scratch copy), and the distinct road nodes of a block's members, at which
 labels are read once.
 
-Owns: ``member_labels``, ``member_route_meters``, ``count_distinct``, ``distinct_nodes``,
-``group_medians``.
+Owns: ``member_labels``, ``member_route_meters``, ``distinct_nodes``, ``group_medians``.
 Uses: numba.
 """
 
@@ -60,26 +59,6 @@ def member_route_meters(route_u, inverse, legs, rows, code):
         leg = legs[rows[i]]
         for j in range(k):
             out[i, j] = np.inf if code[i, j] < 0 else route_u[r, j] + leg
-    return out
-
-
-@njit(cache=True, nogil=True)
-def count_distinct(codes: np.ndarray) -> np.ndarray:
-    """Distinct non-negative values per row (provider ids qualifying by either limit)."""
-    m, w = codes.shape
-    out = np.zeros(m, dtype=np.int64)
-    for i in range(m):
-        for j in range(w):
-            c = codes[i, j]
-            if c < 0:
-                continue
-            seen = False
-            for t in range(j):
-                if codes[i, t] == c:
-                    seen = True
-                    break
-            if not seen:
-                out[i] += 1
     return out
 
 
