@@ -9,7 +9,8 @@ What is measured (each run in a fresh process, so that its peak memory is its ow
     ``adequacy.evaluate`` with the default standards from inputs in memory to the
     finished summaries, member results streamed to a Parquet file chunk by chunk
     (what ``adequacy evaluate`` does), the cached road graph loaded inside the
-    timing ("end to end after caching"). Graphs are the Reisterstown extract
+    timing ("end to end after caching"); the files earlier runs wrote (graphs, results)
+    are flushed to disk before the timing starts. Graphs are the Reisterstown extract
     tiled (``benchmarks/_tiles.py``); members and providers as in
     ``benchmarks/evaluate.py``, one county per tile.
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -91,6 +93,7 @@ def one_run(tiles: int, n_members: int, folder: Path, workers: int) -> dict:
     # a file renamed over another is written back at once, a pause no user's run has)
     results = folder / f"members-{tiles}-{n_members}-{workers}.parquet"
     results.unlink(missing_ok=True)
+    os.sync()  # the files the runs before wrote are written back now, not during this one
     reset = _reset_peak()
     start = time.perf_counter()
     graph = RoadGraph.load(path)
