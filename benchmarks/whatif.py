@@ -13,8 +13,9 @@ add one provider
     search per affected key (the base key and the new provider's languages)
     merged into the stored labels, the affected members judged again, the
     delta table. Best of five (different sites); the first is printed too, since
-    it also makes any search the base deferred that it touches (under
-    ``fastest_route`` a distance search no member needed: ``engine/search.py``).
+    it also builds the caches later scenarios reuse, and makes any search the
+    base deferred that it touches (under ``fastest_route`` a distance search no
+    member needed: ``engine/search.py``).
 terminate one provider
     ``run_whatif`` terminating one in-network PCP: its searches re-run, the
     members whose labels changed judged again, the delta table. Best of three.
@@ -174,9 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         print(
             f"{r['name']}: base evaluation {r['base']:.2f} s; the first add "
-            f"{r['first_add'] * 1000:.1f} ms (it also makes the distance searches the base "
-            f"deferred that it touches); member rows changed: add {r['add_changes']:,}, "
-            f"terminate {r['terminate_changes']:,}"
+            f"{r['first_add'] * 1000:.1f} ms (it also builds the caches later scenarios "
+            f"reuse, and makes any distance search the base deferred that it touches); "
+            f"member rows changed: add {r['add_changes']:,}, terminate {r['terminate_changes']:,}"
         )
     for r in rows:
         stages = []

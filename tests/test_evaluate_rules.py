@@ -14,6 +14,7 @@ providers stand exactly on nodes, so the snapping legs are zero.
 
 from __future__ import annotations
 
+import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -185,6 +186,13 @@ def test_a_distance_search_is_made_only_for_members_short_of_providers(toy):
              distance_basis="fastest_route")  # fmt: skip
     assert not result_of(ev).loc["m1", "meets"]
     assert ev.searches[key].made
+    # pickled (or copied) with its labels made: the same labels
+    fresh = run(toy, members([0, 1, 2]), p, standards(miles=5, minutes=5),
+                distance_basis="fastest_route").searches[key]  # fmt: skip
+    assert not fresh.made
+    back = pickle.loads(pickle.dumps(fresh))
+    assert back.made and back.k == 1
+    np.testing.assert_array_equal(back.labels.at_nodes(np.arange(7))[0], cost)
 
 
 def test_two_providers_at_one_node_are_two(toy):

@@ -85,6 +85,11 @@ class Search:
         """Whether every provider fits in the labels (nothing can be hidden)."""
         return self._k >= self.n_providers
 
+    def __getstate__(self) -> dict:
+        """Pickled or copied with its labels made (a lock and a pending call are not)."""
+        state = dict(self.__dict__, _labels=self.labels, _make=None, _lock=None)
+        return state
+
     def __repr__(self) -> str:
         state = "made" if self.made else "deferred"
         return f"Search({self.key!r}, {self.metric!r}, k={self._k}, {state})"
