@@ -296,7 +296,7 @@ class RoadGraph:
 def _read_npz(path: str | os.PathLike, threads: int = 2) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` file, read on ``threads`` threads at once, each with
     a handle of its own: reading, checking each member's checksum and copying it out
-    release the GIL (a 4.48M-node graph's 1.26 GB in about 0.5 s, not 0.8 s). The
+    release the GIL (a 4.48M-node graph's 1.26 GB in about 0.45 s, not 0.8 s). The
     handles are of one file: one replaced between their openings (another run
     saving the cache) is opened again."""
     for _ in range(3):
