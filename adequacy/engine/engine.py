@@ -399,9 +399,7 @@ class Engine:
 
         def one(item):
             job, search = self.search_one(item, k)
-            if made:
-                search.labels  # noqa: B018 (made here)
-            return job, search
+            return job, search.make() if made else search
 
         self.tick("searching roads", 0, len(jobs))
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 and len(jobs) > 1 else None

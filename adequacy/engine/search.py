@@ -70,6 +70,11 @@ class Search:
                     self._labels, self._make = self._make(), None
         return self._labels
 
+    def make(self) -> Search:
+        """Make the labels now if the search was deferred (when they will be read)."""
+        self.labels  # noqa: B018 (the property makes them)
+        return self
+
     @property
     def made(self) -> bool:
         """Whether the labels exist (False: deferred and not read yet)."""

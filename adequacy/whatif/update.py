@@ -426,10 +426,7 @@ def _update_searches(base: Evaluation, engine: Engine, variants, touched):
 def _make(searches: list[Search], workers: int) -> None:
     """Make the labels of the deferred among ``searches``, on the what-if's threads."""
     todo = [s for s in searches if not s.made]
-    if len(todo) > 1 and workers > 1:
-        list(_pool(workers).map(lambda search: search.labels, todo))
-    for search in todo:
-        search.labels  # noqa: B018 (made here when not above)
+    list((_pool(workers).map if len(todo) > 1 and workers > 1 else map)(Search.make, todo))
 
 
 def _sorted_union(rows: np.ndarray, added: np.ndarray) -> np.ndarray:
